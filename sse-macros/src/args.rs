@@ -1,0 +1,159 @@
+//! The handler's options: `#[sse_handler(keep_alive = "15s", error_event = true, crate = "path")]`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::{Ident, LitBool, LitStr, Token};
+
+use crate::errors::{closest, Errors};
+
+const KEYS: &[&str] = &["keep_alive", "error_event", "crate"];
+
+/// The parsed options, each with the span of the token that set it.
+#[derive(Default)]
+pub(crate) struct HandlerArgs {
+    pub(crate) keep_alive: Option<(KeepAlive, Span)>,
+    pub(crate) error_event: Option<LitBool>,
+    pub(crate) krate: Option<TokenStream>,
+}
+
+pub(crate) enum KeepAlive {
+    Off,
+    Every { milliseconds: u64 },
+}
+
+impl HandlerArgs {
+    /// Parses the options, recording every error in `errors` and keeping the
+    /// options that were valid.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> HandlerArgs {
+        let mut args = HandlerArgs::default();
+        let parser = |input: ParseStream| {
+            while !input.is_empty() {
+                args.parse_one(input, errors)?;
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+            }
+            Ok(())
+        };
+        if let Err(error) = syn::parse::Parser::parse2(parser, tokens) {
+            errors.push(error);
+        }
+        args
+    }
+
+    fn parse_one(&mut self, input: ParseStream, errors: &mut Errors) -> syn::Result<()> {
+        let key = Ident::parse_any(input).map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                format!("expected an option; valid options are: {}", KEYS.join(", ")),
+            )
+        })?;
+        input.parse::<Token![=]>().map_err(|error| {
+            syn::Error::new(error.span(), format!("expected `=` after `{key}`"))
+        })?;
+        let value: syn::Lit = input.parse()?;
+        let name = key.to_string();
+        let repeated = match name.as_str() {
+            "keep_alive" => {
+                let parsed = parse_keep_alive(&value, errors);
+                let repeated = self.keep_alive.is_some();
+                if let Some(parsed) = parsed {
+                    self.keep_alive = Some((parsed, key.span()));
+                }
+                repeated
+            }
+            "error_event" => {
+                let repeated = self.error_event.is_some();
+                match value {
+                    syn::Lit::Bool(flag) => self.error_event = Some(flag),
+                    other => errors.spanned(other, "`error_event` takes `true` or `false`"),
+                }
+                repeated
+            }
+            "crate" => {
+                let repeated = self.krate.is_some();
+                match value {
+                    syn::Lit::Str(path) => match path.parse::<syn::Path>() {
+                        Ok(path) => self.krate = Some(path.to_token_stream()),
+                        Err(_) => errors.spanned(
+                            path,
+                            "`crate` takes a path, like `crate = \"my_crate::sse\"`",
+                        ),
+                    },
+                    other => errors.spanned(
+                        other,
+                        "`crate` takes a path in a string, like `crate = \"my_crate::sse\"`",
+                    ),
+                }
+                repeated
+            }
+            unknown => {
+                let hint = closest(unknown, KEYS)
+                    .map(|near| format!("; did you mean `{near}`?"))
+                    .unwrap_or_default();
+                errors.spanned(
+                    &key,
+                    format!(
+                        "unknown option `{unknown}`{hint} valid options are: {}",
+                        KEYS.join(", ")
+                    ),
+                );
+                false
+            }
+        };
+        if repeated {
+            errors.spanned(&key, format!("`{key}` is specified more than once"));
+        }
+        Ok(())
+    }
+
+    /// The runtime path, `::sse_runtime` unless `crate = ".."` says otherwise.
+    pub(crate) fn runtime_path(&self) -> TokenStream {
+        match &self.krate {
+            Some(path) => path.clone(),
+            None => quote!(::sse_runtime),
+        }
+    }
+}
+
+fn parse_keep_alive(value: &syn::Lit, errors: &mut Errors) -> Option<KeepAlive> {
+    const USAGE: &str = "`keep_alive` takes an interval like \"15s\", \"500ms\", \"2m\" or \"1h\", or `false` to turn keep-alive off";
+    match value {
+        syn::Lit::Bool(LitBool { value: false, .. }) => Some(KeepAlive::Off),
+        syn::Lit::Str(text) => match parse_duration(text) {
+            Ok(0) => {
+                errors.spanned(text, "a keep-alive interval of zero would flood the client; use `keep_alive = false` to turn keep-alive off");
+                None
+            }
+            Ok(milliseconds) => Some(KeepAlive::Every { milliseconds }),
+            Err(()) => {
+                errors.spanned(text, USAGE);
+                None
+            }
+        },
+        other => {
+            errors.spanned(other, USAGE);
+            None
+        }
+    }
+}
+
+/// `"15s"` → 15000. Whole numbers with a unit of `ms`, `s`, `m` or `h`.
+fn parse_duration(text: &LitStr) -> Result<u64, ()> {
+    let text = text.value();
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or(())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| ())?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(()),
+    };
+    number.checked_mul(scale).ok_or(())
+}

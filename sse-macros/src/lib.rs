@@ -1,0 +1,95 @@
+//! Procedural macros for `sse-runtime`. Depend on `sse-runtime`, which
+//! re-exports them; this crate's items are documented there.
+//!
+//! The work is split by job: [`args`] parses the options, [`model`] holds the
+//! parsed function, [`validate`] checks its signature, [`rewrite`] turns
+//! `yield` into sends, [`expand`] writes the handler, [`fallback`] stands in
+//! for it when there are errors, and [`event`] is the `event!` macro.
+
+mod args;
+mod errors;
+mod event;
+mod expand;
+mod fallback;
+mod model;
+mod rewrite;
+mod validate;
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+
+use crate::args::HandlerArgs;
+use crate::errors::Errors;
+use crate::model::{Form, Handler, HandlerBlock};
+
+/// Turns an `async fn` whose body yields events into an axum SSE handler.
+/// Documented in `sse_runtime::sse_handler`.
+#[proc_macro_attribute]
+pub fn sse_handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = HandlerArgs::parse(args.into(), &mut errors);
+    let item_tokens = TokenStream2::from(item);
+    let item = match syn::parse2::<syn::ItemFn>(item_tokens.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            // Not a function: keep the item as written, so nothing else
+            // breaks, and say what the attribute needs.
+            let error = syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "`#[sse_handler]` can only be used on an `async fn`",
+            )
+            .to_compile_error();
+            return quote!(#error #item_tokens).into();
+        }
+    };
+    handler(
+        Handler {
+            item,
+            args,
+            form: Form::Attribute,
+        },
+        errors,
+    )
+    .into()
+}
+
+/// The block form; reached through `sse_runtime::sse_handlers!`, which puts
+/// the runtime path in front: `$crate; async fn ..`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn sse_handlers_impl(input: TokenStream) -> TokenStream {
+    let block = match syn::parse::<HandlerBlock>(input) {
+        Ok(block) => block,
+        Err(error) => return error.to_compile_error().into(),
+    };
+    let mut output = TokenStream2::new();
+    for item in block.items {
+        let mut errors = Errors::default();
+        let handler_model = Handler::from_block_item(item, &block.runtime, &mut errors);
+        output.extend(handler(handler_model, errors));
+    }
+    output.into()
+}
+
+/// `event!`; reached through `sse_runtime::event!`, which puts the runtime
+/// path in front.
+#[doc(hidden)]
+#[proc_macro]
+pub fn event_impl(input: TokenStream) -> TokenStream {
+    match syn::parse::<event::EventInput>(input) {
+        Ok(event) => event.expand().into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// The shared path of both forms: validate, rewrite, expand; or fall back.
+fn handler(mut handler: Handler, mut errors: Errors) -> TokenStream2 {
+    validate::validate(&handler, &mut errors);
+    rewrite::rewrite_yields(&mut handler.item.block, handler.form, &mut errors);
+    if errors.is_empty() {
+        expand::expand(handler)
+    } else {
+        fallback::fallback(&handler.item, &handler.args.runtime_path(), &errors)
+    }
+}

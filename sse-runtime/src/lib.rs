@@ -1,0 +1,269 @@
+//! Declarative Server-Sent Events endpoints for axum.
+//!
+//! Write an `async fn` that yields events; `#[sse_handler]` turns it into an
+//! axum handler that streams them:
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{extract::Query, routing::get, Router};
+//! use sse_runtime::prelude::*;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Params { count: u32 }
+//!
+//! #[derive(serde::Serialize)]
+//! struct Tick { n: u32 }
+//!
+//! /// Counts up, one event per 100 ms.
+//! #[sse_handler(keep_alive = "15s")]
+//! async fn ticks(Query(params): Query<Params>) {
+//!     for n in 1..=params.count {
+//!         yield_!(event!(json: Tick { n }, event: "tick", id: n));
+//!         tokio::time::sleep(Duration::from_millis(100)).await;
+//!     }
+//! }
+//!
+//! // The block form accepts a literal `yield` on stable Rust.
+//! sse_handlers! {
+//!     async fn hello() {
+//!         yield event!("Hello, SSE!");
+//!     }
+//! }
+//!
+//! let app: Router = Router::new().route("/ticks", get(ticks)).route("/hello", get(hello));
+//! ```
+//!
+//! Where things are:
+//!
+//! * [`event`](mod@event): the [`Event`] type and its builder;
+//! * `encode`: the wire encoder (no axum in it);
+//! * [`response`]: the axum glue — [`SseResponse`], headers, keep-alive;
+//! * [`emitter`]: what `yield` becomes;
+//! * the macros live in the `sse-macros` crate and are re-exported here.
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+pub mod emitter;
+mod encode;
+pub mod event;
+mod last_event_id;
+pub mod response;
+
+pub use emitter::Emitter;
+pub use event::{Event, EventBuilder, EventError, EventIdValue, IntoEvent, RetryValue};
+pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
+pub use response::{BodyOutcome, SseBody, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
+
+/// Turns an `async fn` whose body yields events into an axum SSE handler.
+///
+/// Inside the body, `yield_!(event)` sends an event; the stream ends when the
+/// body returns. The function keeps its name, visibility, attributes and
+/// extractor arguments, and returns an [`SseResponse`].
+///
+/// Arguments, all optional:
+///
+/// * `keep_alive = "15s"`: send a keep-alive comment after this much silence
+///   (`ms`, `s`, `m` or `h`); `keep_alive = false` turns it off. Default:
+///   [`DEFAULT_KEEP_ALIVE`].
+/// * `error_event = true`: when the body fails, send a final `error` event
+///   (see [`SseConfig::error_event`]).
+/// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
+///
+/// A body may return `()` or `Result<(), E>` with `E: Display`; `?` works.
+///
+/// ```
+/// use sse_runtime::prelude::*;
+///
+/// #[sse_handler(keep_alive = "5s", error_event = true)]
+/// async fn numbers() -> Result<(), std::num::ParseIntError> {
+///     for text in ["1", "2", "x"] {
+///         let n: u32 = text.parse()?;
+///         yield_!(event!(data: n.to_string()));
+///     }
+///     Ok(())
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/n", axum::routing::get(numbers));
+/// ```
+pub use sse_macros::sse_handler;
+
+pub mod prelude {
+    //! The macros and types a handler needs: `use sse_runtime::prelude::*;`.
+    //!
+    //! ```
+    //! use sse_runtime::prelude::*;
+    //! # let _ = event!("x");
+    //! ```
+    pub use crate::{
+        comment, event, keep_alive, sse_handler, sse_handlers, yield_, Emitter, Event, EventError,
+        LastEventId, SseConfig, SseResponse,
+    };
+}
+
+/// Builds an event: `Result<Event, EventError>`.
+///
+/// Keys, each at most once, in any order:
+///
+/// | key      | value                                                | field    |
+/// |----------|------------------------------------------------------|----------|
+/// | `data`   | text (`impl AsRef<str>`); may also come first without a key | `data:` lines |
+/// | `json`   | any `impl Serialize`, written as compact JSON         | `data:`  |
+/// | `event`  | the event type (`impl AsRef<str>`)                   | `event:` |
+/// | `id`     | text or an integer                                   | `id:`    |
+/// | `retry`  | milliseconds as an integer, or a `Duration`          | `retry:` |
+///
+/// Exactly one of `data` and `json` is required (`data: ""` sends an event
+/// with empty data). Unknown and repeated keys, and literal values that can
+/// never be sent (an event name with a line break, a negative retry), are
+/// compile errors. Values known only at run time are checked when the event is
+/// built; see [`EventError`].
+///
+/// ```
+/// use sse_runtime::event;
+///
+/// let hello = event!("Hello")?;
+/// assert_eq!(hello.as_bytes(), b"data: Hello\n\n");
+///
+/// let update = event!(json: serde_json::json!({"count": 1}), event: "update", id: 1, retry: 5000)?;
+/// assert_eq!(update.as_bytes(), b"event: update\nid: 1\nretry: 5000\ndata: {\"count\":1}\n\n");
+/// # Ok::<(), sse_runtime::EventError>(())
+/// ```
+#[macro_export]
+macro_rules! event {
+    ($($input:tt)*) => {
+        $crate::__private::event_impl!($crate; $($input)*)
+    };
+}
+
+/// Builds a comment, which `EventSource` ignores: `comment!("text")`,
+/// `comment!("step {n} of {}", total)` (a literal is a format string, as in
+/// `println!`) or `comment!(some_string)`. Line breaks become separate
+/// comment lines.
+///
+/// ```
+/// let n = 1;
+/// let comment = sse_runtime::comment!("step {n} of {}", 3);
+/// assert_eq!(comment.as_bytes(), b": step 1 of 3\n\n");
+/// let text = String::from("plain");
+/// assert_eq!(sse_runtime::comment!(text).as_bytes(), b": plain\n\n");
+/// ```
+#[macro_export]
+macro_rules! comment {
+    ($format:literal $($args:tt)*) => {
+        $crate::__private::comment_from_format(::core::format_args!($format $($args)*))
+    };
+    ($text:expr $(,)?) => {
+        $crate::Event::comment(&$text)
+    };
+}
+
+/// The keep-alive frame, for sending one by hand: `yield_!(keep_alive!())`.
+/// Streams also send one by themselves after a silence (see
+/// [`SseConfig::keep_alive`]).
+///
+/// ```
+/// assert_eq!(sse_runtime::keep_alive!().as_bytes(), b":\n\n");
+/// ```
+#[macro_export]
+macro_rules! keep_alive {
+    () => {
+        $crate::Event::keep_alive()
+    };
+}
+
+/// Sends an event from an `#[sse_handler]` body: `yield_!(event!(..))`.
+///
+/// `#[sse_handler]` rewrites every `yield_!` directly in its body, including
+/// inside other macros such as `tokio::select!`. Anywhere else — outside a
+/// handler, or inside a closure or `async` block within one, which would run
+/// apart from the stream — it is a compile error.
+///
+/// ```compile_fail
+/// use sse_runtime::prelude::*;
+/// fn not_a_handler() {
+///     yield_!(event!("x"));
+/// }
+/// ```
+#[macro_export]
+macro_rules! yield_ {
+    ($($input:tt)*) => {
+        ::core::compile_error!(
+            "`yield_!` can only be used directly in the body of an `#[sse_handler]` function, \
+             not outside one, nor inside a closure or `async` block within one"
+        )
+    };
+}
+
+/// The block form of [`sse_handler`]: one or more `async fn`s whose bodies
+/// use a literal `yield`, which stable Rust accepts inside a function-like
+/// macro but not under an attribute.
+///
+/// Options go in an `#[sse_handler(..)]` attribute on the function, with the
+/// same keys as the attribute form.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_runtime::prelude::*;
+///
+/// sse_handlers! {
+///     /// Ticks three times.
+///     #[sse_handler(keep_alive = "30s")]
+///     pub async fn ticks() {
+///         for n in 1..=3 {
+///             yield event!(data: n.to_string(), event: "tick");
+///             tokio::time::sleep(Duration::from_millis(10)).await;
+///         }
+///     }
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/t", axum::routing::get(ticks));
+/// ```
+#[macro_export]
+macro_rules! sse_handlers {
+    ($($input:tt)*) => {
+        $crate::__private::sse_handlers_impl!($crate; $($input)*);
+    };
+}
+
+/// Not public API: the items macro expansions refer to.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::emitter::Emitter;
+    pub use crate::event::{Event, EventBuilder, IntoEvent};
+    pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
+    pub use sse_macros::{event_impl, sse_handlers_impl};
+
+    /// Builds a handler's response. Naming `R` here makes the body's output
+    /// type known while the body is type-checked, so `?` and `return` in it
+    /// need no annotations.
+    pub fn respond<R, F, Fut>(config: SseConfig, body: F) -> SseResponse<Fut>
+    where
+        F: FnOnce(Emitter) -> Fut,
+        Fut: core::future::Future<Output = R> + Send + 'static,
+        R: BodyOutcome,
+    {
+        SseResponse::new(body).with_config(config)
+    }
+
+    pub use axum::response::Response;
+
+    /// `comment!` with a format string; a string without arguments is not
+    /// copied into a `String` first.
+    pub fn comment_from_format(text: core::fmt::Arguments<'_>) -> Event {
+        match text.as_str() {
+            Some(text) => Event::comment(text),
+            None => Event::comment(&text.to_string()),
+        }
+    }
+
+    /// The body of the stand-in function emitted next to compile errors; it
+    /// never runs, since the crate does not compile.
+    pub fn fallback_response() -> Response {
+        axum::response::IntoResponse::into_response(http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Checked at the user's return type, so that a wrong one is reported
+    /// there.
+    pub const fn assert_body_outcome<R: BodyOutcome>() {}
+}

@@ -1,0 +1,448 @@
+//! The axum glue: the response type, its headers, the streaming body with its
+//! keep-alive timer, and how a handler body's end becomes the stream's end.
+//!
+//! This is the only module that knows about axum and HTTP.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http_body::Frame;
+use tokio::time::{Instant, Sleep};
+
+use crate::emitter::{Emitter, OutboxReader};
+use crate::encode;
+
+/// The keep-alive interval used when none is configured.
+///
+/// Proxies and load balancers commonly cut connections that stay silent for
+/// 30 to 60 seconds (nginx's `proxy_read_timeout` and AWS ALB's idle timeout
+/// both default to 60 s); 15 s stays well inside those limits for a cost of
+/// three bytes per interval. It also bounds how long a vanished client can go
+/// unnoticed: a write to a closed connection fails, and the handler body is
+/// dropped.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How a stream behaves besides its events: keep-alive and what happens when
+/// it fails.
+///
+/// `#[sse_handler(keep_alive = "30s", error_event = true)]` sets the same
+/// options.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_runtime::SseConfig;
+///
+/// let config = SseConfig::new().keep_alive(Some(Duration::from_secs(30))).error_event(true);
+/// assert_eq!(config.keep_alive_interval(), Some(Duration::from_secs(30)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseConfig {
+    keep_alive: Option<Duration>,
+    error_event: bool,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig {
+            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            error_event: false,
+        }
+    }
+}
+
+impl SseConfig {
+    /// The defaults: keep-alive every [`DEFAULT_KEEP_ALIVE`], errors logged
+    /// but not sent.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::SseConfig::new(), sse_runtime::SseConfig::default());
+    /// ```
+    pub const fn new() -> Self {
+        SseConfig {
+            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            error_event: false,
+        }
+    }
+
+    /// Sends a keep-alive comment (`:\n\n`) whenever nothing else was sent
+    /// for `interval`; `None` turns keep-alive off. A zero interval is treated
+    /// as off, since it would send keep-alives in a busy loop.
+    ///
+    /// ```
+    /// let config = sse_runtime::SseConfig::new().keep_alive(None);
+    /// assert_eq!(config.keep_alive_interval(), None);
+    /// ```
+    pub const fn keep_alive(mut self, interval: Option<Duration>) -> Self {
+        self.keep_alive = match interval {
+            Some(interval) if interval.is_zero() => None,
+            other => other,
+        };
+        self
+    }
+
+    /// When the stream ends with an error (the body returned `Err`, yielded
+    /// a refused event, or panicked), also send a final event of type `error`
+    /// whose data is the error's `Display` text (for a panic: `handler
+    /// panicked`, so that no panic message leaks to clients). Off by default:
+    /// the error is always logged with `tracing`.
+    ///
+    /// ```
+    /// assert!(sse_runtime::SseConfig::new().error_event(true).sends_error_event());
+    /// ```
+    pub const fn error_event(mut self, send: bool) -> Self {
+        self.error_event = send;
+        self
+    }
+
+    /// The keep-alive interval in force.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::SseConfig::new().keep_alive_interval(), Some(sse_runtime::DEFAULT_KEEP_ALIVE));
+    /// ```
+    pub const fn keep_alive_interval(&self) -> Option<Duration> {
+        self.keep_alive
+    }
+
+    /// Whether a failing stream ends with an `error` event.
+    ///
+    /// ```
+    /// assert!(!sse_runtime::SseConfig::new().sends_error_event());
+    /// ```
+    pub const fn sends_error_event(&self) -> bool {
+        self.error_event
+    }
+}
+
+/// What a handler body may return: `()`, or `Result<(), E>` where `E` can be
+/// logged (`E: Display`).
+///
+/// ```
+/// fn accepts<T: sse_runtime::BodyOutcome>() {}
+/// accepts::<()>();
+/// accepts::<Result<(), std::io::Error>>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid return type for an SSE handler",
+    label = "an SSE handler must return `()` or `Result<(), E>` with `E: Display`",
+    note = "the stream ends when the handler returns; an `Err` is logged and ends the stream"
+)]
+pub trait BodyOutcome {
+    /// The error to report, if the body failed.
+    fn into_failure(self) -> Option<String>;
+}
+
+impl BodyOutcome for () {
+    fn into_failure(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: fmt::Display> BodyOutcome for Result<(), E> {
+    fn into_failure(self) -> Option<String> {
+        self.err().map(|error| error.to_string())
+    }
+}
+
+/// An SSE response: a handler body that sends events, with the options that
+/// say how to stream them. This is what `#[sse_handler]` functions return;
+/// it can also be built by hand with [`SseResponse::new`].
+///
+/// It answers with status 200 and the headers `Content-Type:
+/// text/event-stream`, `Cache-Control: no-cache` and `X-Accel-Buffering: no`
+/// (so nginx does not buffer the stream), and nothing specific to HTTP/1, so
+/// it works the same over HTTP/2.
+///
+/// The handler body does not start until the client starts reading, and is
+/// dropped, with its locals, as soon as the response is dropped (the client
+/// went away).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use sse_runtime::{Emitter, Event, SseResponse};
+///
+/// async fn countdown() -> SseResponse<impl std::future::Future<Output = ()> + Send> {
+///     SseResponse::new(|mut emitter: Emitter| async move {
+///         for n in (1..=3).rev() {
+///             emitter.send(Event::data(&n.to_string())).await;
+///         }
+///     })
+/// }
+///
+/// let app: Router = Router::new().route("/countdown", get(countdown));
+/// ```
+#[must_use = "an SSE response does nothing unless returned from a handler"]
+pub struct SseResponse<F> {
+    body: F,
+    outbox: OutboxReader,
+    config: SseConfig,
+}
+
+impl<F> fmt::Debug for SseResponse<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseResponse")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> SseResponse<F>
+where
+    F: Future + Send + 'static,
+    F::Output: BodyOutcome,
+{
+    /// A response whose events are sent by the future `body` returns, with
+    /// the default [`SseConfig`].
+    ///
+    /// ```
+    /// use sse_runtime::{Event, SseResponse};
+    /// let response = SseResponse::new(|mut emitter| async move {
+    ///     emitter.send(Event::data("one")).await;
+    /// });
+    /// # let _ = response;
+    /// ```
+    pub fn new(body: impl FnOnce(Emitter) -> F) -> Self {
+        let (emitter, outbox) = Emitter::new();
+        SseResponse {
+            body: body(emitter),
+            outbox: OutboxReader::new(outbox),
+            config: SseConfig::new(),
+        }
+    }
+
+    /// Replaces the options.
+    ///
+    /// ```
+    /// use sse_runtime::{Event, SseConfig, SseResponse};
+    /// let response = SseResponse::new(|mut emitter| async move {
+    ///     emitter.send(Event::data("one")).await;
+    /// })
+    /// .with_config(SseConfig::new().keep_alive(None));
+    /// # let _ = response;
+    /// ```
+    pub fn with_config(mut self, config: SseConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The streaming body on its own, for serving without axum's
+    /// `IntoResponse` (or for tests that read frames directly).
+    ///
+    /// ```
+    /// use http_body_util::BodyExt;
+    /// use sse_runtime::{Event, SseResponse};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let body = SseResponse::new(|mut emitter| async move {
+    ///     emitter.send(Event::data("a")).await;
+    ///     emitter.send(Event::data("b")).await;
+    /// })
+    /// .into_body();
+    /// let bytes = body.collect().await.unwrap().to_bytes();
+    /// assert_eq!(&bytes[..], b"data: a\n\ndata: b\n\n");
+    /// # });
+    /// ```
+    pub fn into_body(self) -> SseBody<F> {
+        SseBody {
+            body: Some(Box::pin(self.body)),
+            outbox: self.outbox,
+            keep_alive: self.config.keep_alive.map(KeepAlive::new),
+            error_event: self.config.error_event,
+            ending: Ending::Running,
+        }
+    }
+}
+
+impl<F> IntoResponse for SseResponse<F>
+where
+    F: Future + Send + 'static,
+    F::Output: BodyOutcome,
+{
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::new(self.into_body()));
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        );
+        response
+    }
+}
+
+/// The streaming HTTP body of an [`SseResponse`]: each poll runs the handler
+/// body until it waits, and returns what it sent as one frame.
+pub struct SseBody<F> {
+    /// `None` once the handler body finished; dropped then, so its locals'
+    /// destructors run before the last frames are sent.
+    body: Option<Pin<Box<F>>>,
+    outbox: OutboxReader,
+    keep_alive: Option<KeepAlive>,
+    error_event: bool,
+    ending: Ending,
+}
+
+impl<F> fmt::Debug for SseBody<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseBody")
+            .field("running", &self.body.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Ending {
+    Running,
+    /// The body ended; `Some` holds a final error frame still to send.
+    Finishing(Option<Bytes>),
+    Done,
+}
+
+impl<F> http_body::Body for SseBody<F>
+where
+    F: Future,
+    F::Output: BodyOutcome,
+{
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if let Some(body) = this.body.as_mut() {
+            this.outbox.begin_poll();
+            // A panic in one handler must end that stream only, with a
+            // proper end of body, and never reach the connection task.
+            let polled = catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx)));
+            let taken = this.outbox.end_poll(cx.waker());
+            let failure = match polled {
+                Ok(Poll::Pending) => taken
+                    .refused
+                    .map(|error| Some(format!("event refused: {error}"))),
+                Ok(Poll::Ready(outcome)) => Some(outcome.into_failure()),
+                Err(_) => Some(Some(PANIC_MESSAGE.to_owned())),
+            };
+            if let Some(failure) = failure {
+                this.finish(failure);
+            }
+            if let Some(frame) = taken.frame {
+                if let Some(keep_alive) = this.keep_alive.as_mut() {
+                    keep_alive.record_send();
+                }
+                return Poll::Ready(Some(Ok(Frame::data(frame))));
+            }
+        }
+        match std::mem::replace(&mut this.ending, Ending::Done) {
+            Ending::Running => this.ending = Ending::Running,
+            Ending::Finishing(Some(frame)) => return Poll::Ready(Some(Ok(Frame::data(frame)))),
+            Ending::Finishing(None) | Ending::Done => return Poll::Ready(None),
+        }
+        if let Some(keep_alive) = this.keep_alive.as_mut() {
+            if keep_alive.poll_due(cx).is_ready() {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                    encode::KEEP_ALIVE_FRAME,
+                )))));
+            }
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.ending, Ending::Done)
+    }
+}
+
+const PANIC_MESSAGE: &str = "handler panicked";
+
+impl<F> SseBody<F> {
+    /// Drops the handler body and records how the stream ends; `failure` is
+    /// the error that ended it, if any.
+    fn finish(&mut self, failure: Option<String>) {
+        self.body = None;
+        // Events the body sent before it ended are still delivered.
+        let remaining = self.outbox.take_remaining();
+        let events_sent = self.outbox.events_sent();
+        let final_frame = match failure {
+            None => {
+                tracing::debug!(events_sent, "SSE stream completed");
+                None
+            }
+            Some(message) => {
+                tracing::error!(error = %message, events_sent, "SSE stream ended with an error");
+                self.error_event.then(|| {
+                    let mut out = BytesMut::new();
+                    encode::put_event_name(&mut out, "error");
+                    encode::put_data_lines(&mut out, &message);
+                    encode::put_end_of_event(&mut out);
+                    out.freeze()
+                })
+            }
+        };
+        let final_frame = match (remaining.frame, final_frame) {
+            (Some(rest), Some(error)) => {
+                let mut both = BytesMut::with_capacity(rest.len() + error.len());
+                both.extend_from_slice(&rest);
+                both.extend_from_slice(&error);
+                Some(both.freeze())
+            }
+            (rest, error) => rest.or(error),
+        };
+        self.ending = Ending::Finishing(final_frame);
+    }
+}
+
+/// The keep-alive timer. It is not reset on every send, which would cost a
+/// timer update per frame; it records when the last frame went out and, when
+/// it fires early, re-arms for the right moment.
+struct KeepAlive {
+    interval: Duration,
+    last_send: Option<Instant>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl KeepAlive {
+    fn new(interval: Duration) -> Self {
+        KeepAlive {
+            interval,
+            last_send: None,
+            sleep: None,
+        }
+    }
+
+    fn record_send(&mut self) {
+        self.last_send = Some(Instant::now());
+    }
+
+    /// Ready when a keep-alive is due; then counts it as sent.
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // The timer is created on first poll, inside the runtime, so that
+        // building a response never needs a runtime.
+        let due = *self.last_send.get_or_insert_with(Instant::now) + self.interval;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if sleep.deadline() < due {
+            // Frames went out since the timer was armed.
+            sleep.as_mut().reset(due);
+        }
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let now = Instant::now();
+        self.last_send = Some(now);
+        sleep.as_mut().reset(now + self.interval);
+        // Register the new deadline, so that the next keep-alive wakes us.
+        let _ = sleep.as_mut().poll(cx);
+        Poll::Ready(())
+    }
+}
