@@ -134,31 +134,47 @@ impl EventInput {
         let runtime = &self.runtime;
         // Bind every value in the order written, then build in wire order.
         let bindings = self.fields.iter().map(|field| {
-            let name = binding(field.key);
+            let name = binding(field.key, field.value.span());
             let value = &field.value;
             match field.key {
                 Key::Retry => quote_spanned!(value.span()=> let #name = #value;),
                 _ => quote_spanned!(value.span()=> let #name = &(#value);),
             }
         });
-        let mut chain = quote!(#runtime::__private::EventBuilder::default());
+        // Each call is a statement of its own, spanned at the user's value,
+        // so that a value of the wrong type is reported on that value.
+        // The locals take the span of the user's value, hygiene included:
+        // rustc reports a failed bound on a call at the call's own span, and
+        // maps a span with the macro's hygiene back to the whole invocation.
+        // The user's values are all evaluated before these locals exist, so
+        // they cannot see them.
+        let builder_at = |span: Span| Ident::new("__sse_builder", span);
+        // All values of one invocation share the user's hygiene context;
+        // the data value's span serves for the first declaration.
+        let Some(data) = self.field(Key::Data).or_else(|| self.field(Key::Json)) else {
+            unreachable!("validate() reports an event without data");
+        };
+        let builder = builder_at(data.value.span());
+        let mut steps = Vec::new();
         for key in [Key::Event, Key::Id, Key::Retry] {
             if let Some(field) = self.field(key) {
-                let name = binding(key);
+                let name = binding(key, field.value.span());
+                let builder = builder_at(field.value.span());
                 let method = format_ident!("{}", key.name(), span = field.value.span());
-                chain = quote_spanned!(field.value.span()=> #chain.#method(#name));
+                steps.push(quote_spanned! {field.value.span()=>
+                    let #builder = #builder.#method(#name);
+                });
             }
         }
-        let data = self
-            .field(Key::Data)
-            .or_else(|| self.field(Key::Json))
-            .expect("validate() requires data or json");
-        let name = binding(data.key);
+        let name = binding(data.key, data.value.span());
         let method = format_ident!("{}", data.key.name(), span = data.value.span());
-        let chain = quote_spanned!(data.value.span()=> #chain.#method(#name));
+        let receiver = builder_at(data.value.span());
+        let finish = quote_spanned!(data.value.span()=> #receiver.#method(#name));
         quote! {{
             #(#bindings)*
-            #chain
+            let #builder = #runtime::__private::EventBuilder::default();
+            #(#steps)*
+            #finish
         }}
     }
 
@@ -197,8 +213,9 @@ impl EventInput {
     }
 }
 
-fn binding(key: Key) -> Ident {
-    Ident::new(&format!("__sse_{}", key.name()), Span::mixed_site())
+/// The local holding a key's value, spanned at the value (see `expand`).
+fn binding(key: Key, at: Span) -> Ident {
+    Ident::new(&format!("__sse_{}", key.name()), at)
 }
 
 /// Values written as literals are checked now, since they can never change.

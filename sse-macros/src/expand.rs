@@ -33,11 +33,6 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    // Checked on the user's return type, so that a wrong one is reported
-    // there rather than somewhere in the expansion.
-    let output_check = quote_spanned! {output.span()=>
-        const _: () = #runtime::__private::assert_body_outcome::<#output>();
-    };
     sig.output = syn::parse_quote! {
         -> #runtime::__private::SseResponse<
             impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static
@@ -62,11 +57,13 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
     let emitter = emitter_ident();
     let statements = &block.stmts;
 
+    // `respond::<#output, ..>` carries the return type's span, so a return
+    // type that is not `()` or `Result<(), E: Display>` is reported there.
+    let respond = quote_spanned!(output.span()=> #runtime::__private::respond::<#output, _, _>);
     quote! {
         #(#attrs)*
         #vis #sig {
-            #output_check
-            #runtime::__private::respond::<#output, _, _>(
+            #respond(
                 #runtime::__private::SseConfig::new() #keep_alive #error_event,
                 move |#emitter: #runtime::__private::Emitter| async move {
                     #[allow(unused_mut)]

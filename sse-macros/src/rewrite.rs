@@ -65,12 +65,13 @@ impl YieldRewriter<'_> {
             .next()
             .map_or(span, |first| first.span());
         let item = Ident::new("__sse_item", Span::mixed_site().located_at(value_span));
-        quote_spanned! {span=>
+        let bound = quote_spanned! {value_span=>
             {
                 let #item = #value;
-                #emitter.send(#item)
-            }.await
-        }
+                #item
+            }
+        };
+        quote_spanned!(span=> #emitter.send(#bound).await)
     }
 
     /// `yield_!(value)`: the macro's tokens are the value.

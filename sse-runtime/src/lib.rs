@@ -262,8 +262,4 @@ pub mod __private {
     pub fn fallback_response() -> Response {
         axum::response::IntoResponse::into_response(http::StatusCode::INTERNAL_SERVER_ERROR)
     }
-
-    /// Checked at the user's return type, so that a wrong one is reported
-    /// there.
-    pub const fn assert_body_outcome<R: BodyOutcome>() {}
 }

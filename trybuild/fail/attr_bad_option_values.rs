@@ -1,0 +1,23 @@
+use sse_runtime::prelude::*;
+
+#[sse_handler(keep_alive = 15)]
+async fn number() {
+    yield_!(event!("tick"));
+}
+
+#[sse_handler(keep_alive = "15 parsecs")]
+async fn unit() {
+    yield_!(event!("tick"));
+}
+
+#[sse_handler(keep_alive = "0s")]
+async fn zero() {
+    yield_!(event!("tick"));
+}
+
+#[sse_handler(error_event = "yes")]
+async fn flag() {
+    yield_!(event!("tick"));
+}
+
+fn main() {}
