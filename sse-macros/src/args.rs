@@ -8,7 +8,7 @@ use syn::{Ident, LitBool, LitStr, Token};
 
 use crate::errors::{closest, Errors};
 
-const KEYS: &[&str] = &["keep_alive", "error_event", "crate"];
+const KEYS: &[&str] = &["keep_alive", "error_event", "state", "crate"];
 
 /// The parsed options, each with the span of the token that set it.
 #[derive(Default)]
@@ -16,6 +16,8 @@ pub(crate) struct HandlerArgs {
     pub(crate) keep_alive: Option<(KeepAlive, Span)>,
     pub(crate) error_event: Option<LitBool>,
     pub(crate) krate: Option<TokenStream>,
+    /// The router's state type, for checking the arguments are extractors.
+    pub(crate) state: Option<syn::Type>,
 }
 
 pub(crate) enum KeepAlive {
@@ -54,8 +56,15 @@ impl HandlerArgs {
         input.parse::<Token![=]>().map_err(|error| {
             syn::Error::new(error.span(), format!("expected `=` after `{key}`"))
         })?;
-        let value: syn::Lit = input.parse()?;
         let name = key.to_string();
+        if name == "state" {
+            let state: syn::Type = input.parse()?;
+            if self.state.replace(state).is_some() {
+                errors.spanned(&key, "`state` is specified more than once");
+            }
+            return Ok(());
+        }
+        let value: syn::Lit = input.parse()?;
         let repeated = match name.as_str() {
             "keep_alive" => {
                 let parsed = parse_keep_alive(&value, errors);

@@ -49,6 +49,7 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
                 ::core::time::Duration::from_millis(#milliseconds)
             ))),
         });
+    let extractor_check = extractor_check(&sig, handler.args.state.as_ref(), &runtime);
     let error_event = handler
         .args
         .error_event
@@ -63,6 +64,7 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig {
+            #extractor_check
             #respond(
                 #runtime::__private::SseConfig::new() #keep_alive #error_event,
                 move |#emitter: #runtime::__private::Emitter| async move {
@@ -72,5 +74,60 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
                 },
             )
         }
+    }
+}
+
+/// Checks, where the router's state type is known, that each argument is an
+/// extractor for it, reporting a wrong one on its type as axum's
+/// `#[debug_handler]` does. Without this, axum reports only that the whole
+/// function is not a `Handler`, at the route.
+///
+/// The state type comes from `state = T`, or else from a `State<T>`
+/// argument. Without either, nothing is checked: an extractor may be
+/// implemented for one state type only, and guessing would reject valid
+/// handlers.
+fn extractor_check(
+    sig: &syn::Signature,
+    state: Option<&Type>,
+    runtime: &TokenStream,
+) -> Option<TokenStream> {
+    let types: Vec<&Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(typed) => Some(&*typed.ty),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let state = state.or_else(|| types.iter().find_map(|ty| state_argument(ty)))?;
+    let (last, parts) = types.split_last()?;
+    let parts_checks = parts
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> __sse_parts::<#ty, #state>();));
+    let last_check = quote_spanned!(last.span()=> __sse_last::<#last, #state, _>(););
+    Some(quote! {
+        #[allow(dead_code)]
+        {
+            fn __sse_parts<T: #runtime::__private::FromRequestParts<S>, S>() {}
+            fn __sse_last<T: #runtime::__private::FromRequest<S, M>, S, M>() {}
+            #(#parts_checks)*
+            #last_check
+        }
+    })
+}
+
+/// `T` from an argument of type `State<T>` (any path ending in `State`).
+fn state_argument(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != "State" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return None;
+    };
+    match arguments.args.first()? {
+        syn::GenericArgument::Type(state) if arguments.args.len() == 1 => Some(state),
+        _ => None,
     }
 }

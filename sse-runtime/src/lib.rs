@@ -70,6 +70,10 @@ pub use response::{BodyOutcome, SseBody, SseConfig, SseResponse, DEFAULT_KEEP_AL
 ///   [`DEFAULT_KEEP_ALIVE`].
 /// * `error_event = true`: when the body fails, send a final `error` event
 ///   (see [`SseConfig::error_event`]).
+/// * `state = AppState`: the router's state type. Each argument is checked to
+///   be an extractor for it, and a wrong one is reported on its type. Without
+///   it, the type from a `State<T>` argument is used; with neither, axum
+///   reports a non-extractor argument at the route instead.
 /// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
 ///
 /// A body may return `()` or `Result<(), E>` with `E: Display`; `?` works.
@@ -246,6 +250,7 @@ pub mod __private {
         SseResponse::new(body).with_config(config)
     }
 
+    pub use axum::extract::{FromRequest, FromRequestParts};
     pub use axum::response::Response;
 
     /// `comment!` with a format string; a string without arguments is not
