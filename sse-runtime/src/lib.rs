@@ -51,6 +51,8 @@ mod encode;
 pub mod event;
 mod last_event_id;
 pub mod response;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use emitter::Emitter;
 pub use event::{Event, EventBuilder, EventError, EventIdValue, IntoEvent, RetryValue};

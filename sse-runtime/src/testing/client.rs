@@ -1,0 +1,433 @@
+//! A test client: request a stream from a `Router` in process, or from a URL
+//! over TCP, and read it as `EventSource` would.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use tower::ServiceExt;
+
+use super::parser::{Parser, Received, ReceivedEvent};
+
+/// How long a read waits by default before failing the test.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// A client for testing SSE endpoints, in process (no socket) or over TCP.
+///
+/// Every read has a timeout ([`DEFAULT_TIMEOUT`] unless set), after which it
+/// panics with a message saying what it was waiting for, so that a test of
+/// an endless stream fails instead of hanging.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use sse_runtime::prelude::*;
+/// use sse_runtime::testing::TestClient;
+///
+/// #[sse_handler]
+/// async fn greet() {
+///     yield_!(comment!("hello"));
+///     yield_!(event!(data: "Hi", event: "greeting", id: 1));
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let client = TestClient::new(Router::new().route("/greet", get(greet)));
+/// let transcript = client.get("/greet").send().await.collect().await;
+/// assert_eq!(transcript.events[0].event_type, "greeting");
+/// assert_eq!(transcript.events[0].data, "Hi");
+/// assert_eq!(transcript.events[0].last_event_id, "1");
+/// assert_eq!(transcript.comments, ["hello"]);
+/// assert!(transcript.ended);
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    target: Target,
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Router(Router),
+    /// `host:port` of an `http://` server.
+    Url { authority: String },
+}
+
+impl TestClient {
+    /// Drives `router` in process, through `tower::ServiceExt::oneshot`.
+    ///
+    /// ```
+    /// let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// # let _ = client;
+    /// ```
+    pub fn new(router: Router) -> Self {
+        TestClient {
+            target: Target::Router(router),
+        }
+    }
+
+    /// Drives one handler in process, mounted at `/`.
+    ///
+    /// ```
+    /// use sse_runtime::prelude::*;
+    /// #[sse_handler]
+    /// async fn one() { yield_!(event!("1")); }
+    /// let client = sse_runtime::testing::TestClient::for_handler(one);
+    /// # let _ = client;
+    /// ```
+    pub fn for_handler<H, T>(handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, ()>,
+        T: 'static,
+    {
+        TestClient::new(Router::new().route("/", axum::routing::get(handler)))
+    }
+
+    /// Talks to a running server over TCP: `base` is `http://HOST:PORT`.
+    ///
+    /// ```
+    /// let client = sse_runtime::testing::TestClient::url("http://127.0.0.1:3000");
+    /// # let _ = client;
+    /// ```
+    pub fn url(base: &str) -> Self {
+        let authority = base
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("TestClient::url takes http://HOST:PORT, got {base:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        TestClient {
+            target: Target::Url { authority },
+        }
+    }
+
+    /// Starts a GET request for `path` (with its query).
+    ///
+    /// ```
+    /// let request = sse_runtime::testing::TestClient::new(axum::Router::new()).get("/events?x=1");
+    /// # let _ = request;
+    /// ```
+    pub fn get(&self, path: &str) -> TestRequest {
+        TestRequest {
+            target: self.target.clone(),
+            path: path.to_owned(),
+            headers: HeaderMap::new(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// A request being prepared; [`send`](Self::send) opens the stream.
+#[derive(Debug)]
+#[must_use = "a request does nothing until `.send().await`"]
+pub struct TestRequest {
+    target: Target,
+    path: String,
+    headers: HeaderMap,
+    timeout: Duration,
+}
+
+impl TestRequest {
+    /// Adds a request header.
+    ///
+    /// ```
+    /// # let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let request = client.get("/").header("x-token", "secret");
+    /// # let _ = request;
+    /// ```
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        let name = HeaderName::try_from(name).expect("valid header name");
+        let value = HeaderValue::try_from(value).expect("valid header value");
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Sends `Last-Event-ID`, as a reconnecting browser does.
+    ///
+    /// ```
+    /// # let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let request = client.get("/updates").last_event_id("5");
+    /// # let _ = request;
+    /// ```
+    pub fn last_event_id(self, id: &str) -> Self {
+        self.header("last-event-id", id)
+    }
+
+    /// How long each read may wait before failing the test.
+    ///
+    /// ```
+    /// # let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let request = client.get("/").timeout(std::time::Duration::from_secs(2));
+    /// # let _ = request;
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends the request. Panics unless the answer is `200 OK` with
+    /// `Content-Type: text/event-stream`.
+    pub async fn send(self) -> TestStream {
+        let stream = self.send_unchecked().await;
+        assert_eq!(
+            stream.status,
+            StatusCode::OK,
+            "expected 200 OK from {}",
+            stream.path
+        );
+        let content_type = stream
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "expected Content-Type: text/event-stream from {}, got {content_type:?}",
+            stream.path
+        );
+        stream
+    }
+
+    /// Sends the request and returns whatever came back, for testing error
+    /// statuses.
+    pub async fn send_unchecked(self) -> TestStream {
+        let mut request = Request::get(&self.path);
+        if let Some(headers) = request.headers_mut() {
+            headers.extend(self.headers.clone());
+        }
+        let timeout = self.timeout;
+        let path = self.path.clone();
+        let (parts, body): (http::response::Parts, ChunkStream) = match self.target {
+            Target::Router(router) => {
+                let request = request.body(Body::empty()).expect("request");
+                let response = within(timeout, "the response headers", router.oneshot(request))
+                    .await
+                    .unwrap_or_else(|error: Infallible| match error {});
+                let (parts, body) = response.into_parts();
+                (parts, chunks(body))
+            }
+            Target::Url { authority } => {
+                let request = request
+                    .header(http::header::HOST, authority.as_str())
+                    .body(http_body_util::Empty::<Bytes>::new())
+                    .expect("request");
+                let tcp = within(
+                    timeout,
+                    "the TCP connection",
+                    tokio::net::TcpStream::connect(authority.as_str()),
+                )
+                .await
+                .unwrap_or_else(|error| panic!("cannot connect to {authority}: {error}"));
+                let (mut sender, connection) = within(
+                    timeout,
+                    "the HTTP handshake",
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)),
+                )
+                .await
+                .expect("HTTP/1.1 handshake");
+                // The connection task ends when the response body is dropped.
+                tokio::spawn(connection);
+                let response = within(timeout, "the response headers", sender.send_request(request))
+                    .await
+                    .expect("send request");
+                let (parts, body) = response.into_parts();
+                (parts, chunks(body))
+            }
+        };
+        TestStream {
+            path,
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            parser: Parser::new(),
+            received: VecDeque::new(),
+            comments: Vec::new(),
+            ended: false,
+            timeout,
+        }
+    }
+}
+
+fn chunks<B>(body: B) -> ChunkStream
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display,
+{
+    Box::pin(DataStream {
+        body: Box::pin(body),
+    })
+}
+
+/// A body as a stream of its data chunks.
+struct DataStream<B> {
+    body: Pin<Box<B>>,
+}
+
+impl<B> Stream for DataStream<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    type Item = Result<Bytes, String>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        loop {
+            match std::task::ready!(self.body.as_mut().poll_frame(cx)) {
+                None => return std::task::Poll::Ready(None),
+                Some(Err(error)) => return std::task::Poll::Ready(Some(Err(error.to_string()))),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return std::task::Poll::Ready(Some(Ok(data)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An open event stream.
+pub struct TestStream {
+    path: String,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: ChunkStream,
+    parser: Parser,
+    received: VecDeque<ReceivedEvent>,
+    comments: Vec<String>,
+    ended: bool,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for TestStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStream")
+            .field("path", &self.path)
+            .field("status", &self.status)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a stream delivered, once it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    /// The events, in order.
+    pub events: Vec<ReceivedEvent>,
+    /// The comments, in order (keep-alives appear as empty comments).
+    pub comments: Vec<String>,
+    /// Whether the server ended the body (always true for a transcript from
+    /// [`TestStream::collect`]).
+    pub ended: bool,
+}
+
+impl TestStream {
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The comments received so far.
+    pub fn comments(&self) -> &[String] {
+        &self.comments
+    }
+
+    /// Whether the server has ended the stream.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The last event id so far, as `EventSource` would send it on reconnect.
+    pub fn last_event_id(&self) -> &str {
+        self.parser.last_event_id()
+    }
+
+    /// The next event, or `None` once the stream has ended. Panics after the
+    /// timeout.
+    pub async fn next_event(&mut self) -> Option<ReceivedEvent> {
+        loop {
+            if let Some(event) = self.received.pop_front() {
+                return Some(event);
+            }
+            if self.ended {
+                return None;
+            }
+            self.read_chunk("the next event").await;
+        }
+    }
+
+    /// Exactly `n` events; panics if the stream ends first or a read times
+    /// out. Works on endless streams.
+    pub async fn take_events(&mut self, n: usize) -> Vec<ReceivedEvent> {
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            match self.next_event().await {
+                Some(event) => events.push(event),
+                None => panic!(
+                    "{} ended after {} events; expected {n}",
+                    self.path,
+                    events.len()
+                ),
+            }
+        }
+        events
+    }
+
+    /// Reads until the server ends the stream. Panics if a read times out
+    /// (so use [`take_events`](Self::take_events) on endless streams).
+    pub async fn collect(mut self) -> Transcript {
+        let mut events: Vec<ReceivedEvent> = self.received.drain(..).collect();
+        while !self.ended {
+            self.read_chunk("the end of the stream").await;
+            events.extend(self.received.drain(..));
+        }
+        Transcript {
+            events,
+            comments: self.comments,
+            ended: true,
+        }
+    }
+
+    async fn read_chunk(&mut self, waiting_for: &str) {
+        let what = format!("{waiting_for} from {}", self.path);
+        let next = within(self.timeout, &what, futures_next(&mut self.body)).await;
+        match next {
+            Some(Ok(chunk)) => {
+                for item in self.parser.feed(&chunk) {
+                    match item {
+                        Received::Event(event) => self.received.push_back(event),
+                        Received::Comment(comment) => self.comments.push(comment),
+                    }
+                }
+            }
+            Some(Err(error)) => panic!("reading {}: {error}", self.path),
+            None => {
+                self.parser.finish();
+                self.ended = true;
+            }
+        }
+    }
+}
+
+async fn futures_next(stream: &mut ChunkStream) -> Option<Result<Bytes, String>> {
+    std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+}
+
+async fn within<F: std::future::Future>(timeout: Duration, what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
