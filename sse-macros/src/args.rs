@@ -8,7 +8,7 @@ use syn::{Ident, LitBool, LitStr, Token};
 
 use crate::errors::{closest, Errors};
 
-const KEYS: &[&str] = &["keep_alive", "error_event", "state", "crate"];
+const KEYS: &[&str] = &["keep_alive", "error_event", "on_close", "state", "crate"];
 
 /// The parsed options, each with the span of the token that set it.
 #[derive(Default)]
@@ -18,6 +18,8 @@ pub(crate) struct HandlerArgs {
     pub(crate) krate: Option<TokenStream>,
     /// The router's state type, for checking the arguments are extractors.
     pub(crate) state: Option<syn::Type>,
+    /// A `fn(&StreamSummary)` to call when the stream ends.
+    pub(crate) on_close: Option<syn::Path>,
 }
 
 pub(crate) enum KeepAlive {
@@ -61,6 +63,15 @@ impl HandlerArgs {
             let state: syn::Type = input.parse()?;
             if self.state.replace(state).is_some() {
                 errors.spanned(&key, "`state` is specified more than once");
+            }
+            return Ok(());
+        }
+        if name == "on_close" {
+            let callback: syn::Path = input.parse().map_err(|error| {
+                syn::Error::new(error.span(), "`on_close` takes the path of a `fn(&StreamSummary)`, like `on_close = record_close`")
+            })?;
+            if self.on_close.replace(callback).is_some() {
+                errors.spanned(&key, "`on_close` is specified more than once");
             }
             return Ok(());
         }

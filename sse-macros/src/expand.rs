@@ -55,7 +55,20 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .error_event
         .as_ref()
         .map(|flag| quote!(.error_event(#flag)));
+    let on_close = handler
+        .args
+        .on_close
+        .as_ref()
+        .map(|callback| quote_spanned!(callback.span()=> .on_close(#callback)));
     let emitter = emitter_ident();
+    // The stream's link to its request (route, shutdown) is one more
+    // extractor, first so that the user's last argument may still consume
+    // the body.
+    let context = syn::Ident::new("__sse_context", proc_macro2::Span::mixed_site());
+    sig.inputs.insert(
+        0,
+        syn::parse_quote!(#context: #runtime::__private::StreamContext),
+    );
     let statements = &block.stmts;
 
     // `respond::<#output, ..>` carries the return type's span, so a return
@@ -66,7 +79,8 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         #vis #sig {
             #extractor_check
             #respond(
-                #runtime::__private::SseConfig::new() #keep_alive #error_event,
+                #runtime::__private::SseConfig::new() #keep_alive #error_event #on_close,
+                #context,
                 move |#emitter: #runtime::__private::Emitter| async move {
                     #[allow(unused_mut)]
                     let mut #emitter = #emitter;

@@ -50,6 +50,7 @@ pub mod emitter;
 mod encode;
 pub mod event;
 mod last_event_id;
+pub mod lifecycle;
 pub mod response;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -57,6 +58,10 @@ pub mod testing;
 pub use emitter::Emitter;
 pub use event::{Event, EventBuilder, EventError, EventIdValue, IntoEvent, RetryValue};
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
+pub use lifecycle::{
+    ctrl_c_or_sigterm, open_streams, CloseReason, Shutdown, ShutdownSignal, StreamContext,
+    StreamSummary,
+};
 pub use response::{BodyOutcome, SseBody, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
 
 /// Turns an `async fn` whose body yields events into an axum SSE handler.
@@ -237,19 +242,26 @@ macro_rules! sse_handlers {
 pub mod __private {
     pub use crate::emitter::Emitter;
     pub use crate::event::{Event, EventBuilder, IntoEvent};
+    pub use crate::lifecycle::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
     pub use sse_macros::{event_impl, sse_handlers_impl};
 
     /// Builds a handler's response. Naming `R` here makes the body's output
     /// type known while the body is type-checked, so `?` and `return` in it
     /// need no annotations.
-    pub fn respond<R, F, Fut>(config: SseConfig, body: F) -> SseResponse<Fut>
+    pub fn respond<R, F, Fut>(
+        config: SseConfig,
+        context: StreamContext,
+        body: F,
+    ) -> SseResponse<Fut>
     where
         F: FnOnce(Emitter) -> Fut,
         Fut: core::future::Future<Output = R> + Send + 'static,
         R: BodyOutcome,
     {
-        SseResponse::new(body).with_config(config)
+        SseResponse::new(body)
+            .with_config(config)
+            .with_context(context)
     }
 
     pub use axum::extract::{FromRequest, FromRequestParts};

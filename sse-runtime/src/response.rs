@@ -8,6 +8,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::emitter::{Emitter, OutboxReader};
 use crate::encode;
+use crate::lifecycle::{CloseReason, OpenStreamGuard, StreamContext, StreamSummary};
 
 /// The keep-alive interval used when none is configured.
 ///
@@ -44,18 +46,16 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// let config = SseConfig::new().keep_alive(Some(Duration::from_secs(30))).error_event(true);
 /// assert_eq!(config.keep_alive_interval(), Some(Duration::from_secs(30)));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct SseConfig {
     keep_alive: Option<Duration>,
     error_event: bool,
+    on_close: Option<fn(&StreamSummary)>,
 }
 
 impl Default for SseConfig {
     fn default() -> Self {
-        SseConfig {
-            keep_alive: Some(DEFAULT_KEEP_ALIVE),
-            error_event: false,
-        }
+        SseConfig::new()
     }
 }
 
@@ -64,13 +64,30 @@ impl SseConfig {
     /// but not sent.
     ///
     /// ```
-    /// assert_eq!(sse_runtime::SseConfig::new(), sse_runtime::SseConfig::default());
+    /// let config = sse_runtime::SseConfig::new();
+    /// assert_eq!(config.keep_alive_interval(), sse_runtime::SseConfig::default().keep_alive_interval());
     /// ```
     pub const fn new() -> Self {
         SseConfig {
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
             error_event: false,
+            on_close: None,
         }
+    }
+
+    /// Calls `callback` once when the stream ends, with why and what it sent
+    /// (see [`StreamSummary`]). It runs on the server's task: keep it short.
+    ///
+    /// ```
+    /// fn record(summary: &sse_runtime::StreamSummary) {
+    ///     println!("{:?} after {} frames", summary.reason, summary.frames);
+    /// }
+    /// let config = sse_runtime::SseConfig::new().on_close(record);
+    /// # let _ = config;
+    /// ```
+    pub const fn on_close(mut self, callback: fn(&StreamSummary)) -> Self {
+        self.on_close = Some(callback);
+        self
     }
 
     /// Sends a keep-alive comment (`:\n\n`) whenever nothing else was sent
@@ -184,6 +201,7 @@ pub struct SseResponse<F> {
     body: F,
     outbox: OutboxReader,
     config: SseConfig,
+    context: StreamContext,
 }
 
 impl<F> fmt::Debug for SseResponse<F> {
@@ -215,7 +233,25 @@ where
             body: body(emitter),
             outbox: OutboxReader::new(outbox),
             config: SseConfig::new(),
+            context: StreamContext::default(),
         }
+    }
+
+    /// Connects the stream to its request: the route name for the
+    /// end-of-stream record, and the router's [`Shutdown`](crate::Shutdown).
+    /// `#[sse_handler]` does this by itself.
+    ///
+    /// ```
+    /// use sse_runtime::{Event, SseResponse, StreamContext};
+    /// let response = SseResponse::new(|mut emitter| async move {
+    ///     emitter.send(Event::data("x")).await;
+    /// })
+    /// .with_context(StreamContext::default());
+    /// # let _ = response;
+    /// ```
+    pub fn with_context(mut self, context: StreamContext) -> Self {
+        self.context = context;
+        self
     }
 
     /// Replaces the options.
@@ -251,12 +287,27 @@ where
     /// # });
     /// ```
     pub fn into_body(self) -> SseBody<F> {
+        let shutdown = self.context.shutdown.map(|shutdown| ShutdownWatch {
+            signal: shutdown.signal().into_future(),
+            shutdown,
+            grace: None,
+        });
         SseBody {
             body: Some(Box::pin(self.body)),
             outbox: self.outbox,
             keep_alive: self.config.keep_alive.map(KeepAlive::new),
             error_event: self.config.error_event,
+            shutdown,
             ending: Ending::Running,
+            record: StreamRecord {
+                route: self.context.route,
+                on_close: self.config.on_close,
+                started: std::time::Instant::now(),
+                frames: 0,
+                bytes: 0,
+                reason: None,
+                _open: OpenStreamGuard::new(),
+            },
         }
     }
 }
@@ -288,7 +339,9 @@ pub struct SseBody<F> {
     outbox: OutboxReader,
     keep_alive: Option<KeepAlive>,
     error_event: bool,
+    shutdown: Option<ShutdownWatch>,
     ending: Ending,
+    record: StreamRecord,
 }
 
 impl<F> fmt::Debug for SseBody<F> {
@@ -301,9 +354,88 @@ impl<F> fmt::Debug for SseBody<F> {
 
 enum Ending {
     Running,
-    /// The body ended; `Some` holds a final error frame still to send.
+    /// The body ended; `Some` holds final frames still to send.
     Finishing(Option<Bytes>),
     Done,
+}
+
+/// The router's shutdown signal, as one stream watches it.
+struct ShutdownWatch {
+    shutdown: crate::lifecycle::Shutdown,
+    signal: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Set once the signal fired: when the grace period ends.
+    grace: Option<Pin<Box<Sleep>>>,
+}
+
+impl ShutdownWatch {
+    /// Ready once the stream should be ended for shutdown.
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.grace.is_none() {
+            if self.signal.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let grace = self.shutdown.grace_period();
+            if grace.is_zero() {
+                return Poll::Ready(());
+            }
+            self.grace = Some(Box::pin(tokio::time::sleep(grace)));
+        }
+        match self.grace.as_mut() {
+            Some(grace) => grace.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+/// The end-of-stream record: counted as the stream runs, reported once.
+struct StreamRecord {
+    route: Option<Arc<str>>,
+    on_close: Option<fn(&StreamSummary)>,
+    started: std::time::Instant,
+    frames: u64,
+    bytes: u64,
+    /// Set when the stream ends; still `None` when dropped means the client
+    /// went away.
+    reason: Option<CloseReason>,
+    _open: OpenStreamGuard,
+}
+
+impl StreamRecord {
+    fn report(&self, reason: CloseReason) {
+        let summary = StreamSummary {
+            route: self.route.clone(),
+            frames: self.frames,
+            bytes: self.bytes,
+            duration: self.started.elapsed(),
+            reason,
+        };
+        tracing::info!(
+            target: "sse_runtime::stream",
+            route = summary.route.as_deref().unwrap_or(""),
+            frames = summary.frames,
+            bytes = summary.bytes,
+            duration_ms = summary.duration.as_millis() as u64,
+            reason = reason.as_str(),
+            "SSE stream closed"
+        );
+        if let Some(on_close) = self.on_close {
+            on_close(&summary);
+        }
+    }
+}
+
+impl<F> Drop for SseBody<F> {
+    fn drop(&mut self) {
+        // Drop the handler body first, so that its locals are gone before
+        // the close is reported.
+        self.body = None;
+        let reason = self
+            .record
+            .reason
+            .unwrap_or(CloseReason::ClientDisconnected);
+        self.record.frames += self.outbox.events_sent();
+        self.record.report(reason);
+    }
 }
 
 impl<F> http_body::Body for SseBody<F>
@@ -325,33 +457,40 @@ where
             // proper end of body, and never reach the connection task.
             let polled = catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx)));
             let taken = this.outbox.end_poll(cx.waker());
-            let failure = match polled {
+            let ended = match polled {
                 Ok(Poll::Pending) => taken
                     .refused
-                    .map(|error| Some(format!("event refused: {error}"))),
-                Ok(Poll::Ready(outcome)) => Some(outcome.into_failure()),
-                Err(_) => Some(Some(PANIC_MESSAGE.to_owned())),
+                    .map(|error| (CloseReason::Error, Some(format!("event refused: {error}")))),
+                Ok(Poll::Ready(outcome)) => Some(match outcome.into_failure() {
+                    None => (CloseReason::Completed, None),
+                    Some(failure) => (CloseReason::Error, Some(failure)),
+                }),
+                Err(_) => Some((CloseReason::Error, Some(PANIC_MESSAGE.to_owned()))),
             };
-            if let Some(failure) = failure {
-                this.finish(failure);
+            let ended = ended.or_else(|| {
+                let shutdown = this.shutdown.as_mut()?;
+                shutdown
+                    .poll_due(cx)
+                    .is_ready()
+                    .then_some((CloseReason::Shutdown, None))
+            });
+            if let Some((reason, failure)) = ended {
+                this.finish(reason, failure);
             }
             if let Some(frame) = taken.frame {
-                if let Some(keep_alive) = this.keep_alive.as_mut() {
-                    keep_alive.record_send();
-                }
-                return Poll::Ready(Some(Ok(Frame::data(frame))));
+                return Poll::Ready(Some(Ok(this.sent(frame))));
             }
         }
         match std::mem::replace(&mut this.ending, Ending::Done) {
             Ending::Running => this.ending = Ending::Running,
-            Ending::Finishing(Some(frame)) => return Poll::Ready(Some(Ok(Frame::data(frame)))),
+            Ending::Finishing(Some(frame)) => return Poll::Ready(Some(Ok(this.sent(frame)))),
             Ending::Finishing(None) | Ending::Done => return Poll::Ready(None),
         }
         if let Some(keep_alive) = this.keep_alive.as_mut() {
             if keep_alive.poll_due(cx).is_ready() {
-                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-                    encode::KEEP_ALIVE_FRAME,
-                )))));
+                let frame = Bytes::from_static(encode::KEEP_ALIVE_FRAME);
+                this.record.frames += 1;
+                return Poll::Ready(Some(Ok(this.sent(frame))));
             }
         }
         Poll::Pending
@@ -365,39 +504,54 @@ where
 const PANIC_MESSAGE: &str = "handler panicked";
 
 impl<F> SseBody<F> {
+    /// Counts a frame about to be written.
+    fn sent(&mut self, frame: Bytes) -> Frame<Bytes> {
+        self.record.bytes += frame.len() as u64;
+        if let Some(keep_alive) = self.keep_alive.as_mut() {
+            keep_alive.record_send();
+        }
+        Frame::data(frame)
+    }
+
     /// Drops the handler body and records how the stream ends; `failure` is
     /// the error that ended it, if any.
-    fn finish(&mut self, failure: Option<String>) {
+    fn finish(&mut self, reason: CloseReason, failure: Option<String>) {
         self.body = None;
         // Events the body sent before it ended are still delivered.
         let remaining = self.outbox.take_remaining();
-        let events_sent = self.outbox.events_sent();
-        let final_frame = match failure {
-            None => {
-                tracing::debug!(events_sent, "SSE stream completed");
-                None
+        let mut last = BytesMut::new();
+        if let Some(message) = &failure {
+            tracing::error!(error = %message, route = self.record.route.as_deref().unwrap_or(""), "SSE stream ended with an error");
+            if self.error_event {
+                encode::put_event_name(&mut last, "error");
+                encode::put_data_lines(&mut last, message);
+                encode::put_end_of_event(&mut last);
+                self.record.frames += 1;
             }
-            Some(message) => {
-                tracing::error!(error = %message, events_sent, "SSE stream ended with an error");
-                self.error_event.then(|| {
-                    let mut out = BytesMut::new();
-                    encode::put_event_name(&mut out, "error");
-                    encode::put_data_lines(&mut out, &message);
-                    encode::put_end_of_event(&mut out);
-                    out.freeze()
-                })
+        }
+        if reason == CloseReason::Shutdown {
+            if let Some(event) = self
+                .shutdown
+                .as_ref()
+                .and_then(|watch| watch.shutdown.final_frame())
+            {
+                last.extend_from_slice(event.as_bytes());
+                self.record.frames += 1;
             }
-        };
-        let final_frame = match (remaining.frame, final_frame) {
-            (Some(rest), Some(error)) => {
-                let mut both = BytesMut::with_capacity(rest.len() + error.len());
+        }
+        self.shutdown = None;
+        self.record.reason = Some(reason);
+        let final_frames = match (remaining.frame, last.is_empty()) {
+            (rest, true) => rest,
+            (None, false) => Some(last.freeze()),
+            (Some(rest), false) => {
+                let mut both = BytesMut::with_capacity(rest.len() + last.len());
                 both.extend_from_slice(&rest);
-                both.extend_from_slice(&error);
+                both.extend_from_slice(&last);
                 Some(both.freeze())
             }
-            (rest, error) => rest.or(error),
         };
-        self.ending = Ending::Finishing(final_frame);
+        self.ending = Ending::Finishing(final_frames);
     }
 }
 

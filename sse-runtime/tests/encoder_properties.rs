@@ -79,7 +79,9 @@ fn independent_parse(bytes: &[u8]) -> Vec<(String, String, String, Option<Durati
     use futures_util::StreamExt;
     let chunk = bytes::Bytes::copy_from_slice(bytes);
     let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(chunk)]);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         stream
             .eventsource()

@@ -26,12 +26,19 @@ fn cases() -> Vec<(&'static str, Result<Event, EventError>)> {
         ("text_mixed_breaks", event!("a\r\n\rb\n\nc\r")),
         ("text_trailing_lf", event!("line\n")),
         ("text_leading_spaces", event!("  indented")),
-        ("text_looks_like_fields", event!("data: x\nid: 1\n\nevent: forged")),
+        (
+            "text_looks_like_fields",
+            event!("data: x\nid: 1\n\nevent: forged"),
+        ),
         ("text_unicode", event!("caf\u{e9} \u{1F980} \u{FEFF}")),
         ("empty_data", event!("")),
-        ("json", event!(json: Message { user: "ada", text: "hi\nthere" })),
+        (
+            "json",
+            event!(json: Message { user: "ada", text: "hi\nthere" }),
+        ),
         ("json_raw_value_with_breaks", {
-            let raw = serde_json::value::RawValue::from_string("{\n  \"a\": 1\r\n}".into()).unwrap();
+            let raw =
+                serde_json::value::RawValue::from_string("{\n  \"a\": 1\r\n}".into()).unwrap();
             event!(json: raw)
         }),
         ("event_name", event!(data: "x", event: "greeting")),
@@ -41,22 +48,43 @@ fn cases() -> Vec<(&'static str, Result<Event, EventError>)> {
         ("id_negative", event!(data: "x", id: -7)),
         ("id_empty", event!(data: "x", id: "")),
         ("retry_ms", event!(data: "x", retry: 5000)),
-        ("retry_duration", event!(data: "x", retry: Duration::from_millis(1500))),
-        ("retry_sub_millisecond", event!(data: "x", retry: Duration::from_micros(2999))),
-        ("all_fields", event!(json: [1, 2], event: "update", id: 7, retry: 3000)),
+        (
+            "retry_duration",
+            event!(data: "x", retry: Duration::from_millis(1500)),
+        ),
+        (
+            "retry_sub_millisecond",
+            event!(data: "x", retry: Duration::from_micros(2999)),
+        ),
+        (
+            "all_fields",
+            event!(json: [1, 2], event: "update", id: 7, retry: 3000),
+        ),
         ("comment", Ok(comment!("Starting process"))),
         ("comment_multiline", Ok(comment!("a\nb\r\nc"))),
         ("comment_empty", Ok(comment!(""))),
         ("keep_alive", Ok(keep_alive!())),
-        ("refused_event_name_lf", event!(data: "x", event: String::from("a\nb"))),
-        ("refused_event_name_cr", event!(data: "x", event: String::from("a\rb"))),
-        ("refused_id_crlf", event!(data: "x", id: String::from("1\r\n"))),
+        (
+            "refused_event_name_lf",
+            event!(data: "x", event: String::from("a\nb")),
+        ),
+        (
+            "refused_event_name_cr",
+            event!(data: "x", event: String::from("a\rb")),
+        ),
+        (
+            "refused_id_crlf",
+            event!(data: "x", id: String::from("1\r\n")),
+        ),
         ("refused_id_nul", event!(data: "x", id: String::from("1\0"))),
         ("refused_negative_retry", {
             let retry: i32 = -1;
             event!(data: "x", retry: retry)
         }),
-        ("refused_retry_too_long", event!(data: "x", retry: Duration::MAX)),
+        (
+            "refused_retry_too_long",
+            event!(data: "x", retry: Duration::MAX),
+        ),
         ("refused_json", {
             let mut map = std::collections::HashMap::new();
             map.insert((1, 2), "tuple keys are not JSON");
@@ -90,5 +118,9 @@ fn wire_output_matches_golden_files() {
             Err(error) => mismatches.push(format!("{name}: {}: {error}", path.display())),
         }
     }
-    assert!(mismatches.is_empty(), "golden mismatches:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "golden mismatches:\n{}",
+        mismatches.join("\n")
+    );
 }

@@ -44,7 +44,10 @@ fn parse(stream: &[u8]) -> Vec<Received> {
 
 #[test]
 fn one_leading_bom_is_skipped_and_a_second_is_not() {
-    assert_eq!(parse(b"\xEF\xBB\xBFdata: 1\n\n"), [event("message", "1", "")]);
+    assert_eq!(
+        parse(b"\xEF\xBB\xBFdata: 1\n\n"),
+        [event("message", "1", "")]
+    );
     // The second BOM becomes part of the field name, which is then unknown.
     assert_eq!(
         events_only(parse(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: 1\n\ndata: 2\n\n")),
@@ -63,7 +66,10 @@ fn cr_lf_and_crlf_all_end_lines() {
         parse(b"data:test\r\ndata\ndata:test\r\n\r"),
         [event("message", "test\n\ntest", "")]
     );
-    assert_eq!(parse(b"data: a\rdata: b\r\r"), [event("message", "a\nb", "")]);
+    assert_eq!(
+        parse(b"data: a\rdata: b\r\r"),
+        [event("message", "a\nb", "")]
+    );
     // LF CR is two line ends: the CR is a blank line that dispatches.
     assert_eq!(parse(b"data: a\n\r"), [event("message", "a", "")]);
 }
@@ -81,10 +87,17 @@ fn exactly_one_leading_space_is_removed() {
 fn data_fields_collect_lines_and_empty_data_still_dispatches() {
     assert_eq!(
         parse(b"data:\n\ndata\ndata\n\ndata:test\n\n"),
-        [event("message", "", ""), event("message", "\n", ""), event("message", "test", "")]
+        [
+            event("message", "", ""),
+            event("message", "\n", ""),
+            event("message", "test", "")
+        ]
     );
     // Without any data field nothing is dispatched, and the type resets.
-    assert_eq!(parse(b"event: x\n\ndata: y\n\n"), [event("message", "y", "")]);
+    assert_eq!(
+        parse(b"event: x\n\ndata: y\n\n"),
+        [event("message", "y", "")]
+    );
 }
 
 #[test]
@@ -99,14 +112,21 @@ fn event_types() {
         parse(b"event:test\ndata:x\n\ndata:x\n\n"),
         [event("test", "x", ""), event("message", "x", "")]
     );
-    assert_eq!(parse(b"event: \ndata:data\n\n"), [event("message", "data", "")]);
+    assert_eq!(
+        parse(b"event: \ndata:data\n\n"),
+        [event("message", "data", "")]
+    );
 }
 
 #[test]
 fn ids_persist_reset_and_ignore_nul() {
     assert_eq!(
         parse(b"id: 1\ndata: a\n\ndata: b\n\nid:\ndata: c\n\n"),
-        [event("message", "a", "1"), event("message", "b", "1"), event("message", "c", "")]
+        [
+            event("message", "a", "1"),
+            event("message", "b", "1"),
+            event("message", "c", "")
+        ]
     );
     assert_eq!(parse(b"id: 1\0\ndata: x\n\n"), [event("message", "x", "")]);
     // An id with no data still sets the last event id.
@@ -128,7 +148,11 @@ fn retry_takes_digits_only() {
     assert_eq!(retry(b"retry:\n"), None);
     assert_eq!(retry(b"retry\n"), None);
     assert_eq!(retry(b"retry: -5\n"), None);
-    assert_eq!(retry(b"retry:  5\n"), None, "the second space is not a digit");
+    assert_eq!(
+        retry(b"retry:  5\n"),
+        None,
+        "the second space is not a digit"
+    );
     let items = parse(b"retry: 5\ndata: x\n\n");
     assert!(matches!(&items[0], Received::Event(e) if e.retry == Some(Duration::from_millis(5))));
 }
@@ -161,6 +185,12 @@ fn an_unterminated_last_event_is_discarded() {
 
 #[test]
 fn invalid_utf8_becomes_replacement_characters() {
-    assert_eq!(parse(b"data: caf\xE9\n\n"), [event("message", "caf\u{FFFD}", "")]);
-    assert_eq!(parse("data: 🦀\n\n".as_bytes()), [event("message", "🦀", "")]);
+    assert_eq!(
+        parse(b"data: caf\xE9\n\n"),
+        [event("message", "caf\u{FFFD}", "")]
+    );
+    assert_eq!(
+        parse("data: 🦀\n\n".as_bytes()),
+        [event("message", "🦀", "")]
+    );
 }

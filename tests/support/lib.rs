@@ -19,16 +19,67 @@ use tokio::net::TcpStream;
 /// The longest any single wait in a test may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A listener on an ephemeral port of 127.0.0.1 with a deep accept backlog,
+/// so that many simultaneous connects in a test are not refused.
+pub fn listener() -> tokio::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("reuseaddr");
+    socket
+        .bind("127.0.0.1:0".parse().unwrap())
+        .expect("bind 127.0.0.1:0");
+    socket.listen(4096).expect("listen")
+}
+
 /// Serves `app` on an ephemeral port of 127.0.0.1 in a background task.
 pub async fn serve(app: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
+    let listener = listener();
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
     addr
+}
+
+/// Serves `app` until `shutdown` is triggered by `trigger`, as an
+/// application using graceful shutdown would. The handle completes when the
+/// server has stopped.
+pub fn serve_until(
+    app: axum::Router,
+    shutdown: &sse_runtime::Shutdown,
+    trigger: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = listener();
+    let addr = listener.local_addr().expect("local addr");
+    let signal = shutdown.after(trigger);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+            .expect("serve");
+    });
+    (addr, server)
+}
+
+/// One HTTP/2 request (cleartext, prior knowledge) on its own connection.
+pub async fn get_h2(addr: SocketAddr, path: &str) -> Response {
+    let stream = within(TcpStream::connect(addr)).await.expect("connect");
+    let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    ))
+    .await
+    .expect("h2 handshake");
+    let connection = tokio::spawn(connection);
+    let request = hyper::Request::get(format!("http://{addr}{path}"))
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let response = within(sender.send_request(request))
+        .await
+        .expect("send request");
+    Response {
+        inner: response,
+        _connection: AbortOnDrop(connection),
+    }
 }
 
 /// One HTTP/1.1 request on its own connection. Dropping the response closes

@@ -56,7 +56,9 @@ pub struct TestClient {
 enum Target {
     Router(Router),
     /// `host:port` of an `http://` server.
-    Url { authority: String },
+    Url {
+        authority: String,
+    },
 }
 
 impl TestClient {
@@ -232,9 +234,13 @@ impl TestRequest {
                 .expect("HTTP/1.1 handshake");
                 // The connection task ends when the response body is dropped.
                 tokio::spawn(connection);
-                let response = within(timeout, "the response headers", sender.send_request(request))
-                    .await
-                    .expect("send request");
+                let response = within(
+                    timeout,
+                    "the response headers",
+                    sender.send_request(request),
+                )
+                .await
+                .expect("send request");
                 let (parts, body) = response.into_parts();
                 (parts, chunks(body))
             }

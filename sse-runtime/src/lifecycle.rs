@@ -1,0 +1,398 @@
+//! How streams end: the shutdown signal, close reasons, the per-stream record
+//! and the open-streams gauge.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::event::Event;
+
+static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many SSE streams are open in this process right now.
+///
+/// ```
+/// let open: usize = sse_runtime::open_streams();
+/// # let _ = open;
+/// ```
+pub fn open_streams() -> usize {
+    OPEN_STREAMS.load(Ordering::Relaxed)
+}
+
+/// Why a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The handler body returned (`()` or `Ok(())`).
+    Completed,
+    /// The body returned `Err`, yielded a refused event, or panicked.
+    Error,
+    /// The client went away: the response was dropped before it ended.
+    ClientDisconnected,
+    /// The server is shutting down ([`Shutdown::trigger`]).
+    Shutdown,
+}
+
+impl CloseReason {
+    /// A short lowercase name, as logged.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::CloseReason::ClientDisconnected.as_str(), "client_disconnected");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Completed => "completed",
+            CloseReason::Error => "error",
+            CloseReason::ClientDisconnected => "client_disconnected",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What one stream did, reported once when it ends: to the `on_close`
+/// callback, and as a `tracing` event (target `sse_runtime::stream`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// The route's path pattern (`/updates/{id}`), when axum matched one.
+    pub route: Option<Arc<str>>,
+    /// Events, comments and keep-alives written.
+    pub frames: u64,
+    /// Bytes of event stream written.
+    pub bytes: u64,
+    /// How long the stream was open.
+    pub duration: Duration,
+    /// Why it ended.
+    pub reason: CloseReason,
+}
+
+/// A callback run once when a stream ends.
+pub type OnClose = Arc<dyn Fn(&StreamSummary) + Send + Sync>;
+
+/// Ends every open stream of a server at once, for
+/// `axum::serve(..).with_graceful_shutdown(..)`, which otherwise waits for
+/// SSE streams forever (they never end by themselves).
+///
+/// Install it on the router as an `Extension`, and hand the server the
+/// future from [`Shutdown::after`]:
+///
+/// ```no_run
+/// use axum::{routing::get, Extension, Router};
+/// use sse_runtime::prelude::*;
+/// use sse_runtime::Shutdown;
+///
+/// #[sse_handler]
+/// async fn ticks() {
+///     loop {
+///         yield_!(event!("tick"));
+///         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+///     }
+/// }
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let shutdown = Shutdown::new().final_event(event!(data: "bye", event: "shutdown").unwrap());
+/// let app = Router::new().route("/ticks", get(ticks)).layer(Extension(shutdown.clone()));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, app)
+///     .with_graceful_shutdown(shutdown.after(sse_runtime::ctrl_c_or_sigterm()))
+///     .await
+/// # }
+/// ```
+///
+/// When triggered, each stream stops its handler body (polling it once more
+/// first, so that a body waiting on [`ShutdownSignal`] can finish by itself,
+/// and up to the [grace period](Self::grace) if it keeps yielding), sends the
+/// final event if one is set, and ends its body cleanly: the client sees the
+/// end of the response, not a reset.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    inner: Arc<ShutdownInner>,
+}
+
+#[derive(Debug)]
+struct ShutdownInner {
+    fired: watch::Sender<bool>,
+    final_event: Mutex<Option<Event>>,
+    grace: Mutex<Duration>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::new()
+    }
+}
+
+impl Shutdown {
+    /// A signal not yet triggered, with no final event and no grace period.
+    ///
+    /// ```
+    /// assert!(!sse_runtime::Shutdown::new().is_triggered());
+    /// ```
+    pub fn new() -> Self {
+        let (fired, _) = watch::channel(false);
+        Shutdown {
+            inner: Arc::new(ShutdownInner {
+                fired,
+                final_event: Mutex::new(None),
+                grace: Mutex::new(Duration::ZERO),
+            }),
+        }
+    }
+
+    /// Sends `event` as the last event of every stream it ends (for example
+    /// an event telling clients to reconnect elsewhere, or a `retry:`).
+    ///
+    /// ```
+    /// let shutdown = sse_runtime::Shutdown::new().final_event(sse_runtime::Event::data("bye"));
+    /// # let _ = shutdown;
+    /// ```
+    pub fn final_event(self, event: Event) -> Self {
+        *lock(&self.inner.final_event) = Some(event);
+        self
+    }
+
+    /// How long a handler body that watches [`ShutdownSignal`] may keep
+    /// running (to save state, or send last events) before its stream is
+    /// ended anyway. Zero by default: bodies get one more poll.
+    ///
+    /// ```
+    /// let shutdown = sse_runtime::Shutdown::new().grace(std::time::Duration::from_millis(200));
+    /// # let _ = shutdown;
+    /// ```
+    pub fn grace(self, grace: Duration) -> Self {
+        *lock(&self.inner.grace) = grace;
+        self
+    }
+
+    /// Ends every stream that has this signal. Idempotent.
+    ///
+    /// ```
+    /// let shutdown = sse_runtime::Shutdown::new();
+    /// shutdown.trigger();
+    /// assert!(shutdown.is_triggered());
+    /// ```
+    pub fn trigger(&self) {
+        self.inner.fired.send_replace(true);
+    }
+
+    /// Whether [`trigger`](Self::trigger) was called.
+    ///
+    /// ```
+    /// assert!(!sse_runtime::Shutdown::new().is_triggered());
+    /// ```
+    pub fn is_triggered(&self) -> bool {
+        *self.inner.fired.borrow()
+    }
+
+    /// A future for `with_graceful_shutdown`: waits for `signal`, triggers
+    /// this shutdown, and then completes, so the server stops accepting and
+    /// waits for the (now ending) streams.
+    ///
+    /// ```
+    /// let shutdown = sse_runtime::Shutdown::new();
+    /// let when_done = shutdown.after(async {});
+    /// # let _ = when_done;
+    /// ```
+    pub fn after<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        signal: F,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let shutdown = self.clone();
+        async move {
+            signal.await;
+            shutdown.trigger();
+        }
+    }
+
+    /// A signal a handler body can wait on.
+    ///
+    /// ```
+    /// let signal = sse_runtime::Shutdown::new().signal();
+    /// assert!(!signal.is_triggered());
+    /// ```
+    pub fn signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            receiver: Some(self.inner.fired.subscribe()),
+        }
+    }
+
+    pub(crate) fn final_frame(&self) -> Option<Event> {
+        lock(&self.inner.final_event).clone()
+    }
+
+    pub(crate) fn grace_period(&self) -> Duration {
+        *lock(&self.inner.grace)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Lets a handler body see that the server is shutting down, for example to
+/// save its position before the stream ends. An extractor: with no
+/// [`Shutdown`] installed on the router, it never fires.
+///
+/// ```
+/// use sse_runtime::prelude::*;
+/// use sse_runtime::ShutdownSignal;
+///
+/// #[sse_handler]
+/// async fn ticks(mut shutdown: ShutdownSignal) {
+///     let mut n = 0u64;
+///     loop {
+///         tokio::select! {
+///             _ = shutdown.wait() => {
+///                 yield_!(event!(data: format!("stopped at {n}"), event: "bye"));
+///                 return;
+///             }
+///             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+///                 n += 1;
+///                 yield_!(event!(data: n.to_string()));
+///             }
+///         }
+///     }
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(ticks));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownSignal {
+    receiver: Option<watch::Receiver<bool>>,
+}
+
+impl ShutdownSignal {
+    /// Completes once shutdown is triggered (at once if it already was).
+    pub async fn wait(&mut self) {
+        match &mut self.receiver {
+            Some(receiver) => {
+                // An error means the `Shutdown` was dropped: it can no longer
+                // fire, so wait forever like a signal that never fires.
+                if receiver.wait_for(|fired| *fired).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+
+    /// Whether shutdown was triggered.
+    pub fn is_triggered(&self) -> bool {
+        self.receiver
+            .as_ref()
+            .is_some_and(|receiver| *receiver.borrow())
+    }
+
+    pub(crate) fn into_future(self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let mut signal = self;
+        Box::pin(async move { signal.wait().await })
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ShutdownSignal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Shutdown>()
+            .map(Shutdown::signal)
+            .unwrap_or_default())
+    }
+}
+
+/// Completes on Ctrl-C, or on SIGTERM on Unix: the signals a server is asked
+/// to stop with.
+///
+/// ```no_run
+/// # async fn run() {
+/// sse_runtime::ctrl_c_or_sigterm().await;
+/// # }
+/// ```
+pub async fn ctrl_c_or_sigterm() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+/// Counts a stream as open while it lives.
+#[derive(Debug)]
+pub(crate) struct OpenStreamGuard;
+
+impl OpenStreamGuard {
+    pub(crate) fn new() -> Self {
+        OPEN_STREAMS.fetch_add(1, Ordering::Relaxed);
+        OpenStreamGuard
+    }
+}
+
+impl Drop for OpenStreamGuard {
+    fn drop(&mut self) {
+        OPEN_STREAMS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What a stream needs from its request: the matched route (for the
+/// end-of-stream record) and the router's [`Shutdown`], if one is installed.
+///
+/// `#[sse_handler]` functions extract it by themselves. A response built by
+/// hand takes it as an extractor argument and passes it to
+/// [`SseResponse::with_context`](crate::SseResponse::with_context):
+///
+/// ```
+/// use sse_runtime::{Event, SseResponse, StreamContext};
+///
+/// async fn by_hand(context: StreamContext) -> SseResponse<impl std::future::Future<Output = ()> + Send> {
+///     SseResponse::new(|mut emitter| async move {
+///         emitter.send(Event::data("hi")).await;
+///     })
+///     .with_context(context)
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(by_hand));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StreamContext {
+    pub(crate) route: Option<Arc<str>>,
+    pub(crate) shutdown: Option<Shutdown>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for StreamContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(StreamContext {
+            route: parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(|path| Arc::from(path.as_str())),
+            shutdown: parts.extensions.get::<Shutdown>().cloned(),
+        })
+    }
+}
