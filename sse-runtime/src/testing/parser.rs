@@ -187,19 +187,14 @@ impl Parser {
                 self.data.push_str(value);
                 self.data.push('\n');
             }
-            "id" => {
-                if !value.contains('\0') {
-                    self.id_buffer = value.to_owned();
-                }
-            }
-            "retry" => {
-                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                    // Digits only; a number too large for u64 is treated as
-                    // the largest, which no browser distinguishes.
-                    let millis = value.parse::<u64>().unwrap_or(u64::MAX);
-                    self.retry = Some(Duration::from_millis(millis));
-                    self.reconnection_time = self.retry;
-                }
+            // An id holding NUL is ignored.
+            "id" if !value.contains('\0') => self.id_buffer = value.to_owned(),
+            // Digits only; a number too large for u64 is treated as the
+            // largest, which no browser distinguishes.
+            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                let millis = value.parse::<u64>().unwrap_or(u64::MAX);
+                self.retry = Some(Duration::from_millis(millis));
+                self.reconnection_time = self.retry;
             }
             _ => {}
         }
