@@ -9,9 +9,10 @@ use std::time::{Duration, SystemTime};
 use axum::extract::Query;
 use axum::response::Html;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use sse_runtime::prelude::*;
+use sse_runtime::Shutdown;
 
 #[derive(Deserialize)]
 struct Interval {
@@ -130,7 +131,7 @@ async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
-fn app() -> Router {
+fn app(shutdown: Shutdown) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/events", get(events))
@@ -139,6 +140,7 @@ fn app() -> Router {
         .route("/updates", get(updates))
         .route("/process", get(process))
         .route("/echo", get(echo))
+        .layer(Extension(shutdown))
 }
 
 #[tokio::main]
@@ -158,7 +160,14 @@ async fn main() -> std::io::Result<()> {
         })?,
         Err(_) => 3000,
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = sse_suite::bind(([127, 0, 0, 1], port).into())?;
     tracing::info!("demo listening on http://{}/", listener.local_addr()?);
-    axum::serve(listener, app()).await
+    // On Ctrl-C or SIGTERM, every open stream ends cleanly (clients see the
+    // end of the body and reconnect elsewhere after `retry`), then we exit.
+    let shutdown = Shutdown::new();
+    axum::serve(listener, app(shutdown.clone()))
+        .with_graceful_shutdown(shutdown.after(sse_runtime::ctrl_c_or_sigterm()))
+        .await?;
+    tracing::info!("demo stopped");
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Test support: serve a router on 127.0.0.1, request a stream over a real
+//! Support for the examples and tests: a listener with a deep backlog, and
+//! for tests, serve a router on 127.0.0.1, request a stream over a real
 //! TCP connection, and read its events with `eventsource-stream`, a parser
 //! this project did not write.
 //!
@@ -19,15 +20,19 @@ use tokio::net::TcpStream;
 /// The longest any single wait in a test may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A listener on an ephemeral port of 127.0.0.1 with a deep accept backlog,
-/// so that many simultaneous connects in a test are not refused.
+/// Binds `addr` with a deep accept backlog (4096), so that many
+/// simultaneous connects are not refused; `TcpListener::bind` asks for 1024,
+/// and SSE servers see bursts of reconnects.
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// A listener on an ephemeral port of 127.0.0.1 (see [`bind`]).
 pub fn listener() -> tokio::net::TcpListener {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_reuseaddr(true).expect("reuseaddr");
-    socket
-        .bind("127.0.0.1:0".parse().unwrap())
-        .expect("bind 127.0.0.1:0");
-    socket.listen(4096).expect("listen")
+    bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0")
 }
 
 /// Serves `app` on an ephemeral port of 127.0.0.1 in a background task.
