@@ -20,6 +20,7 @@ use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 
 use crate::emitter::{Emitter, OutboxReader};
+use crate::event::IntoEvent;
 use crate::encode;
 use crate::lifecycle::{CloseReason, OpenStreamGuard, StreamContext, StreamSummary};
 
@@ -309,6 +310,41 @@ where
                 _open: OpenStreamGuard::new(),
             },
         }
+    }
+}
+
+/// The body future of a response made from a stream.
+pub type StreamForwarder = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+impl SseResponse<StreamForwarder> {
+    /// A response that sends every item of `stream`, for events that come
+    /// from elsewhere (a channel, a broadcast subscription). It ends when the
+    /// stream ends, or at the first refused event.
+    ///
+    /// ```
+    /// use sse_runtime::{Event, SseResponse};
+    ///
+    /// async fn three() -> SseResponse<sse_runtime::response::StreamForwarder> {
+    ///     let events = ["a", "b", "c"].map(Event::data);
+    ///     SseResponse::from_stream(futures_util::stream::iter(events))
+    /// }
+    /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(three));
+    /// ```
+    pub fn from_stream<S>(stream: S) -> Self
+    where
+        S: futures_core::Stream + Send + 'static,
+        S::Item: IntoEvent + Send,
+    {
+        SseResponse::new(|mut emitter| -> StreamForwarder {
+            Box::pin(async move {
+                let mut stream = std::pin::pin!(stream);
+                while let Some(item) =
+                    std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+                {
+                    emitter.send(item).await;
+                }
+            })
+        })
     }
 }
 

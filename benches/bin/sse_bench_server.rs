@@ -1,0 +1,115 @@
+//! The server the end-to-end benchmark drives: the same streams served by
+//! sse-runtime (`ours`) or by axum's built-in `Sse` (`axum`), chosen on the
+//! command line, so that each runs in its own process and its CPU time and
+//! memory can be read from `/proc`.
+//!
+//! `sse-bench-server ours|axum` prints `listening PORT` and serves:
+//! * `GET /burst?n=N&size=S`: N text events of S bytes, then the end;
+//! * `GET /json?n=N`: N small JSON events, then the end;
+//! * `GET /idle`: one event, then silence (keep-alive every 60 s).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use sse_runtime::prelude::*;
+
+#[derive(Deserialize, Clone, Copy)]
+struct Burst {
+    n: usize,
+    #[serde(default)]
+    size: usize,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct Tick {
+    id: u64,
+    price: f64,
+    symbol: &'static str,
+}
+
+fn payload(size: usize) -> String {
+    "abcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .cycle()
+        .take(size)
+        .collect()
+}
+
+#[sse_handler(keep_alive = "60s")]
+async fn ours_burst(Query(burst): Query<Burst>) {
+    let data = payload(burst.size);
+    for _ in 0..burst.n {
+        yield_!(event!(data: &data));
+    }
+}
+
+#[sse_handler(keep_alive = "60s")]
+async fn ours_json(Query(burst): Query<Burst>) {
+    for i in 0..burst.n as u64 {
+        yield_!(event!(json: Tick { id: i, price: 101.25, symbol: "ACME" }));
+    }
+}
+
+#[sse_handler(keep_alive = "60s")]
+async fn ours_idle() {
+    yield_!(event!("open"));
+    std::future::pending::<()>().await;
+}
+
+async fn axum_burst(Query(burst): Query<Burst>) -> Response {
+    let data = payload(burst.size);
+    let events = stream::iter(0..burst.n).map(move |_| Ok::<_, Infallible>(AxumEvent::default().data(&data)));
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(60)))
+        .into_response()
+}
+
+async fn axum_json(Query(burst): Query<Burst>) -> Response {
+    let events = stream::iter(0..burst.n as u64).map(|i| {
+        Ok::<_, Infallible>(
+            AxumEvent::default()
+                .json_data(Tick { id: i, price: 101.25, symbol: "ACME" })
+                .unwrap(),
+        )
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(60)))
+        .into_response()
+}
+
+async fn axum_idle() -> Response {
+    let events = stream::iter([Ok::<_, Infallible>(AxumEvent::default().data("open"))])
+        .chain(stream::pending());
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(60)))
+        .into_response()
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    let app = match which.as_str() {
+        "ours" => Router::new()
+            .route("/burst", get(ours_burst))
+            .route("/json", get(ours_json))
+            .route("/idle", get(ours_idle)),
+        "axum" => Router::new()
+            .route("/burst", get(axum_burst))
+            .route("/json", get(axum_json))
+            .route("/idle", get(axum_idle)),
+        other => {
+            eprintln!("usage: sse-bench-server ours|axum (got {other:?})");
+            std::process::exit(2);
+        }
+    };
+    let listener = sse_suite::bind("127.0.0.1:0".parse().unwrap())?;
+    println!("listening {}", listener.local_addr()?.port());
+    axum::serve(listener, app).await
+}
