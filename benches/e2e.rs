@@ -1,7 +1,8 @@
 //! End-to-end: a load generator over loopback against `sse-bench-server`,
 //! run as sse-runtime (`ours`) and as axum's `Sse` (`axum`) in alternation.
 //!
-//! `cargo bench --bench e2e` (add `-- --quick` for fewer, smaller runs).
+//! `cargo bench --bench e2e` (add `-- --quick` for fewer, smaller runs,
+//! `-- --bursts` or `-- --idle` for one half).
 //!
 //! For a burst of N events to one client it reports the server's CPU time
 //! per event (summed over its threads from `/proc/PID/task/*/schedstat`,
@@ -65,14 +66,22 @@ impl Server {
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map(|kib| kib * 1024)
             .unwrap_or(0)
     }
 
     fn connect(&self, path: &str, close: bool) -> TcpStream {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let connection = if close { "close" } else { "keep-alive" };
         write!(
             stream,
@@ -162,24 +171,42 @@ fn median(values: &mut [f64]) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
+    // `--idle` measures only idle connections; `--bursts` only bursts.
+    let idle_only = std::env::args().any(|arg| arg == "--idle");
+    let bursts_only = std::env::args().any(|arg| arg == "--bursts");
     // `cargo bench` passes `--bench`; any other argument is a filter we ignore.
     let runs = if quick { 3 } else { 7 };
     let events = if quick { 50_000 } else { 200_000 };
     let big_events = if quick { 10_000 } else { 50_000 };
     let cases = [
         ("text 64 B", format!("/burst?n={events}&size=64"), events),
-        ("text 4 KiB", format!("/burst?n={big_events}&size=4096"), big_events),
+        (
+            "text 4 KiB",
+            format!("/burst?n={big_events}&size=4096"),
+            big_events,
+        ),
         ("json small", format!("/json?n={events}"), events),
     ];
-    println!("machine: {} cores; medians of {runs} alternated runs", num_cpus());
+    println!(
+        "machine: {} cores; medians of {runs} alternated runs",
+        num_cpus()
+    );
     println!();
     println!(
         "{:<12} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>8}",
-        "burst", "events", "ours ns/ev", "axum ns/ev", "ratio cpu", "ours ev/s", "axum ev/s", "ours MB/s", "axum MB/s"
+        "burst",
+        "events",
+        "ours ns/ev",
+        "axum ns/ev",
+        "ratio cpu",
+        "ours ev/s",
+        "axum ev/s",
+        "ours MB/s",
+        "axum MB/s"
     );
     let ours = Server::start("ours");
     let axum = Server::start("axum");
-    for (name, path, n) in &cases {
+    for (name, path, n) in cases.iter().filter(|_| !idle_only) {
         // Warm-up run on each.
         burst(&ours, path, *n);
         burst(&axum, path, *n);
@@ -214,8 +241,15 @@ fn main() {
     drop(axum);
 
     println!();
-    println!("{:<22} {:>14} {:>14} {:>10}", "idle streams", "ours B/conn", "axum B/conn", "ratio");
-    let sizes: &[usize] = if quick { &[1000] } else { &[1000, 10_000] };
+    println!(
+        "{:<22} {:>14} {:>14} {:>10}",
+        "idle streams", "ours B/conn", "axum B/conn", "ratio"
+    );
+    let sizes: &[usize] = match (quick, bursts_only) {
+        (_, true) => &[],
+        (true, false) => &[1000],
+        (false, false) => &[1000, 10_000],
+    };
     let idle_runs = if quick { 1 } else { 3 };
     for &connections in sizes {
         let (mut ours_cost, mut axum_cost) = (Vec::new(), Vec::new());

@@ -65,7 +65,8 @@ async fn ours_idle() {
 
 async fn axum_burst(Query(burst): Query<Burst>) -> Response {
     let data = payload(burst.size);
-    let events = stream::iter(0..burst.n).map(move |_| Ok::<_, Infallible>(AxumEvent::default().data(&data)));
+    let events = stream::iter(0..burst.n)
+        .map(move |_| Ok::<_, Infallible>(AxumEvent::default().data(&data)));
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(60)))
         .into_response()
@@ -75,7 +76,11 @@ async fn axum_json(Query(burst): Query<Burst>) -> Response {
     let events = stream::iter(0..burst.n as u64).map(|i| {
         Ok::<_, Infallible>(
             AxumEvent::default()
-                .json_data(Tick { id: i, price: 101.25, symbol: "ACME" })
+                .json_data(Tick {
+                    id: i,
+                    price: 101.25,
+                    symbol: "ACME",
+                })
                 .unwrap(),
         )
     });

@@ -46,7 +46,8 @@ pub struct Emitter {
 pub(crate) struct Outbox {
     buffer: BytesMut,
     /// A yielded event that was refused; the response body ends the stream.
-    refused: Option<EventError>,
+    /// Boxed, as it is rare and the outbox lives as long as the stream.
+    refused: Option<Box<EventError>>,
     /// The response body's waker, for an emitter used from another task.
     receiver: Option<Waker>,
     /// A send waiting for the buffer to drain.
@@ -129,7 +130,7 @@ impl Future for Send<'_> {
                 Poll::Ready(())
             }
             Err(error) => {
-                outbox.refused.get_or_insert(error);
+                outbox.refused.get_or_insert(Box::new(error));
                 if let Some(receiver) = outbox.receiver.take() {
                     receiver.wake();
                 }
@@ -148,7 +149,7 @@ pub(crate) struct OutboxReader {
 /// What one look at the outbox found.
 pub(crate) struct Taken {
     pub(crate) frame: Option<Bytes>,
-    pub(crate) refused: Option<EventError>,
+    pub(crate) refused: Option<Box<EventError>>,
 }
 
 impl OutboxReader {
@@ -178,6 +179,11 @@ impl OutboxReader {
         Self::take(&mut lock(&self.outbox))
     }
 
+    /// Writes final frames after what the body sent.
+    pub(crate) fn append(&self, write: impl FnOnce(&mut BytesMut)) {
+        write(&mut lock(&self.outbox).buffer);
+    }
+
     pub(crate) fn events_sent(&self) -> u64 {
         lock(&self.outbox).events_sent
     }
@@ -186,14 +192,19 @@ impl OutboxReader {
         let frame = if outbox.buffer.is_empty() {
             None
         } else {
-            // `split` hands over the written bytes and keeps the rest of the
-            // allocation for the next events; once the frame is written and
-            // dropped, `reserve` reclaims the whole buffer instead of
-            // allocating a new one.
-            if let Some(sender) = outbox.sender.take() {
-                sender.wake();
-            }
-            Some(outbox.buffer.split().freeze())
+            // The whole buffer becomes the frame, which needs no
+            // shared-ownership record (`split` would allocate one), and an
+            // idle stream then keeps no buffer alive. A stream that filled
+            // its buffer is busy: its next buffer starts at full size, so
+            // that a burst grows no buffer event by event.
+            let next = match outbox.sender.take() {
+                Some(sender) => {
+                    sender.wake();
+                    BytesMut::with_capacity(HIGH_WATER + HIGH_WATER / 4)
+                }
+                None => BytesMut::new(),
+            };
+            Some(std::mem::replace(&mut outbox.buffer, next).freeze())
         };
         Taken {
             frame,

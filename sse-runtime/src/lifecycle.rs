@@ -376,7 +376,8 @@ impl Drop for OpenStreamGuard {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct StreamContext {
-    pub(crate) route: Option<Arc<str>>,
+    // Kept as axum's shared string: no copy per request.
+    pub(crate) route: Option<axum::extract::MatchedPath>,
     pub(crate) shutdown: Option<Shutdown>,
 }
 
@@ -391,7 +392,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for StreamContext {
             route: parts
                 .extensions
                 .get::<axum::extract::MatchedPath>()
-                .map(|path| Arc::from(path.as_str())),
+                .cloned(),
             shutdown: parts.extensions.get::<Shutdown>().cloned(),
         })
     }

@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 
 use crate::emitter::{Emitter, OutboxReader};
-use crate::event::IntoEvent;
 use crate::encode;
+use crate::event::IntoEvent;
 use crate::lifecycle::{CloseReason, OpenStreamGuard, StreamContext, StreamSummary};
 
 /// The keep-alive interval used when none is configured.
@@ -288,26 +288,31 @@ where
     /// # });
     /// ```
     pub fn into_body(self) -> SseBody<F> {
-        let shutdown = self.context.shutdown.map(|shutdown| ShutdownWatch {
-            signal: shutdown.signal().into_future(),
-            shutdown,
-            grace: None,
+        let shutdown = self.context.shutdown.map(|shutdown| {
+            Box::new(ShutdownWatch {
+                signal: shutdown.signal().into_future(),
+                shutdown,
+                grace: None,
+            })
         });
         SseBody {
-            body: Some(Box::pin(self.body)),
-            outbox: self.outbox,
-            keep_alive: self.config.keep_alive.map(KeepAlive::new),
-            error_event: self.config.error_event,
-            shutdown,
-            ending: Ending::Running,
-            record: StreamRecord {
-                route: self.context.route,
-                on_close: self.config.on_close,
-                started: std::time::Instant::now(),
-                frames: 0,
-                bytes: 0,
-                reason: None,
-                _open: OpenStreamGuard::new(),
+            body: Some(self.body),
+            keep_alive_timer: None,
+            state: StreamState {
+                outbox: self.outbox,
+                keep_alive: self.config.keep_alive.map(KeepAlive::new),
+                error_event: self.config.error_event,
+                shutdown,
+                ending: Ending::Running,
+                record: StreamRecord {
+                    route: self.context.route,
+                    on_close: self.config.on_close,
+                    started: std::time::Instant::now(),
+                    frames: 0,
+                    bytes: 0,
+                    reason: None,
+                    _open: OpenStreamGuard::new(),
+                },
             },
         }
     }
@@ -366,16 +371,45 @@ where
     }
 }
 
-/// The streaming HTTP body of an [`SseResponse`]: each poll runs the handler
-/// body until it waits, and returns what it sent as one frame.
-pub struct SseBody<F> {
-    /// `None` once the handler body finished; dropped then, so its locals'
-    /// destructors run before the last frames are sent.
-    body: Option<Pin<Box<F>>>,
+pin_project_lite::pin_project! {
+    /// The streaming HTTP body of an [`SseResponse`]: each poll runs the
+    /// handler body until it waits, and returns what it sent as one frame.
+    ///
+    /// The handler body and the keep-alive timer live inline rather than in
+    /// boxes of their own: axum boxes this body once, and an idle stream
+    /// should cost no more memory than it must.
+    pub struct SseBody<F> {
+        // `None` once the handler body finished; dropped then, so its locals'
+        // destructors run before the last frames are sent.
+        #[pin]
+        body: Option<F>,
+        // Created on first use, inside the runtime.
+        #[pin]
+        keep_alive_timer: Option<Sleep>,
+        state: StreamState,
+    }
+
+    impl<F> PinnedDrop for SseBody<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            // Drop the handler body first, so that its locals are gone
+            // before the close is reported.
+            this.body.set(None);
+            let state = this.state;
+            let reason = state.record.reason.unwrap_or(CloseReason::ClientDisconnected);
+            state.record.frames += state.outbox.events_sent();
+            state.record.report(reason);
+        }
+    }
+}
+
+/// Everything about a stream besides its handler body and timer.
+struct StreamState {
     outbox: OutboxReader,
     keep_alive: Option<KeepAlive>,
     error_event: bool,
-    shutdown: Option<ShutdownWatch>,
+    // Boxed: most streams have none, and an idle stream should be small.
+    shutdown: Option<Box<ShutdownWatch>>,
     ending: Ending,
     record: StreamRecord,
 }
@@ -390,8 +424,8 @@ impl<F> fmt::Debug for SseBody<F> {
 
 enum Ending {
     Running,
-    /// The body ended; `Some` holds final frames still to send.
-    Finishing(Option<Bytes>),
+    /// The body ended; what is left in the outbox is the last frame.
+    Finishing,
     Done,
 }
 
@@ -425,7 +459,7 @@ impl ShutdownWatch {
 
 /// The end-of-stream record: counted as the stream runs, reported once.
 struct StreamRecord {
-    route: Option<Arc<str>>,
+    route: Option<axum::extract::MatchedPath>,
     on_close: Option<fn(&StreamSummary)>,
     started: std::time::Instant,
     frames: u64,
@@ -439,7 +473,7 @@ struct StreamRecord {
 impl StreamRecord {
     fn report(&self, reason: CloseReason) {
         let summary = StreamSummary {
-            route: self.route.clone(),
+            route: self.route.as_ref().map(|route| Arc::from(route.as_str())),
             frames: self.frames,
             bytes: self.bytes,
             duration: self.started.elapsed(),
@@ -460,20 +494,6 @@ impl StreamRecord {
     }
 }
 
-impl<F> Drop for SseBody<F> {
-    fn drop(&mut self) {
-        // Drop the handler body first, so that its locals are gone before
-        // the close is reported.
-        self.body = None;
-        let reason = self
-            .record
-            .reason
-            .unwrap_or(CloseReason::ClientDisconnected);
-        self.record.frames += self.outbox.events_sent();
-        self.record.report(reason);
-    }
-}
-
 impl<F> http_body::Body for SseBody<F>
 where
     F: Future,
@@ -486,13 +506,14 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let this = self.get_mut();
-        if let Some(body) = this.body.as_mut() {
-            this.outbox.begin_poll();
+        let mut this = self.project();
+        let state = this.state;
+        if let Some(body) = this.body.as_mut().as_pin_mut() {
+            state.outbox.begin_poll();
             // A panic in one handler must end that stream only, with a
             // proper end of body, and never reach the connection task.
-            let polled = catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx)));
-            let taken = this.outbox.end_poll(cx.waker());
+            let polled = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
+            let taken = state.outbox.end_poll(cx.waker());
             let ended = match polled {
                 Ok(Poll::Pending) => taken
                     .refused
@@ -504,42 +525,49 @@ where
                 Err(_) => Some((CloseReason::Error, Some(PANIC_MESSAGE.to_owned()))),
             };
             let ended = ended.or_else(|| {
-                let shutdown = this.shutdown.as_mut()?;
+                let shutdown = state.shutdown.as_mut()?;
                 shutdown
                     .poll_due(cx)
                     .is_ready()
                     .then_some((CloseReason::Shutdown, None))
             });
             if let Some((reason, failure)) = ended {
-                this.finish(reason, failure);
+                this.body.set(None);
+                state.finish(reason, failure);
             }
             if let Some(frame) = taken.frame {
-                return Poll::Ready(Some(Ok(this.sent(frame))));
+                return Poll::Ready(Some(Ok(state.sent(frame))));
             }
         }
-        match std::mem::replace(&mut this.ending, Ending::Done) {
-            Ending::Running => this.ending = Ending::Running,
-            Ending::Finishing(Some(frame)) => return Poll::Ready(Some(Ok(this.sent(frame)))),
-            Ending::Finishing(None) | Ending::Done => return Poll::Ready(None),
+        match state.ending {
+            Ending::Running => {}
+            Ending::Finishing => {
+                state.ending = Ending::Done;
+                return match state.outbox.take_remaining().frame {
+                    Some(frame) => Poll::Ready(Some(Ok(state.sent(frame)))),
+                    None => Poll::Ready(None),
+                };
+            }
+            Ending::Done => return Poll::Ready(None),
         }
-        if let Some(keep_alive) = this.keep_alive.as_mut() {
-            if keep_alive.poll_due(cx).is_ready() {
+        if let Some(keep_alive) = state.keep_alive.as_mut() {
+            if keep_alive.poll_due(this.keep_alive_timer, cx).is_ready() {
                 let frame = Bytes::from_static(encode::KEEP_ALIVE_FRAME);
-                this.record.frames += 1;
-                return Poll::Ready(Some(Ok(this.sent(frame))));
+                state.record.frames += 1;
+                return Poll::Ready(Some(Ok(state.sent(frame))));
             }
         }
         Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.ending, Ending::Done)
+        matches!(self.state.ending, Ending::Done)
     }
 }
 
 const PANIC_MESSAGE: &str = "handler panicked";
 
-impl<F> SseBody<F> {
+impl StreamState {
     /// Counts a frame about to be written.
     fn sent(&mut self, frame: Bytes) -> Frame<Bytes> {
         self.record.bytes += frame.len() as u64;
@@ -549,45 +577,42 @@ impl<F> SseBody<F> {
         Frame::data(frame)
     }
 
-    /// Drops the handler body and records how the stream ends; `failure` is
-    /// the error that ended it, if any.
+    /// Records how the stream ends, once the handler body is dropped;
+    /// `failure` is the error that ended it, if any. Final frames go into
+    /// the outbox after the events the body sent, which are still delivered.
     fn finish(&mut self, reason: CloseReason, failure: Option<String>) {
-        self.body = None;
-        // Events the body sent before it ended are still delivered.
-        let remaining = self.outbox.take_remaining();
-        let mut last = BytesMut::new();
-        if let Some(message) = &failure {
-            tracing::error!(error = %message, route = self.record.route.as_deref().unwrap_or(""), "SSE stream ended with an error");
-            if self.error_event {
-                encode::put_event_name(&mut last, "error");
-                encode::put_data_lines(&mut last, message);
-                encode::put_end_of_event(&mut last);
-                self.record.frames += 1;
-            }
-        }
-        if reason == CloseReason::Shutdown {
-            if let Some(event) = self
+        let route = self
+            .record
+            .route
+            .as_ref()
+            .map_or("", |route| route.as_str());
+        let mut final_frames = 0;
+        let final_event = match reason {
+            CloseReason::Shutdown => self
                 .shutdown
                 .as_ref()
-                .and_then(|watch| watch.shutdown.final_frame())
-            {
-                last.extend_from_slice(event.as_bytes());
-                self.record.frames += 1;
+                .and_then(|watch| watch.shutdown.final_frame()),
+            _ => None,
+        };
+        self.outbox.append(|buffer| {
+            if let Some(message) = &failure {
+                tracing::error!(error = %message, route, "SSE stream ended with an error");
+                if self.error_event {
+                    encode::put_event_name(buffer, "error");
+                    encode::put_data_lines(buffer, message);
+                    encode::put_end_of_event(buffer);
+                    final_frames += 1;
+                }
             }
-        }
+            if let Some(event) = final_event {
+                buffer.extend_from_slice(event.as_bytes());
+                final_frames += 1;
+            }
+        });
+        self.record.frames += final_frames;
         self.shutdown = None;
         self.record.reason = Some(reason);
-        let final_frames = match (remaining.frame, last.is_empty()) {
-            (rest, true) => rest,
-            (None, false) => Some(last.freeze()),
-            (Some(rest), false) => {
-                let mut both = BytesMut::with_capacity(rest.len() + last.len());
-                both.extend_from_slice(&rest);
-                both.extend_from_slice(&last);
-                Some(both.freeze())
-            }
-        };
-        self.ending = Ending::Finishing(final_frames);
+        self.ending = Ending::Finishing;
     }
 }
 
@@ -597,7 +622,6 @@ impl<F> SseBody<F> {
 struct KeepAlive {
     interval: Duration,
     last_send: Option<Instant>,
-    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl KeepAlive {
@@ -605,7 +629,6 @@ impl KeepAlive {
         KeepAlive {
             interval,
             last_send: None,
-            sleep: None,
         }
     }
 
@@ -614,13 +637,16 @@ impl KeepAlive {
     }
 
     /// Ready when a keep-alive is due; then counts it as sent.
-    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        // The timer is created on first poll, inside the runtime, so that
-        // building a response never needs a runtime.
+    fn poll_due(&mut self, mut timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
         let due = *self.last_send.get_or_insert_with(Instant::now) + self.interval;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if timer.is_none() {
+            // Created on first poll, inside the runtime, so that building a
+            // response never needs one.
+            timer.set(Some(tokio::time::sleep_until(due)));
+        }
+        let Some(mut sleep) = timer.as_pin_mut() else {
+            return Poll::Pending;
+        };
         if sleep.deadline() < due {
             // Frames went out since the timer was armed.
             sleep.as_mut().reset(due);
