@@ -1,18 +1,27 @@
 //! The hand-off between a handler body and the response body that sends its
 //! events: what `yield` becomes.
 //!
-//! The body appends each yielded event to a shared outbox buffer and keeps
-//! running until it either waits on something else (a timer, a channel) or the
-//! outbox holds [`HIGH_WATER`] bytes. The response body then takes the whole
-//! outbox as one HTTP body frame. So events that are ready together go out in
-//! one frame and one write, an event yielded alone goes out at once (the body
-//! stops to wait right after it), and no more than about `HIGH_WATER` bytes
-//! are ever buffered between the body and the socket.
+//! The response body owns an outbox buffer. While it polls the handler body,
+//! it lends that buffer to the current thread; each `yield` appends its
+//! event there and the body keeps running until it either waits on something
+//! else (a timer, a channel) or the buffer holds [`HIGH_WATER`] bytes. The
+//! response body then takes the buffer back and sends it as one HTTP body
+//! frame. So events that are ready together go out in one frame and one
+//! write, an event yielded alone goes out at once (the body stops to wait
+//! right after it), and no more than about `HIGH_WATER` bytes are ever
+//! buffered between the body and the socket.
+//!
+//! Lending the buffer through a thread-local, rather than sharing it behind
+//! an `Arc<Mutex<_>>`, costs no lock per event and no allocation per stream.
+//! It relies on the handler body being polled only by its response body,
+//! which the macros guarantee: the emitter they create is hidden, and a
+//! `yield` inside a closure or `async` block is a compile error.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 
@@ -23,10 +32,35 @@ use crate::event::{EventError, IntoEvent};
 /// one write; small enough that a slow client holds little memory.
 pub(crate) const HIGH_WATER: usize = 16 * 1024;
 
+static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The outbox of the stream whose handler body is being polled on this
+    /// thread, if any.
+    static LENT: RefCell<Option<Lent>> = const { RefCell::new(None) };
+}
+
+/// An outbox while it is lent to a handler body.
+#[derive(Debug, Default)]
+struct Lent {
+    stream: u64,
+    buffer: BytesMut,
+    refused: Option<Box<EventError>>,
+    events: u64,
+    /// A send stopped because the buffer reached `HIGH_WATER`.
+    full: bool,
+}
+
 /// Sends events from a handler body to its response. The `#[sse_handler]`
 /// macro creates one and turns each `yield` into
 /// `emitter.send(event).await`; [`SseResponse::new`](crate::SseResponse::new)
 /// hands one to a closure for handlers written without the macro.
+///
+/// An emitter works only inside the future it was given to: that future is
+/// what the response polls. Sending from another task (after moving the
+/// emitter into `tokio::spawn`, say) cannot reach the stream; such a send
+/// logs an error and never completes. To send events from other tasks, use a
+/// channel and [`SseResponse::from_stream`](crate::SseResponse::from_stream).
 ///
 /// ```
 /// use sse_runtime::{Emitter, Event, SseResponse};
@@ -39,41 +73,19 @@ pub(crate) const HIGH_WATER: usize = 16 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct Emitter {
-    outbox: Arc<Mutex<Outbox>>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Outbox {
-    buffer: BytesMut,
-    /// A yielded event that was refused; the response body ends the stream.
-    /// Boxed, as it is rare and the outbox lives as long as the stream.
-    refused: Option<Box<EventError>>,
-    /// The response body's waker, for an emitter used from another task.
-    receiver: Option<Waker>,
-    /// A send waiting for the buffer to drain.
-    sender: Option<Waker>,
-    /// Set while the response body is polling the handler body: sends made
-    /// then need no wake-up, since the response body looks at the outbox
-    /// right after.
-    receiver_polling: bool,
-    /// Events accepted, for the end-of-stream record.
-    events_sent: u64,
-}
-
-pub(crate) fn lock(outbox: &Mutex<Outbox>) -> MutexGuard<'_, Outbox> {
-    // Nothing panics while the lock is held, but a poisoned lock must not turn
-    // into a panic of ours either.
-    outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    stream: u64,
 }
 
 impl Emitter {
-    pub(crate) fn new() -> (Emitter, Arc<Mutex<Outbox>>) {
-        let outbox = Arc::new(Mutex::new(Outbox::default()));
+    pub(crate) fn new() -> (Emitter, Outbox) {
+        let stream = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
         (
-            Emitter {
-                outbox: Arc::clone(&outbox),
+            Emitter { stream },
+            Outbox {
+                stream,
+                buffer: BytesMut::new(),
+                events: 0,
             },
-            outbox,
         )
     }
 
@@ -101,114 +113,121 @@ pub struct Send<'a> {
 impl Future for Send<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let mut outbox = lock(&this.emitter.outbox);
-        let Some(event) = this.event.take() else {
-            // Polled again after waiting: continue once the buffer drained.
-            if outbox.buffer.len() >= HIGH_WATER || outbox.refused.is_some() {
-                outbox.sender = Some(cx.waker().clone());
+        LENT.with_borrow_mut(|lent| {
+            let Some(lent) = lent
+                .as_mut()
+                .filter(|lent| lent.stream == this.emitter.stream)
+            else {
+                if this.event.take().is_some() {
+                    tracing::error!(
+                        "an sse_runtime::Emitter was used outside its response's handler body; \
+                         the event cannot be sent and the send never completes"
+                    );
+                }
                 return Poll::Pending;
-            }
-            return Poll::Ready(());
-        };
-        match event {
-            Ok(event) => {
-                // One copy into the shared buffer, so that many events leave
-                // as one frame (see the module docs).
-                outbox.buffer.extend_from_slice(event.as_bytes());
-                outbox.events_sent += 1;
-                if !outbox.receiver_polling {
-                    if let Some(receiver) = outbox.receiver.take() {
-                        receiver.wake();
+            };
+            let Some(event) = this.event.take() else {
+                // Polled again after waiting: the response body has taken
+                // the buffer when it is below the mark again. No waker is
+                // needed: after taking a frame, the response body polls the
+                // handler body again before anything else.
+                return if lent.buffer.len() >= HIGH_WATER || lent.refused.is_some() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                };
+            };
+            match event {
+                Ok(event) => {
+                    // One copy into the outbox, so that many events leave as
+                    // one frame (see the module docs).
+                    lent.buffer.extend_from_slice(event.as_bytes());
+                    lent.events += 1;
+                    if lent.buffer.len() >= HIGH_WATER {
+                        lent.full = true;
+                        return Poll::Pending;
                     }
+                    Poll::Ready(())
                 }
-                if outbox.buffer.len() >= HIGH_WATER {
-                    outbox.sender = Some(cx.waker().clone());
-                    return Poll::Pending;
+                Err(error) => {
+                    lent.refused.get_or_insert(Box::new(error));
+                    Poll::Pending
                 }
-                Poll::Ready(())
             }
-            Err(error) => {
-                outbox.refused.get_or_insert(Box::new(error));
-                if let Some(receiver) = outbox.receiver.take() {
-                    receiver.wake();
-                }
-                Poll::Pending
-            }
-        }
+        })
     }
 }
 
-/// The response body's side of the outbox.
+/// The response body's side: the buffer it lends, and what it counts.
 #[derive(Debug)]
-pub(crate) struct OutboxReader {
-    outbox: Arc<Mutex<Outbox>>,
+pub(crate) struct Outbox {
+    stream: u64,
+    buffer: BytesMut,
+    events: u64,
 }
 
-/// What one look at the outbox found.
+/// What one poll of the handler body sent.
 pub(crate) struct Taken {
     pub(crate) frame: Option<Bytes>,
     pub(crate) refused: Option<Box<EventError>>,
 }
 
-impl OutboxReader {
-    pub(crate) fn new(outbox: Arc<Mutex<Outbox>>) -> Self {
-        OutboxReader { outbox }
-    }
-
-    /// Marks the start of a poll of the handler body.
-    pub(crate) fn begin_poll(&self) {
-        lock(&self.outbox).receiver_polling = true;
-    }
-
-    /// Marks the end of a poll of the handler body and takes what it sent.
-    /// `waker` is stored so that sends from elsewhere wake the response.
-    pub(crate) fn end_poll(&self, waker: &Waker) -> Taken {
-        let mut outbox = lock(&self.outbox);
-        outbox.receiver_polling = false;
-        match &outbox.receiver {
-            Some(stored) if stored.will_wake(waker) => {}
-            _ => outbox.receiver = Some(waker.clone()),
-        }
-        Self::take(&mut outbox)
+impl Outbox {
+    /// Polls the handler body with the outbox lent to it, then takes what it
+    /// sent.
+    pub(crate) fn poll_with<T>(&mut self, poll: impl FnOnce() -> T) -> (T, Taken) {
+        let lent = Lent {
+            stream: self.stream,
+            buffer: std::mem::take(&mut self.buffer),
+            ..Lent::default()
+        };
+        // Save what is lent already: a handler body may itself poll another
+        // stream's body (a proxy), which lends its own outbox in turn.
+        let outer = LENT.replace(Some(lent));
+        let polled = poll();
+        let lent = LENT.replace(outer).unwrap_or_default();
+        self.events += lent.events;
+        self.buffer = lent.buffer;
+        let frame = self.take_frame(lent.full);
+        (
+            polled,
+            Taken {
+                frame,
+                refused: lent.refused,
+            },
+        )
     }
 
     /// Takes what is in the outbox without polling the handler body.
-    pub(crate) fn take_remaining(&self) -> Taken {
-        Self::take(&mut lock(&self.outbox))
+    pub(crate) fn take_remaining(&mut self) -> Option<Bytes> {
+        self.take_frame(false)
     }
 
     /// Writes final frames after what the body sent.
-    pub(crate) fn append(&self, write: impl FnOnce(&mut BytesMut)) {
-        write(&mut lock(&self.outbox).buffer);
+    pub(crate) fn append(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        write(&mut self.buffer);
     }
 
     pub(crate) fn events_sent(&self) -> u64 {
-        lock(&self.outbox).events_sent
+        self.events
     }
 
-    fn take(outbox: &mut Outbox) -> Taken {
-        let frame = if outbox.buffer.is_empty() {
-            None
-        } else {
-            // The whole buffer becomes the frame, which needs no
-            // shared-ownership record (`split` would allocate one), and an
-            // idle stream then keeps no buffer alive. A stream that filled
-            // its buffer is busy: its next buffer starts at full size, so
-            // that a burst grows no buffer event by event.
-            let next = match outbox.sender.take() {
-                Some(sender) => {
-                    sender.wake();
-                    BytesMut::with_capacity(HIGH_WATER + HIGH_WATER / 4)
-                }
-                None => BytesMut::new(),
-            };
-            Some(std::mem::replace(&mut outbox.buffer, next).freeze())
-        };
-        Taken {
-            frame,
-            refused: outbox.refused.take(),
+    fn take_frame(&mut self, full: bool) -> Option<Bytes> {
+        if self.buffer.is_empty() {
+            return None;
         }
+        // The whole buffer becomes the frame, which needs no
+        // shared-ownership record (`split` would allocate one), and an idle
+        // stream then keeps no buffer alive. A stream that filled its buffer
+        // is busy: its next buffer starts at full size, so that a burst
+        // grows no buffer event by event.
+        let next = if full {
+            BytesMut::with_capacity(HIGH_WATER + HIGH_WATER / 4)
+        } else {
+            BytesMut::new()
+        };
+        Some(std::mem::replace(&mut self.buffer, next).freeze())
     }
 }

@@ -19,7 +19,7 @@ use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 
-use crate::emitter::{Emitter, OutboxReader};
+use crate::emitter::{Emitter, Outbox};
 use crate::encode;
 use crate::event::IntoEvent;
 use crate::lifecycle::{CloseReason, OpenStreamGuard, StreamContext, StreamSummary};
@@ -200,7 +200,7 @@ impl<E: fmt::Display> BodyOutcome for Result<(), E> {
 #[must_use = "an SSE response does nothing unless returned from a handler"]
 pub struct SseResponse<F> {
     body: F,
-    outbox: OutboxReader,
+    outbox: Outbox,
     config: SseConfig,
     context: StreamContext,
 }
@@ -232,7 +232,7 @@ where
         let (emitter, outbox) = Emitter::new();
         SseResponse {
             body: body(emitter),
-            outbox: OutboxReader::new(outbox),
+            outbox,
             config: SseConfig::new(),
             context: StreamContext::default(),
         }
@@ -405,7 +405,7 @@ pin_project_lite::pin_project! {
 
 /// Everything about a stream besides its handler body and timer.
 struct StreamState {
-    outbox: OutboxReader,
+    outbox: Outbox,
     keep_alive: Option<KeepAlive>,
     error_event: bool,
     // Boxed: most streams have none, and an idle stream should be small.
@@ -509,11 +509,11 @@ where
         let mut this = self.project();
         let state = this.state;
         if let Some(body) = this.body.as_mut().as_pin_mut() {
-            state.outbox.begin_poll();
             // A panic in one handler must end that stream only, with a
             // proper end of body, and never reach the connection task.
-            let polled = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
-            let taken = state.outbox.end_poll(cx.waker());
+            let (polled, taken) = state
+                .outbox
+                .poll_with(|| catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
             let ended = match polled {
                 Ok(Poll::Pending) => taken
                     .refused
@@ -543,7 +543,7 @@ where
             Ending::Running => {}
             Ending::Finishing => {
                 state.ending = Ending::Done;
-                return match state.outbox.take_remaining().frame {
+                return match state.outbox.take_remaining() {
                     Some(frame) => Poll::Ready(Some(Ok(state.sent(frame)))),
                     None => Poll::Ready(None),
                 };
