@@ -18,6 +18,7 @@
 //! `yield` inside a closure or `async` block is a compile error.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,10 @@ thread_local! {
 struct Lent {
     stream: u64,
     buffer: BytesMut,
+    /// Frames that go out before `buffer`: shared events, and the batch
+    /// written before each.
+    queued: VecDeque<Bytes>,
+    queued_bytes: usize,
     refused: Option<Box<EventError>>,
     events: u64,
     /// A send stopped because the buffer reached `HIGH_WATER`.
@@ -84,6 +89,7 @@ impl Emitter {
             Outbox {
                 stream,
                 buffer: BytesMut::new(),
+                queued: VecDeque::new(),
                 events: 0,
             },
         )
@@ -133,19 +139,36 @@ impl Future for Send<'_> {
                 // the buffer when it is below the mark again. No waker is
                 // needed: after taking a frame, the response body polls the
                 // handler body again before anything else.
-                return if lent.buffer.len() >= HIGH_WATER || lent.refused.is_some() {
+                return if lent.pending_bytes() >= HIGH_WATER || lent.refused.is_some() {
                     Poll::Pending
                 } else {
                     Poll::Ready(())
                 };
             };
             match event {
+                Ok(event) if event.is_shared() => {
+                    // Sent to many streams: written as it is, not copied.
+                    if !lent.buffer.is_empty() {
+                        let batch = std::mem::take(&mut lent.buffer).freeze();
+                        lent.queued_bytes += batch.len();
+                        lent.queued.push_back(batch);
+                    }
+                    let frame = event.into_bytes();
+                    lent.queued_bytes += frame.len();
+                    lent.queued.push_back(frame);
+                    lent.events += 1;
+                    if lent.pending_bytes() >= HIGH_WATER {
+                        lent.full = true;
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(())
+                }
                 Ok(event) => {
                     // One copy into the outbox, so that many events leave as
                     // one frame (see the module docs).
                     lent.buffer.extend_from_slice(event.as_bytes());
                     lent.events += 1;
-                    if lent.buffer.len() >= HIGH_WATER {
+                    if lent.pending_bytes() >= HIGH_WATER {
                         lent.full = true;
                         return Poll::Pending;
                     }
@@ -160,11 +183,18 @@ impl Future for Send<'_> {
     }
 }
 
+impl Lent {
+    fn pending_bytes(&self) -> usize {
+        self.queued_bytes + self.buffer.len()
+    }
+}
+
 /// The response body's side: the buffer it lends, and what it counts.
 #[derive(Debug)]
 pub(crate) struct Outbox {
     stream: u64,
     buffer: BytesMut,
+    queued: VecDeque<Bytes>,
     events: u64,
 }
 
@@ -181,6 +211,7 @@ impl Outbox {
         let lent = Lent {
             stream: self.stream,
             buffer: std::mem::take(&mut self.buffer),
+            queued: std::mem::take(&mut self.queued),
             ..Lent::default()
         };
         // Save what is lent already: a handler body may itself poll another
@@ -190,6 +221,7 @@ impl Outbox {
         let lent = LENT.replace(outer).unwrap_or_default();
         self.events += lent.events;
         self.buffer = lent.buffer;
+        self.queued = lent.queued;
         let frame = self.take_frame(lent.full);
         (
             polled,
@@ -214,7 +246,16 @@ impl Outbox {
         self.events
     }
 
+    /// A frame queued before the current batch, if any: sent before the
+    /// handler body is polled again.
+    pub(crate) fn take_queued(&mut self) -> Option<Bytes> {
+        self.queued.pop_front()
+    }
+
     fn take_frame(&mut self, full: bool) -> Option<Bytes> {
+        if let Some(frame) = self.queued.pop_front() {
+            return Some(frame);
+        }
         if self.buffer.is_empty() {
             return None;
         }

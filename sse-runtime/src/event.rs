@@ -27,6 +27,9 @@ use crate::encode;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Event {
     frame: Bytes,
+    /// Encoded once and sent to many streams (by the hub): written as its
+    /// own frame, never copied into a stream's batch.
+    shared: bool,
 }
 
 impl Event {
@@ -56,6 +59,7 @@ impl Event {
         encode::put_end_of_event(&mut out);
         Event {
             frame: out.freeze(),
+            shared: false,
         }
     }
 
@@ -83,6 +87,7 @@ impl Event {
         encode::put_comment(&mut out, text.as_ref());
         Event {
             frame: out.freeze(),
+            shared: false,
         }
     }
 
@@ -94,7 +99,20 @@ impl Event {
     pub fn keep_alive() -> Event {
         Event {
             frame: Bytes::from_static(encode::KEEP_ALIVE_FRAME),
+            shared: false,
         }
+    }
+
+    /// An event whose bytes many streams share.
+    pub(crate) fn shared(frame: Bytes) -> Event {
+        Event {
+            frame,
+            shared: true,
+        }
+    }
+
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// The encoded bytes, exactly as they are written to the client.
@@ -220,6 +238,7 @@ impl<'a> EventBuilder<'a> {
         encode::put_end_of_event(&mut out);
         Ok(Event {
             frame: out.freeze(),
+            shared: false,
         })
     }
 
@@ -239,6 +258,7 @@ impl<'a> EventBuilder<'a> {
         encode::put_end_of_event(&mut out);
         Ok(Event {
             frame: out.freeze(),
+            shared: false,
         })
     }
 

@@ -49,6 +49,7 @@ pub struct ReadmeDoctests;
 pub mod emitter;
 mod encode;
 pub mod event;
+pub mod hub;
 mod last_event_id;
 pub mod lifecycle;
 pub mod response;

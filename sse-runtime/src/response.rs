@@ -424,7 +424,7 @@ impl<F> fmt::Debug for SseBody<F> {
 
 enum Ending {
     Running,
-    /// The body ended; what is left in the outbox is the last frame.
+    /// The body ended; what is left in the outbox goes out, then the end.
     Finishing,
     Done,
 }
@@ -508,6 +508,9 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let mut this = self.project();
         let state = this.state;
+        if let Some(frame) = state.outbox.take_queued() {
+            return Poll::Ready(Some(Ok(state.sent(frame))));
+        }
         if let Some(body) = this.body.as_mut().as_pin_mut() {
             // A panic in one handler must end that stream only, with a
             // proper end of body, and never reach the connection task.
@@ -542,10 +545,12 @@ where
         match state.ending {
             Ending::Running => {}
             Ending::Finishing => {
-                state.ending = Ending::Done;
                 return match state.outbox.take_remaining() {
                     Some(frame) => Poll::Ready(Some(Ok(state.sent(frame)))),
-                    None => Poll::Ready(None),
+                    None => {
+                        state.ending = Ending::Done;
+                        Poll::Ready(None)
+                    }
                 };
             }
             Ending::Done => return Poll::Ready(None),
