@@ -6,7 +6,9 @@
 //! `sse-bench-server ours|axum` prints `listening PORT` and serves:
 //! * `GET /burst?n=N&size=S`: N text events of S bytes, then the end;
 //! * `GET /json?n=N`: N small JSON events, then the end;
-//! * `GET /idle`: one event, then silence (keep-alive every 60 s).
+//! * `GET /idle`: one event, then silence (keep-alive every 60 s);
+//! * `GET /hub` (ours only): a comment once subscribed, then every event
+//!   published to the hub; `POST /publish` publishes one.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -14,10 +16,12 @@ use std::time::Duration;
 use axum::extract::Query;
 use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::State;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
+use sse_runtime::hub::Hub;
 use sse_runtime::prelude::*;
 
 #[derive(Deserialize, Clone, Copy)]
@@ -97,6 +101,24 @@ async fn axum_idle() -> Response {
         .into_response()
 }
 
+#[sse_handler(keep_alive = "60s")]
+async fn ours_hub(State(hub): State<Hub>) {
+    let mut subscription = hub.subscribe(&["bench"], &LastEventId(None));
+    yield_!(comment!("subscribed"));
+    while let Some(event) = subscription.next().await {
+        yield_!(event);
+    }
+}
+
+async fn publish(State(hub): State<Hub>) -> &'static str {
+    let published = hub.publish("bench", |id| event!(data: "tick", event: "tick", id: id));
+    if published.is_ok() {
+        "ok"
+    } else {
+        "failed"
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let which = std::env::args().nth(1).unwrap_or_default();
@@ -104,7 +126,10 @@ async fn main() -> std::io::Result<()> {
         "ours" => Router::new()
             .route("/burst", get(ours_burst))
             .route("/json", get(ours_json))
-            .route("/idle", get(ours_idle)),
+            .route("/idle", get(ours_idle))
+            .route("/hub", get(ours_hub))
+            .route("/publish", post(publish))
+            .with_state(Hub::new()),
         "axum" => Router::new()
             .route("/burst", get(axum_burst))
             .route("/json", get(axum_json))

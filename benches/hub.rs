@@ -1,0 +1,176 @@
+//! Fan-out: one publish delivered to 1,000 and to 10,000 subscribers over
+//! loopback, through the hub of `sse-bench-server ours`.
+//!
+//! `cargo bench --bench hub` (add `-- --quick` for 1,000 only).
+//!
+//! Reports, per subscriber count, the delivery time from just before the
+//! publishing request is sent to the moment each subscriber's socket yields
+//! the event (p50, p99, max; medians over several publishes), and the
+//! server's resident memory per subscriber. The subscribers live in this
+//! process and share the machine's two cores with the server, so delivery
+//! times include their own scheduling.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_sse-bench-server");
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(SERVER)
+            .arg("ours")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start sse-bench-server");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let port = line.trim().strip_prefix("listening ").unwrap().parse().unwrap();
+        Server { child, port }
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Opens one subscriber and waits until it is registered; then reports, for
+/// each publish round, how long after the round's start its event arrived.
+async fn subscriber(
+    port: u16,
+    ready: mpsc::Sender<()>,
+    mut rounds: watch::Receiver<Option<(u64, Instant)>>,
+    delays: mpsc::UnboundedSender<(u64, Duration)>,
+) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let mut stream = BufReader::new(stream);
+    stream
+        .get_mut()
+        .write_all(b"GET /hub HTTP/1.1\r\nhost: bench\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = vec![0u8; 4096];
+    while !seen.windows(12).any(|w| w == b": subscribed") {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    ready.send(()).await.unwrap();
+    let mut events_seen = 0u64;
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        if line.starts_with("event: tick") {
+            let arrived = Instant::now();
+            events_seen += 1;
+            let round = *rounds.borrow_and_update();
+            if let Some((number, started)) = round {
+                if number == events_seen {
+                    let _ = delays.send((number, arrived - started));
+                }
+            }
+        }
+    }
+}
+
+async fn publish(port: u16) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(b"POST /publish HTTP/1.1\r\nhost: bench\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    assert!(response.ends_with(b"ok"), "publish failed");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let sizes: &[usize] = if quick { &[1000] } else { &[1000, 10_000] };
+    const ROUNDS: u64 = 5;
+    println!(
+        "{:>12} {:>10} {:>10} {:>10} {:>14}",
+        "subscribers", "p50 ms", "p99 ms", "max ms", "server B/sub"
+    );
+    for &count in sizes {
+        let server = Server::start();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = server.rss_bytes();
+        let (ready_tx, mut ready_rx) = mpsc::channel(count);
+        let (round_tx, round_rx) = watch::channel(None);
+        let (delay_tx, mut delay_rx) = mpsc::unbounded_channel();
+        for _ in 0..count {
+            tokio::spawn(subscriber(server.port, ready_tx.clone(), round_rx.clone(), delay_tx.clone()));
+        }
+        for _ in 0..count {
+            tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
+                .await
+                .expect("subscribers registered in time");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let per_subscriber = server.rss_bytes().saturating_sub(before) as f64 / count as f64;
+        let (mut p50s, mut p99s, mut maxes) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=ROUNDS {
+            round_tx.send_replace(Some((round, Instant::now())));
+            publish(server.port).await;
+            let mut delays = Vec::with_capacity(count);
+            while delays.len() < count {
+                let (number, delay) = tokio::time::timeout(Duration::from_secs(60), delay_rx.recv())
+                    .await
+                    .expect("every subscriber got the event in time")
+                    .unwrap();
+                if number == round {
+                    delays.push(delay);
+                }
+            }
+            delays.sort();
+            p50s.push(percentile(&delays, 0.5).as_secs_f64() * 1e3);
+            p99s.push(percentile(&delays, 0.99).as_secs_f64() * 1e3);
+            maxes.push(delays.last().unwrap().as_secs_f64() * 1e3);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!(
+            "{:>12} {:>10.2} {:>10.2} {:>10.2} {:>14.0}",
+            count,
+            median(&mut p50s),
+            median(&mut p99s),
+            median(&mut maxes),
+            per_subscriber
+        );
+        drop(server);
+    }
+}
