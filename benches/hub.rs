@@ -34,7 +34,12 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        let port = line.trim().strip_prefix("listening ").unwrap().parse().unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .unwrap()
+            .parse()
+            .unwrap();
         Server { child, port }
     }
 
@@ -43,7 +48,13 @@ impl Server {
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map_or(0, |kib| kib * 1024)
     }
 }
@@ -63,7 +74,9 @@ async fn subscriber(
     mut rounds: watch::Receiver<Option<(u64, Instant)>>,
     delays: mpsc::UnboundedSender<(u64, Duration)>,
 ) {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
     let mut stream = BufReader::new(stream);
     stream
         .get_mut()
@@ -134,7 +147,12 @@ async fn main() {
         let (round_tx, round_rx) = watch::channel(None);
         let (delay_tx, mut delay_rx) = mpsc::unbounded_channel();
         for _ in 0..count {
-            tokio::spawn(subscriber(server.port, ready_tx.clone(), round_rx.clone(), delay_tx.clone()));
+            tokio::spawn(subscriber(
+                server.port,
+                ready_tx.clone(),
+                round_rx.clone(),
+                delay_tx.clone(),
+            ));
         }
         for _ in 0..count {
             tokio::time::timeout(Duration::from_secs(60), ready_rx.recv())
@@ -149,10 +167,11 @@ async fn main() {
             publish(server.port).await;
             let mut delays = Vec::with_capacity(count);
             while delays.len() < count {
-                let (number, delay) = tokio::time::timeout(Duration::from_secs(60), delay_rx.recv())
-                    .await
-                    .expect("every subscriber got the event in time")
-                    .unwrap();
+                let (number, delay) =
+                    tokio::time::timeout(Duration::from_secs(60), delay_rx.recv())
+                        .await
+                        .expect("every subscriber got the event in time")
+                        .unwrap();
                 if number == round {
                     delays.push(delay);
                 }

@@ -14,9 +14,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::Query;
+use axum::extract::State;
 use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::{self, StreamExt};

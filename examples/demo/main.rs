@@ -70,14 +70,30 @@ async fn notifications(Query(interval): Query<Interval>) {
     }
 }
 
+#[derive(Deserialize)]
+struct UpdatesParams {
+    interval_ms: Option<u64>,
+    /// Reconnection time sent with each event (default 5000 ms).
+    retry_ms: Option<u64>,
+    /// End a first connection (one without `Last-Event-ID`) after this many
+    /// events, as a restarting server would: the browser then reconnects
+    /// after `retry` and resumes. For trying resumption out.
+    drop_after: Option<u32>,
+}
+
 /// Ten numbered updates; a reconnecting client resumes after the last id it
 /// saw.
 #[sse_handler]
-async fn updates(Query(interval): Query<Interval>, last: LastEventId) {
-    let period = interval.or(1000);
+async fn updates(Query(params): Query<UpdatesParams>, last: LastEventId) {
+    let period = Duration::from_millis(params.interval_ms.unwrap_or(1000));
+    let retry = params.retry_ms.unwrap_or(5000);
     let first = last.parse::<u32>().map_or(1, |seen| seen.saturating_add(1));
+    let drop_after = params.drop_after.filter(|_| last.as_str().is_none());
     for count in first..=10 {
-        yield_!(event!(json: Count { count }, event: "update", id: count, retry: 5000));
+        yield_!(event!(json: Count { count }, event: "update", id: count, retry: retry));
+        if drop_after == Some(count) {
+            return;
+        }
         tokio::time::sleep(period).await;
     }
 }
@@ -131,7 +147,8 @@ async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
-fn app(shutdown: Shutdown) -> Router {
+/// The demo application, for `main` and the browser test.
+pub fn app(shutdown: Shutdown) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/events", get(events))

@@ -1,0 +1,220 @@
+//! The demo in a real browser: headless Chromium (Debian's `chromium`,
+//! driven by playwright-core) opens the demo page, and undici's
+//! `EventSource` reads the same routes; `tests/browser/run.mjs` collects
+//! what they saw, and the assertions are here.
+//!
+//! Needs `/usr/bin/chromium` (or `CHROMIUM=path`; `.ci/run` installs
+//! Debian's package) and Node.js; the test runs `npm ci --prefix
+//! tests/browser` itself when the packages are missing. Without Chromium or
+//! Node it prints a notice and passes, except under CI (`CI=true`), where it
+//! fails. Run it alone:
+//! `cargo test --test browser -- --nocapture`. It saves a screenshot to
+//! `target/browser-demo.png`.
+
+#[allow(dead_code)]
+#[path = "../examples/demo/main.rs"]
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use sse_runtime::Shutdown;
+
+/// Installs the Node packages from the lock file when they are missing and
+/// npm is there: it reaches only the npm registry.
+fn install_node_packages(root: &Path) {
+    let packages = root.join("tests/browser");
+    if packages.join("node_modules/playwright-core").exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&packages)
+        .status();
+    if !matches!(status, Ok(status) if status.success()) {
+        eprintln!("NOTICE: `npm ci --prefix tests/browser` failed: {status:?}");
+    }
+}
+
+fn missing_requirements(root: &Path) -> Vec<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut missing = Vec::new();
+    if !Path::new(&chromium).exists() {
+        missing.push(format!("Chromium at {chromium} (apt-get install chromium)"));
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        missing.push("Node.js".into());
+    }
+    if !root
+        .join("tests/browser/node_modules/playwright-core")
+        .exists()
+        || !root.join("tests/browser/node_modules/undici").exists()
+    {
+        missing.push("tests/browser/node_modules (npm ci --prefix tests/browser)".into());
+    }
+    missing
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|item| item.as_str().expect("string").to_owned())
+        .collect()
+}
+
+fn field<'a>(entry: &'a Value, name: &str) -> &'a str {
+    entry[name].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_page_in_chromium_and_undici() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    install_node_packages(&root);
+    let missing = missing_requirements(&root);
+    if !missing.is_empty() {
+        let message = format!("browser test needs: {}", missing.join(", "));
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{message}");
+        }
+        eprintln!("NOTICE: skipping the browser test: {message}");
+        return;
+    }
+
+    let listener = sse_suite::listener();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, demo::app(Shutdown::new()))
+            .await
+            .unwrap();
+    });
+    let screenshot = root.join("target/browser-demo.png");
+    let run = tokio::process::Command::new("node")
+        .arg(root.join("tests/browser/run.mjs"))
+        .arg(&base)
+        .arg(&screenshot)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("browser run finished within 120 s")
+        .expect("node runs");
+    server.abort();
+    assert!(
+        output.status.success(),
+        "run.mjs failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).expect("JSON from run.mjs");
+    let browser = &result["browser"];
+    eprintln!("screenshot: {}", screenshot.display());
+
+    // What the page shows.
+    let dom = &browser["dom"];
+    assert_eq!(
+        strings(&dom["events"]),
+        ["message: Hello, SSE!", "greeting: World!"]
+    );
+    assert_eq!(strings(&dom["process"]), ["Done!"]);
+    assert_eq!(
+        strings(&dom["echo"]),
+        [r#"message "line one\nline two" id="""#]
+    );
+    assert_eq!(dom["updatesCount"], "10");
+    assert_eq!(dom["updatesLastId"], "10");
+    assert_eq!(dom["notifications"], "open");
+    let clock = dom["clock"].as_str().unwrap();
+    assert!(
+        clock.len() == 24 && clock.ends_with('Z') && clock.as_bytes()[10] == b'T',
+        "ISO-8601 UTC time, got {clock:?}"
+    );
+    assert_eq!(browser["consoleErrors"], Value::Array(vec![]));
+
+    // Every update exactly once and in order across the dropped connection,
+    // each with its id as the last event id.
+    let log = browser["log"].as_array().unwrap();
+    let updates: Vec<&Value> = log
+        .iter()
+        .filter(|entry| field(entry, "panel") == "updates")
+        .collect();
+    let ids: Vec<&str> = updates
+        .iter()
+        .map(|entry| field(entry, "lastEventId"))
+        .collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    for (n, entry) in updates.iter().enumerate() {
+        assert_eq!(field(entry, "type"), "update");
+        assert_eq!(field(entry, "data"), format!("{{\"count\":{}}}", n + 1));
+    }
+    // The browser waited the stream's `retry` (4000 ms, more than Chromium's
+    // own 3 s default) before reconnecting after the drop after id 3.
+    let gap = updates[3]["t"].as_f64().unwrap() - updates[2]["t"].as_f64().unwrap();
+    assert!(gap >= 3900.0, "reconnected after {gap} ms, before retry");
+    let states: Vec<&str> = browser["states"]["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|state| field(state, "state"))
+        .collect();
+    assert_eq!(
+        states,
+        ["connecting", "open", "reconnecting", "open", "closed"]
+    );
+    let greeting = log
+        .iter()
+        .find(|entry| field(entry, "type") == "greeting")
+        .unwrap();
+    assert_eq!(field(greeting, "data"), r#"{"message":"World!"}"#);
+
+    // The same checks through undici's EventSource.
+    let undici = &result["undici"];
+    let pairs = |value: &Value| -> Vec<(String, String, String)> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    field(e, "type").to_owned(),
+                    field(e, "data").to_owned(),
+                    field(e, "lastEventId").to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        pairs(&undici["events"]),
+        [
+            ("message".into(), "Hello, SSE!".into(), String::new()),
+            (
+                "greeting".into(),
+                r#"{"message":"World!"}"#.into(),
+                String::new()
+            ),
+        ]
+    );
+    let undici_updates = pairs(&undici["updates"]);
+    let expected: Vec<(String, String, String)> = (1..=10)
+        .map(|n| ("update".into(), format!("{{\"count\":{n}}}"), n.to_string()))
+        .collect();
+    assert_eq!(undici_updates, expected);
+    assert_eq!(
+        pairs(&undici["echo"]),
+        [("e".into(), "a\nb".into(), "7".into())]
+    );
+    assert_eq!(
+        pairs(&undici["refused"]),
+        [(
+            "error".into(),
+            "event refused: event name contains a line break (CR or LF)".into(),
+            String::new()
+        )]
+    );
+}

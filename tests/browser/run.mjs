@@ -1,0 +1,81 @@
+// Drives the demo page in headless Chromium (playwright-core, pointed at
+// the system's /usr/bin/chromium) and reads the same routes with undici's
+// EventSource, a spec-following client we did not write. Prints one JSON
+// object; tests/browser.rs makes the assertions.
+//
+// usage: node run.mjs BASE_URL SCREENSHOT_PATH
+import { chromium } from "playwright-core";
+import { EventSource } from "undici";
+
+const [base, screenshot] = process.argv.slice(2);
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+async function inBrowser() {
+  const browser = await chromium.launch({
+    executablePath,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const consoleErrors = [];
+    page.on("pageerror", (error) => consoleErrors.push(String(error)));
+    // Updates every 100 ms; the first connection is dropped after id 3 and
+    // the browser must come back after the 4000 ms `retry` (longer than
+    // Chromium's own 3 s default, so honouring it shows) with
+    // Last-Event-ID: 3.
+    await page.goto(`${base}/?interval_ms=100&drop_after=3&retry_ms=4000`);
+    await page.waitForFunction(
+      () => ["events", "updates", "process"].every((id) => document.getElementById(id).dataset.state === "closed")
+        && window.sseLog.filter((e) => e.panel === "clock").length >= 3,
+      null,
+      { timeout: 30000 },
+    );
+    await page.click("#echo button");
+    await page.waitForFunction(() => document.getElementById("echo").dataset.state === "closed", null, { timeout: 10000 });
+    const result = await page.evaluate(() => ({
+      log: window.sseLog,
+      states: window.sseStates,
+      dom: {
+        updatesCount: document.querySelector('#updates [data-field="count"]').textContent,
+        updatesLastId: document.querySelector('#updates [data-field="last-id"]').textContent,
+        clock: document.querySelector('#clock [data-field="time"]').textContent,
+        events: [...document.querySelectorAll("#events .log li")].map((li) => li.textContent),
+        process: [...document.querySelectorAll("#process .log li")].map((li) => li.textContent),
+        echo: [...document.querySelectorAll("#echo .log li")].map((li) => li.textContent),
+        notifications: document.getElementById("notifications").dataset.state,
+      },
+    }));
+    await page.screenshot({ path: screenshot, fullPage: true });
+    return { ...result, consoleErrors };
+  } finally {
+    await browser.close();
+  }
+}
+
+// Reads `count` events of the given types from `url`, following the
+// EventSource's own reconnection; returns what it saw.
+function withUndici(url, types, count, timeoutMs = 20000) {
+  return new Promise((resolve, reject) => {
+    const source = new EventSource(url);
+    const seen = [];
+    const timer = setTimeout(() => { source.close(); reject(new Error(`undici: timed out on ${url} with ${JSON.stringify(seen)}`)); }, timeoutMs);
+    for (const type of types) {
+      source.addEventListener(type, (event) => {
+        seen.push({ type: event.type, data: event.data, lastEventId: event.lastEventId });
+        if (seen.length === count) { clearTimeout(timer); source.close(); resolve(seen); }
+      });
+    }
+  });
+}
+
+const browser = await inBrowser();
+const undici = {
+  events: await withUndici(`${base}/events`, ["message", "greeting"], 2),
+  updates: await withUndici(`${base}/updates?interval_ms=50&drop_after=3&retry_ms=300`, ["update"], 10),
+  echo: await withUndici(`${base}/echo?data=a%0D%0Ab&event=e&id=7`, ["e"], 1),
+  refused: await withUndici(`${base}/echo?data=x&event=bad%0Aname`, ["error"], 1),
+};
+console.log(JSON.stringify({ browser, undici }));
