@@ -1,5 +1,5 @@
 //! Fan-out: one publish delivered to 1,000 and to 10,000 subscribers over
-//! loopback, through the hub of `sse-bench-server ours`.
+//! loopback, through the hub of `sse-bench-server hub`.
 //!
 //! `cargo bench --bench hub` (add `-- --quick` for 1,000 only).
 //!
@@ -27,7 +27,7 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let mut child = Command::new(SERVER)
-            .arg("ours")
+            .arg("hub")
             .stdout(Stdio::piped())
             .spawn()
             .expect("start sse-bench-server");

@@ -3,12 +3,12 @@
 //! command line, so that each runs in its own process and its CPU time and
 //! memory can be read from `/proc`.
 //!
-//! `sse-bench-server ours|axum` prints `listening PORT` and serves:
+//! `sse-bench-server ours|axum|hub` prints `listening PORT` and serves:
 //! * `GET /burst?n=N&size=S`: N text events of S bytes, then the end;
 //! * `GET /json?n=N`: N small JSON events, then the end;
 //! * `GET /idle`: one event, then silence (keep-alive every 60 s);
-//! * `GET /hub` (ours only): a comment once subscribed, then every event
-//!   published to the hub; `POST /publish` publishes one.
+//! * with `hub` instead: `GET /hub`, a comment once subscribed, then every
+//!   event published to the hub; `POST /publish` publishes one.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -123,19 +123,22 @@ async fn publish(State(hub): State<Hub>) -> &'static str {
 async fn main() -> std::io::Result<()> {
     let which = std::env::args().nth(1).unwrap_or_default();
     let app = match which.as_str() {
+        // The same three routes for both, so that each connection's copy
+        // of the router costs them the same.
         "ours" => Router::new()
             .route("/burst", get(ours_burst))
             .route("/json", get(ours_json))
-            .route("/idle", get(ours_idle))
-            .route("/hub", get(ours_hub))
-            .route("/publish", post(publish))
-            .with_state(Hub::new()),
+            .route("/idle", get(ours_idle)),
         "axum" => Router::new()
             .route("/burst", get(axum_burst))
             .route("/json", get(axum_json))
             .route("/idle", get(axum_idle)),
+        "hub" => Router::new()
+            .route("/hub", get(ours_hub))
+            .route("/publish", post(publish))
+            .with_state(Hub::new()),
         other => {
-            eprintln!("usage: sse-bench-server ours|axum (got {other:?})");
+            eprintln!("usage: sse-bench-server ours|axum|hub (got {other:?})");
             std::process::exit(2);
         }
     };

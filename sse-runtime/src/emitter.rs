@@ -89,7 +89,7 @@ impl Emitter {
             Outbox {
                 stream,
                 buffer: BytesMut::new(),
-                queued: VecDeque::new(),
+                queued: None,
                 events: 0,
             },
         )
@@ -194,7 +194,9 @@ impl Lent {
 pub(crate) struct Outbox {
     stream: u64,
     buffer: BytesMut,
-    queued: VecDeque<Bytes>,
+    /// Boxed: only streams that send shared (hub) events use it, and every
+    /// idle stream carries this struct.
+    queued: Option<Box<VecDeque<Bytes>>>,
     events: u64,
 }
 
@@ -211,7 +213,7 @@ impl Outbox {
         let lent = Lent {
             stream: self.stream,
             buffer: std::mem::take(&mut self.buffer),
-            queued: std::mem::take(&mut self.queued),
+            queued: self.queued.take().map(|queued| *queued).unwrap_or_default(),
             ..Lent::default()
         };
         // Save what is lent already: a handler body may itself poll another
@@ -221,7 +223,7 @@ impl Outbox {
         let lent = LENT.replace(outer).unwrap_or_default();
         self.events += lent.events;
         self.buffer = lent.buffer;
-        self.queued = lent.queued;
+        self.queued = (!lent.queued.is_empty()).then(|| Box::new(lent.queued));
         let frame = self.take_frame(lent.full);
         (
             polled,
@@ -249,11 +251,16 @@ impl Outbox {
     /// A frame queued before the current batch, if any: sent before the
     /// handler body is polled again.
     pub(crate) fn take_queued(&mut self) -> Option<Bytes> {
-        self.queued.pop_front()
+        let queued = self.queued.as_mut()?;
+        let frame = queued.pop_front();
+        if queued.is_empty() {
+            self.queued = None;
+        }
+        frame
     }
 
     fn take_frame(&mut self, full: bool) -> Option<Bytes> {
-        if let Some(frame) = self.queued.pop_front() {
+        if let Some(frame) = self.take_queued() {
             return Some(frame);
         }
         if self.buffer.is_empty() {

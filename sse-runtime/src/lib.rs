@@ -69,7 +69,10 @@ pub use response::{BodyOutcome, SseBody, SseConfig, SseResponse, DEFAULT_KEEP_AL
 ///
 /// Inside the body, `yield_!(event)` sends an event; the stream ends when the
 /// body returns. The function keeps its name, visibility, attributes and
-/// extractor arguments, and returns an [`SseResponse`].
+/// extractor arguments, and returns an [`SseResponse`]. It gains one more,
+/// first, argument: a [`StreamContext`] extractor, which links the stream to
+/// its route (for the end-of-stream record) and to the router's
+/// [`Shutdown`].
 ///
 /// Arguments, all optional:
 ///
@@ -82,6 +85,8 @@ pub use response::{BodyOutcome, SseBody, SseConfig, SseResponse, DEFAULT_KEEP_AL
 ///   be an extractor for it, and a wrong one is reported on its type. Without
 ///   it, the type from a `State<T>` argument is used; with neither, axum
 ///   reports a non-extractor argument at the route instead.
+/// * `on_close = path`: a `fn(&StreamSummary)` called once when the stream
+///   ends (see [`SseConfig::on_close`]).
 /// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
 ///
 /// A body may return `()` or `Result<(), E>` with `E: Display`; `?` works.
