@@ -80,16 +80,7 @@ async fn main() -> std::io::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(text) => text.parse().map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("PORT must be a port number, got {text:?}"),
-            )
-        })?,
-        Err(_) => 3001,
-    };
-    let listener = sse_suite::bind(([127, 0, 0, 1], port).into())?;
+    let listener = sse_suite::bind_port_from_env(3001)?;
     tracing::info!("chat listening on http://{}/", listener.local_addr()?);
     let shutdown = Shutdown::new();
     axum::serve(listener, app(Hub::new(), shutdown.clone()))

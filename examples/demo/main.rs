@@ -168,16 +168,7 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|_| "info,sse_runtime=debug".into()),
         )
         .init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(text) => text.parse().map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("PORT must be a port number, got {text:?}"),
-            )
-        })?,
-        Err(_) => 3000,
-    };
-    let listener = sse_suite::bind(([127, 0, 0, 1], port).into())?;
+    let listener = sse_suite::bind_port_from_env(3000)?;
     tracing::info!("demo listening on http://{}/", listener.local_addr()?);
     // On Ctrl-C or SIGTERM, every open stream ends cleanly (clients see the
     // end of the body and reconnect elsewhere after `retry`), then we exit.

@@ -126,7 +126,7 @@ impl EventInput {
             let runtime = &self.runtime;
             return quote! {{
                 #errors
-                ::core::result::Result::<#runtime::__private::Event, #runtime::EventError>::Ok(
+                ::core::result::Result::<#runtime::__private::Event, #runtime::__private::EventError>::Ok(
                     #runtime::__private::Event::keep_alive()
                 )
             }};

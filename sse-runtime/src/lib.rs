@@ -247,7 +247,7 @@ macro_rules! sse_handlers {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::emitter::Emitter;
-    pub use crate::event::{Event, EventBuilder, IntoEvent};
+    pub use crate::event::{Event, EventBuilder, EventError, IntoEvent};
     pub use crate::lifecycle::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
     pub use sse_macros::{event_impl, sse_handlers_impl};

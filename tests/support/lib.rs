@@ -30,6 +30,21 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(4096)
 }
 
+/// Binds 127.0.0.1 on the port in the `PORT` environment variable, or on
+/// `default` (see [`bind`]): how the examples listen.
+pub fn bind_port_from_env(default: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let port = match std::env::var("PORT") {
+        Ok(text) => text.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("PORT must be a port number, got {text:?}"),
+            )
+        })?,
+        Err(_) => default,
+    };
+    bind(([127, 0, 0, 1], port).into())
+}
+
 /// A listener on an ephemeral port of 127.0.0.1 (see [`bind`]).
 pub fn listener() -> tokio::net::TcpListener {
     bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0")
