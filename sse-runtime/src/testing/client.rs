@@ -22,9 +22,11 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 
 /// A client for testing SSE endpoints, in process (no socket) or over TCP.
 ///
-/// Every read has a timeout ([`DEFAULT_TIMEOUT`] unless set), after which it
-/// panics with a message saying what it was waiting for, so that a test of
-/// an endless stream fails instead of hanging.
+/// Every read has a timeout ([`DEFAULT_TIMEOUT`] unless set): a call to
+/// [`TestStream::next_event`], [`TestStream::take_events`] or
+/// [`TestStream::collect`] that has not finished by then panics with a
+/// message saying what it was waiting for, so that a test of an endless
+/// stream fails instead of hanging.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -374,31 +376,43 @@ impl TestStream {
         }
     }
 
-    /// Exactly `n` events; panics if the stream ends first or a read times
-    /// out. Works on endless streams.
+    /// Exactly `n` events; panics if the stream ends first, or if they have
+    /// not all arrived within the timeout. Works on endless streams.
     pub async fn take_events(&mut self, n: usize) -> Vec<ReceivedEvent> {
-        let mut events = Vec::with_capacity(n);
-        while events.len() < n {
-            match self.next_event().await {
-                Some(event) => events.push(event),
-                None => panic!(
-                    "{} ended after {} events; expected {n}",
-                    self.path,
-                    events.len()
-                ),
+        let what = format!("{n} events from {}", self.path);
+        let timeout = self.timeout;
+        within(timeout, &what, async {
+            let mut events = Vec::with_capacity(n);
+            while events.len() < n {
+                match self.next_event().await {
+                    Some(event) => events.push(event),
+                    None => panic!(
+                        "{} ended after {} events; expected {n}",
+                        self.path,
+                        events.len()
+                    ),
+                }
             }
-        }
-        events
+            events
+        })
+        .await
     }
 
-    /// Reads until the server ends the stream. Panics if a read times out
-    /// (so use [`take_events`](Self::take_events) on endless streams).
+    /// Reads until the server ends the stream; panics if it has not ended
+    /// within the timeout (so use [`take_events`](Self::take_events) on
+    /// endless streams).
     pub async fn collect(mut self) -> Transcript {
-        let mut events: Vec<ReceivedEvent> = self.received.drain(..).collect();
-        while !self.ended {
-            self.read_chunk("the end of the stream").await;
-            events.extend(self.received.drain(..));
-        }
+        let what = format!("the end of the stream from {}", self.path);
+        let timeout = self.timeout;
+        let events = within(timeout, &what, async {
+            let mut events: Vec<ReceivedEvent> = self.received.drain(..).collect();
+            while !self.ended {
+                self.read_chunk("the end of the stream").await;
+                events.extend(self.received.drain(..));
+            }
+            events
+        })
+        .await;
         Transcript {
             events,
             comments: self.comments,
