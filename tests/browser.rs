@@ -9,11 +9,15 @@
 //! Node it prints a notice and passes, except under CI (`CI=true`), where it
 //! fails. Run it alone:
 //! `cargo test --test browser -- --nocapture`. It saves a screenshot to
-//! `target/browser-demo.png`.
+//! `target/browser-demo.png` and `target/browser-chat.png`.
 
 #[allow(dead_code)]
 #[path = "../examples/demo/main.rs"]
 mod demo;
+
+#[allow(dead_code)]
+#[path = "../examples/chat/main.rs"]
+mod chat;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -94,11 +98,20 @@ async fn demo_page_in_chromium_and_undici() {
             .await
             .unwrap();
     });
+    let chat_listener = sse_suite::listener();
+    let chat_base = format!("http://{}", chat_listener.local_addr().unwrap());
+    let chat_server = tokio::spawn(async move {
+        let app = chat::app(sse_runtime::hub::Hub::new(), Shutdown::new());
+        axum::serve(chat_listener, app).await.unwrap();
+    });
     let screenshot = root.join("target/browser-demo.png");
+    let chat_screenshot = root.join("target/browser-chat.png");
     let run = tokio::process::Command::new("node")
         .arg(root.join("tests/browser/run.mjs"))
         .arg(&base)
         .arg(&screenshot)
+        .arg(&chat_base)
+        .arg(&chat_screenshot)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
@@ -106,6 +119,7 @@ async fn demo_page_in_chromium_and_undici() {
         .expect("browser run finished within 120 s")
         .expect("node runs");
     server.abort();
+    chat_server.abort();
     assert!(
         output.status.success(),
         "run.mjs failed:\n{}\n{}",
@@ -172,6 +186,31 @@ async fn demo_page_in_chromium_and_undici() {
         .find(|entry| field(entry, "type") == "greeting")
         .unwrap();
     assert_eq!(field(greeting, "data"), r#"{"message":"World!"}"#);
+
+    // The chat page: both windows show both messages, live, with the hub's
+    // ids, and the markup in a message stays text.
+    for window in ["a", "b"] {
+        let lines: Vec<(String, String, String)> = result["chat"][window]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| {
+                (
+                    field(line, "id").to_owned(),
+                    field(line, "user").to_owned(),
+                    field(line, "text").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("1".into(), "alice".into(), "hello from A".into()),
+                ("2".into(), "bob".into(), "hi <b>A</b>".into()),
+            ],
+            "chat window {window}"
+        );
+    }
 
     // The same checks through undici's EventSource.
     let undici = &result["undici"];

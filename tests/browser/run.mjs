@@ -3,21 +3,55 @@
 // EventSource, a spec-following client we did not write. Prints one JSON
 // object; tests/browser.rs makes the assertions.
 //
-// usage: node run.mjs BASE_URL SCREENSHOT_PATH
+// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH
 import { chromium } from "playwright-core";
 import { EventSource } from "undici";
 
-const [base, screenshot] = process.argv.slice(2);
+const [base, screenshot, chatBase, chatScreenshot] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-async function inBrowser() {
-  const browser = await chromium.launch({
+function launch() {
+  return chromium.launch({
     executablePath,
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ],
   });
+}
+
+// Two chat windows: what one sends appears live in both, with the hub's id.
+async function chatInBrowser() {
+  const browser = await launch();
+  try {
+    const [a, b] = [await browser.newPage(), await browser.newPage()];
+    for (const page of [a, b]) {
+      await page.goto(`${chatBase}/`);
+      await page.waitForFunction(() => document.body.dataset.state === "open", null, { timeout: 10000 });
+    }
+    async function send(page, user, text) {
+      await page.fill("input[name=user]", user);
+      await page.fill("input[name=text]", text);
+      await page.click("#send button");
+    }
+    const lines = (page) => page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => ({
+      id: li.dataset.id, user: li.querySelector(".user").textContent, text: li.querySelector(".text").textContent,
+    })));
+    await send(a, "alice", "hello from A");
+    await b.waitForFunction(() => document.querySelectorAll("#log li").length === 1, null, { timeout: 10000 });
+    await send(b, "bob", "hi <b>A</b>");
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => document.querySelectorAll("#log li").length === 2, null, { timeout: 10000 });
+    }
+    await a.screenshot({ path: chatScreenshot });
+    return { a: await lines(a), b: await lines(b) };
+  } finally {
+    await browser.close();
+  }
+}
+
+async function inBrowser() {
+  const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const consoleErrors = [];
@@ -72,10 +106,11 @@ function withUndici(url, types, count, timeoutMs = 20000) {
 }
 
 const browser = await inBrowser();
+const chat = await chatInBrowser();
 const undici = {
   events: await withUndici(`${base}/events`, ["message", "greeting"], 2),
   updates: await withUndici(`${base}/updates?interval_ms=50&drop_after=3&retry_ms=300`, ["update"], 10),
   echo: await withUndici(`${base}/echo?data=a%0D%0Ab&event=e&id=7`, ["e"], 1),
   refused: await withUndici(`${base}/echo?data=x&event=bad%0Aname`, ["error"], 1),
 };
-console.log(JSON.stringify({ browser, undici }));
+console.log(JSON.stringify({ browser, chat, undici }));
