@@ -168,6 +168,17 @@ impl EventInput {
         }
         let name = binding(data.key, data.value.span());
         let method = format_ident!("{}", data.key.name(), span = data.value.span());
+        if steps.is_empty() && data.key == Key::Data {
+            // Text alone cannot be refused: skip the builder, keeping the
+            // same method-call shape so that errors land on the value.
+            let receiver = builder_at(data.value.span());
+            let call = quote_spanned!(data.value.span()=> #receiver.data(#name));
+            return quote! {{
+                #(#bindings)*
+                let #builder = #runtime::__private::TextEvent;
+                #call
+            }};
+        }
         let receiver = builder_at(data.value.span());
         let finish = quote_spanned!(data.value.span()=> #receiver.#method(#name));
         quote! {{

@@ -273,6 +273,18 @@ pub mod __private {
     pub use axum::extract::{FromRequest, FromRequestParts};
     pub use axum::response::Response;
 
+    /// What `event!(data: text)` with no other key expands to: text alone
+    /// cannot be refused, so it needs none of the builder's checks.
+    #[derive(Debug, Clone, Copy)]
+    pub struct TextEvent;
+
+    impl TextEvent {
+        #[inline]
+        pub fn data<T: AsRef<str> + ?Sized>(self, text: &T) -> Result<Event, EventError> {
+            Ok(Event::data(text))
+        }
+    }
+
     /// `comment!` with a format string; a string without arguments is not
     /// copied into a `String` first.
     pub fn comment_from_format(text: core::fmt::Arguments<'_>) -> Event {
