@@ -100,6 +100,15 @@ impl Emitter {
     ///
     /// Sending a refused event (`Err`) ends the stream: the future never
     /// completes, and the response drops the handler body.
+    ///
+    /// ```
+    /// use sse_runtime::{event, SseResponse};
+    /// let response = SseResponse::new(|mut emitter| async move {
+    ///     emitter.send(event!("built with event!")).await;
+    ///     emitter.send(sse_runtime::Event::comment("or by hand")).await;
+    /// });
+    /// # let _ = response;
+    /// ```
     pub fn send<T: IntoEvent>(&mut self, event: T) -> Send<'_> {
         Send {
             emitter: self,
@@ -108,7 +117,7 @@ impl Emitter {
     }
 }
 
-/// The future returned by [`Emitter::send`].
+/// The future returned by [`Emitter::send`]; see there for an example.
 #[derive(Debug)]
 #[must_use = "an event is only sent when this future is awaited"]
 pub struct Send<'a> {

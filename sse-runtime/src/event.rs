@@ -307,6 +307,12 @@ impl<'a> EventBuilder<'a> {
 /// Yielding a refused event from a handler ends the stream, logs the error
 /// with `tracing`, and, with `error_event = true`, sends a final `error`
 /// event (see [`SseConfig`](crate::SseConfig)).
+///
+/// ```
+/// use sse_runtime::{event, EventError};
+/// let id = String::from("7\r\nevent: forged");
+/// assert!(matches!(event!(data: "x", id: id), Err(EventError::LineBreakInId)));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum EventError {

@@ -34,6 +34,12 @@ use crate::encode;
 use crate::event::{Event, EventError, EventIdValue};
 
 /// What to do with a subscriber whose queue is full.
+///
+/// ```
+/// use sse_runtime::hub::{Hub, HubConfig, LagPolicy};
+/// let hub = Hub::with_config(HubConfig { queue: 256, lag: LagPolicy::SkipAhead, ..HubConfig::default() });
+/// # let _ = hub;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LagPolicy {
@@ -48,6 +54,18 @@ pub enum LagPolicy {
 }
 
 /// How a [`Hub`] buffers.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_runtime::hub::{Hub, HubConfig};
+/// // Replay up to 10,000 events, none older than an hour.
+/// let hub = Hub::with_config(HubConfig {
+///     replay: 10_000,
+///     max_age: Some(Duration::from_secs(3600)),
+///     ..HubConfig::default()
+/// });
+/// # let _ = hub;
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct HubConfig {
     /// Events each subscriber may fall behind before its [`LagPolicy`]
@@ -72,7 +90,8 @@ impl Default for HubConfig {
     }
 }
 
-/// One published event, encoded, as a transport carries it.
+/// One published event, encoded, as a transport carries it; see
+/// [`SubscriberQueue::push`] for an example.
 #[derive(Debug, Clone)]
 pub struct Published {
     /// The hub's sequence number: increasing by one per event.
@@ -93,6 +112,14 @@ pub struct Published {
 /// [`LocalTransport`] delivers within this process. A transport for several
 /// server processes would publish through a broker and feed what it receives
 /// into a `LocalTransport` of its own; handlers only ever see [`Hub`].
+///
+/// ```
+/// use sse_runtime::hub::{Hub, HubConfig, LocalTransport, Transport};
+/// let transport = LocalTransport::new(HubConfig::default());
+/// assert_eq!(transport.subscribers(), 0);
+/// let hub = Hub::with_transport(transport);
+/// # let _ = hub;
+/// ```
 pub trait Transport: Send + Sync + 'static {
     /// Assigns the next sequence number, lets `encode` build the frame with
     /// it, and delivers the result. Must deliver events in sequence order.
@@ -262,7 +289,7 @@ impl Hub {
 }
 
 /// The in-process transport: one lock orders publishing, replay and
-/// subscribing.
+/// subscribing. See [`LocalTransport::new`].
 pub struct LocalTransport {
     config: HubConfig,
     state: Arc<Mutex<LocalState>>,
@@ -480,6 +507,17 @@ fn lagged_frame(behind: u64) -> Bytes {
 
 /// The events of one subscriber: replayed first, then live. Also a
 /// `Stream` of [`Event`]s, for [`SseResponse::from_stream`](crate::SseResponse::from_stream).
+///
+/// ```
+/// use axum::extract::State;
+/// use sse_runtime::hub::Hub;
+/// use sse_runtime::{LastEventId, SseResponse};
+///
+/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<sse_runtime::response::StreamForwarder> {
+///     SseResponse::from_stream(hub.subscribe(&["news"], &last))
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(stream)).with_state(Hub::new());
+/// ```
 pub struct Subscription {
     queue: Arc<Queue>,
     unsubscribe: Option<Box<dyn FnOnce() + Send + Sync>>,
@@ -564,7 +602,8 @@ impl futures_core::Stream for Subscription {
     }
 }
 
-/// The sending side of a [`Subscription`], for custom transports.
+/// The sending side of a [`Subscription`], for custom transports; see
+/// [`SubscriberQueue::push`].
 #[derive(Clone)]
 pub struct SubscriberQueue {
     queue: Arc<Queue>,

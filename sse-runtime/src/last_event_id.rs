@@ -8,6 +8,13 @@ use http::request::Parts;
 
 /// The longest `Last-Event-ID` value accepted, in bytes. Ids are meant to be
 /// short keys; a longer header is treated as absent rather than copied.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// let long = "7".repeat(sse_runtime::MAX_LAST_EVENT_ID_LEN + 1);
+/// headers.insert("last-event-id", long.parse().unwrap());
+/// assert_eq!(sse_runtime::LastEventId::from_headers(&headers).as_str(), None);
+/// ```
 pub const MAX_LAST_EVENT_ID_LEN: usize = 1024;
 
 /// The `Last-Event-ID` header a reconnecting `EventSource` sends: the id of

@@ -24,6 +24,16 @@ pub fn open_streams() -> usize {
 }
 
 /// Why a stream ended.
+///
+/// ```
+/// use sse_runtime::{CloseReason, StreamSummary};
+/// fn on_close(summary: &StreamSummary) {
+///     if summary.reason == CloseReason::Error {
+///         eprintln!("stream on {:?} failed", summary.route);
+///     }
+/// }
+/// # let _ = on_close;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CloseReason {
@@ -55,6 +65,20 @@ impl CloseReason {
 
 /// What one stream did, reported once when it ends: to the `on_close`
 /// callback, and as a `tracing` event (target `sse_runtime::stream`).
+///
+/// ```
+/// use sse_runtime::prelude::*;
+///
+/// fn record(summary: &sse_runtime::StreamSummary) {
+///     println!("{} frames, {} bytes in {:?}", summary.frames, summary.bytes, summary.duration);
+/// }
+///
+/// #[sse_handler(on_close = record)]
+/// async fn counted() {
+///     yield_!(event!("one"));
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(counted));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSummary {
     /// The route's path pattern (`/updates/{id}`), when axum matched one.
@@ -68,9 +92,6 @@ pub struct StreamSummary {
     /// Why it ended.
     pub reason: CloseReason,
 }
-
-/// A callback run once when a stream ends.
-pub type OnClose = Arc<dyn Fn(&StreamSummary) + Send + Sync>;
 
 /// Ends every open stream of a server at once, for
 /// `axum::serve(..).with_graceful_shutdown(..)`, which otherwise waits for
@@ -267,6 +288,15 @@ pub struct ShutdownSignal {
 
 impl ShutdownSignal {
     /// Completes once shutdown is triggered (at once if it already was).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let shutdown = sse_runtime::Shutdown::new();
+    /// let mut signal = shutdown.signal();
+    /// shutdown.trigger();
+    /// signal.wait().await;
+    /// # });
+    /// ```
     pub async fn wait(&mut self) {
         match &mut self.receiver {
             Some(receiver) => {
@@ -281,6 +311,13 @@ impl ShutdownSignal {
     }
 
     /// Whether shutdown was triggered.
+    ///
+    /// ```
+    /// let shutdown = sse_runtime::Shutdown::new();
+    /// let signal = shutdown.signal();
+    /// shutdown.trigger();
+    /// assert!(signal.is_triggered());
+    /// ```
     pub fn is_triggered(&self) -> bool {
         self.receiver
             .as_ref()

@@ -32,6 +32,11 @@ use crate::lifecycle::{CloseReason, OpenStreamGuard, StreamContext, StreamSummar
 /// three bytes per interval. It also bounds how long a vanished client can go
 /// unnoticed: a write to a closed connection fails, and the handler body is
 /// dropped.
+///
+/// ```
+/// let config = sse_runtime::SseConfig::new();
+/// assert_eq!(config.keep_alive_interval(), Some(sse_runtime::DEFAULT_KEEP_ALIVE));
+/// ```
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How a stream behaves besides its events: keep-alive and what happens when
@@ -318,7 +323,8 @@ where
     }
 }
 
-/// The body future of a response made from a stream.
+/// The body future of a response made from a stream; see
+/// [`SseResponse::from_stream`] for an example.
 pub type StreamForwarder = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 impl SseResponse<StreamForwarder> {

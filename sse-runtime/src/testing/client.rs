@@ -15,7 +15,8 @@ use tower::ServiceExt;
 
 use super::parser::{Parser, Received, ReceivedEvent};
 
-/// How long a read waits by default before failing the test.
+/// How long a read waits by default before failing the test; change it with
+/// [`TestRequest::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -126,7 +127,8 @@ impl TestClient {
     }
 }
 
-/// A request being prepared; [`send`](Self::send) opens the stream.
+/// A request being prepared; [`send`](Self::send) opens the stream. See
+/// [`TestClient`] for an example.
 #[derive(Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct TestRequest {
@@ -176,6 +178,17 @@ impl TestRequest {
 
     /// Sends the request. Panics unless the answer is `200 OK` with
     /// `Content-Type: text/event-stream`.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn one() { yield_!(event!("1")); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(one);
+    /// let stream = client.get("/").send().await;
+    /// assert_eq!(stream.status(), 200);
+    /// assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    /// # });
+    /// ```
     pub async fn send(self) -> TestStream {
         let stream = self.send_unchecked().await;
         assert_eq!(
@@ -199,6 +212,14 @@ impl TestRequest {
 
     /// Sends the request and returns whatever came back, for testing error
     /// statuses.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let stream = client.get("/missing").send_unchecked().await;
+    /// assert_eq!(stream.status(), 404);
+    /// # });
+    /// ```
     pub async fn send_unchecked(self) -> TestStream {
         let mut request = Request::get(&self.path);
         if let Some(headers) = request.headers_mut() {
@@ -257,6 +278,7 @@ impl TestRequest {
             comments: Vec::new(),
             ended: false,
             timeout,
+            last_event_id: String::new(),
         }
     }
 }
@@ -301,7 +323,32 @@ where
     }
 }
 
-/// An open event stream.
+/// An open event stream, from [`TestRequest::send`].
+///
+/// ```
+/// use sse_runtime::prelude::*;
+///
+/// #[sse_handler]
+/// async fn ticks() {
+///     yield_!(comment!("hello"));
+///     for n in 1..=3 {
+///         yield_!(event!(data: n.to_string(), id: n));
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let client = sse_runtime::testing::TestClient::for_handler(ticks);
+/// let mut stream = client.get("/").send().await;
+/// let first = stream.next_event().await.unwrap();
+/// assert_eq!(first.data, "1");
+/// assert_eq!(stream.comments(), ["hello"]);
+/// assert_eq!(stream.last_event_id(), "1");
+/// let next_two = stream.take_events(2).await;
+/// assert_eq!(next_two[1].data, "3");
+/// assert!(stream.next_event().await.is_none());
+/// assert!(stream.ended());
+/// # });
+/// ```
 pub struct TestStream {
     path: String,
     status: StatusCode,
@@ -312,6 +359,7 @@ pub struct TestStream {
     comments: Vec<String>,
     ended: bool,
     timeout: Duration,
+    last_event_id: String,
 }
 
 impl std::fmt::Debug for TestStream {
@@ -324,7 +372,8 @@ impl std::fmt::Debug for TestStream {
     }
 }
 
-/// Everything a stream delivered, once it ended.
+/// Everything a stream delivered, once it ended; from
+/// [`TestStream::collect`] (see [`TestClient`] for an example).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transcript {
     /// The events, in order.
@@ -357,9 +406,10 @@ impl TestStream {
         self.ended
     }
 
-    /// The last event id so far, as `EventSource` would send it on reconnect.
+    /// The last event id of the events returned so far, as `EventSource`
+    /// would send it on reconnect after dispatching them.
     pub fn last_event_id(&self) -> &str {
-        self.parser.last_event_id()
+        &self.last_event_id
     }
 
     /// The next event, or `None` once the stream has ended. Panics after the
@@ -367,6 +417,7 @@ impl TestStream {
     pub async fn next_event(&mut self) -> Option<ReceivedEvent> {
         loop {
             if let Some(event) = self.received.pop_front() {
+                self.last_event_id.clone_from(&event.last_event_id);
                 return Some(event);
             }
             if self.ended {

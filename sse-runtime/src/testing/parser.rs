@@ -6,6 +6,13 @@
 use std::time::Duration;
 
 /// One event as `EventSource` would dispatch it.
+///
+/// ```
+/// use sse_runtime::testing::{parse_all, Received};
+/// let parsed = parse_all(b"event: e\nid: 1\ndata: x\n\n");
+/// let [Received::Event(event)] = parsed.as_slice() else { panic!("one event") };
+/// assert_eq!((event.event_type.as_str(), event.data.as_str(), event.last_event_id.as_str()), ("e", "x", "1"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedEvent {
     /// The event type: `message` unless the stream named another.
@@ -20,7 +27,7 @@ pub struct ReceivedEvent {
 }
 
 /// What the parser saw: events, and comments (which `EventSource` ignores but
-/// tests may want to see).
+/// tests may want to see). See [`ReceivedEvent`] for an example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
     /// A dispatched event.
