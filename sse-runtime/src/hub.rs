@@ -259,6 +259,9 @@ impl Hub {
         };
         let mut event = Some(event);
         self.transport.publish(topic, &mut |_| {
+            // Transports call this once per publish; were one to call it
+            // again, a keep-alive (invisible to clients) stands in rather
+            // than a panic.
             let event = event.take().unwrap_or_else(Event::keep_alive);
             Ok((event, id.clone()))
         })
