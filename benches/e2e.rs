@@ -13,70 +13,21 @@
 //! events/s swings between runs while CPU per event stays steady: CPU per
 //! event is the main figure.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_sse-bench-server");
+#[path = "support/server.rs"]
+mod server;
 
-struct Server {
-    child: Child,
-    port: u16,
+use server::Server;
+
+/// Requests on the benchmark server.
+trait Connect {
+    fn connect(&self, path: &str, close: bool) -> TcpStream;
 }
 
-impl Server {
-    fn start(which: &str) -> Server {
-        let mut child = Command::new(SERVER)
-            .arg(which)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sse-bench-server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("server prints its port");
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|port| port.parse().ok())
-            .expect("`listening PORT`");
-        Server { child, port }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// CPU time of all the server's threads so far, in nanoseconds.
-    fn cpu_ns(&self) -> u64 {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).expect("proc tasks");
-        tasks
-            .filter_map(|task| {
-                let path = task.ok()?.path().join("schedstat");
-                let text = std::fs::read_to_string(path).ok()?;
-                text.split_whitespace().next()?.parse::<u64>().ok()
-            })
-            .sum()
-    }
-
-    fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kib| kib * 1024)
-            .unwrap_or(0)
-    }
-
+impl Connect for Server {
     fn connect(&self, path: &str, close: bool) -> TcpStream {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         stream
@@ -89,13 +40,6 @@ impl Server {
         )
         .unwrap();
         stream
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -10,61 +10,16 @@
 //! process and share the machine's two cores with the server, so delivery
 //! times include their own scheduling.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_sse-bench-server");
+#[path = "support/server.rs"]
+mod server;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(SERVER)
-            .arg("hub")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start sse-bench-server");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        Server { child, port }
-    }
-
-    fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map_or(0, |kib| kib * 1024)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use server::Server;
 
 /// Opens one subscriber and waits until it is registered; then reports, for
 /// each publish round, how long after the round's start its event arrived.
@@ -140,7 +95,7 @@ async fn main() {
         "subscribers", "p50 ms", "p99 ms", "max ms", "server B/sub"
     );
     for &count in sizes {
-        let server = Server::start();
+        let server = Server::start("hub");
         tokio::time::sleep(Duration::from_millis(100)).await;
         let before = server.rss_bytes();
         let (ready_tx, mut ready_rx) = mpsc::channel(count);
