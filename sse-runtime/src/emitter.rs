@@ -155,28 +155,8 @@ impl Future for Send<'_> {
                 };
             };
             match event {
-                Ok(event) if event.is_shared() => {
-                    // Sent to many streams: written as it is, not copied.
-                    if !lent.buffer.is_empty() {
-                        let batch = std::mem::take(&mut lent.buffer).freeze();
-                        lent.queued_bytes += batch.len();
-                        lent.queued.push_back(batch);
-                    }
-                    let frame = event.into_bytes();
-                    lent.queued_bytes += frame.len();
-                    lent.queued.push_back(frame);
-                    lent.events += 1;
-                    if lent.pending_bytes() >= HIGH_WATER {
-                        lent.full = true;
-                        return Poll::Pending;
-                    }
-                    Poll::Ready(())
-                }
                 Ok(event) => {
-                    // One copy into the outbox, so that many events leave as
-                    // one frame (see the module docs).
-                    lent.buffer.extend_from_slice(event.as_bytes());
-                    lent.events += 1;
+                    lent.accept(event);
                     if lent.pending_bytes() >= HIGH_WATER {
                         lent.full = true;
                         return Poll::Pending;
@@ -193,6 +173,26 @@ impl Future for Send<'_> {
 }
 
 impl Lent {
+    fn accept(&mut self, event: crate::Event) {
+        self.events += 1;
+        if !event.is_shared() {
+            // One copy into the outbox, so that many events leave as one
+            // frame (see the module docs).
+            self.buffer.extend_from_slice(event.as_bytes());
+            return;
+        }
+        // Sent to many streams: written as it is, not copied, after the
+        // batch so far.
+        if !self.buffer.is_empty() {
+            let batch = std::mem::take(&mut self.buffer).freeze();
+            self.queued_bytes += batch.len();
+            self.queued.push_back(batch);
+        }
+        let frame = event.into_bytes();
+        self.queued_bytes += frame.len();
+        self.queued.push_back(frame);
+    }
+
     fn pending_bytes(&self) -> usize {
         self.queued_bytes + self.buffer.len()
     }
