@@ -50,6 +50,7 @@ pub mod emitter;
 mod encode;
 pub mod event;
 pub mod hub;
+mod keep_alive;
 mod last_event_id;
 pub mod lifecycle;
 pub mod response;

@@ -17,11 +17,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http_body::Frame;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use crate::emitter::{Emitter, Outbox};
 use crate::encode;
 use crate::event::IntoEvent;
+use crate::keep_alive::KeepAlive;
 use crate::lifecycle::{CloseReason, OpenStreamGuard, StreamContext, StreamSummary};
 
 /// The keep-alive interval used when none is configured.
@@ -302,10 +303,9 @@ where
         });
         SseBody {
             body: Some(self.body),
-            keep_alive_timer: None,
             state: StreamState {
                 outbox: self.outbox,
-                keep_alive: self.config.keep_alive.map(KeepAlive::new),
+                keep_alive: self.config.keep_alive.and_then(KeepAlive::new),
                 error_event: self.config.error_event,
                 shutdown,
                 ending: Ending::Running,
@@ -381,17 +381,15 @@ pin_project_lite::pin_project! {
     /// The streaming HTTP body of an [`SseResponse`]: each poll runs the
     /// handler body until it waits, and returns what it sent as one frame.
     ///
-    /// The handler body and the keep-alive timer live inline rather than in
-    /// boxes of their own: axum boxes this body once, and an idle stream
+    /// The handler body lives inline rather than in a box of its own, and
+    /// the keep-alive timer is shared with other streams (see
+    /// `keep_alive.rs`): axum boxes this body once, and an idle stream
     /// should cost no more memory than it must.
     pub struct SseBody<F> {
         // `None` once the handler body finished; dropped then, so its locals'
         // destructors run before the last frames are sent.
         #[pin]
         body: Option<F>,
-        // Created on first use, inside the runtime.
-        #[pin]
-        keep_alive_timer: Option<Sleep>,
         state: StreamState,
     }
 
@@ -562,7 +560,7 @@ where
             Ending::Done => return Poll::Ready(None),
         }
         if let Some(keep_alive) = state.keep_alive.as_mut() {
-            if keep_alive.poll_due(this.keep_alive_timer, cx).is_ready() {
+            if keep_alive.poll_due(cx).is_ready() {
                 let frame = Bytes::from_static(encode::KEEP_ALIVE_FRAME);
                 state.record.frames += 1;
                 return Poll::Ready(Some(Ok(state.sent(frame))));
@@ -624,52 +622,5 @@ impl StreamState {
         self.shutdown = None;
         self.record.reason = Some(reason);
         self.ending = Ending::Finishing;
-    }
-}
-
-/// The keep-alive timer. It is not reset on every send, which would cost a
-/// timer update per frame; it records when the last frame went out and, when
-/// it fires early, re-arms for the right moment.
-struct KeepAlive {
-    interval: Duration,
-    last_send: Option<Instant>,
-}
-
-impl KeepAlive {
-    fn new(interval: Duration) -> Self {
-        KeepAlive {
-            interval,
-            last_send: None,
-        }
-    }
-
-    fn record_send(&mut self) {
-        self.last_send = Some(Instant::now());
-    }
-
-    /// Ready when a keep-alive is due; then counts it as sent.
-    fn poll_due(&mut self, mut timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
-        let due = *self.last_send.get_or_insert_with(Instant::now) + self.interval;
-        if timer.is_none() {
-            // Created on first poll, inside the runtime, so that building a
-            // response never needs one.
-            timer.set(Some(tokio::time::sleep_until(due)));
-        }
-        let Some(mut sleep) = timer.as_pin_mut() else {
-            return Poll::Pending;
-        };
-        if sleep.deadline() < due {
-            // Frames went out since the timer was armed.
-            sleep.as_mut().reset(due);
-        }
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let now = Instant::now();
-        self.last_send = Some(now);
-        sleep.as_mut().reset(now + self.interval);
-        // Register the new deadline, so that the next keep-alive wakes us.
-        let _ = sleep.as_mut().poll(cx);
-        Poll::Ready(())
     }
 }

@@ -1,0 +1,385 @@
+//! Keep-alive timing for many streams at once.
+//!
+//! Each stream needs to be woken when it has been silent for its keep-alive
+//! interval. A tokio `Sleep` per stream would do it, but costs 112 bytes in
+//! every stream, most of which are idle: that was the largest single part of
+//! an idle stream's memory. Instead, the streams polled on one worker thread
+//! share a [`Wheel`]: a table of wakers and a queue of deadlines, driven by
+//! one task with one `Sleep`. A stream keeps a 24-byte [`Registration`]; the
+//! wheel keeps 24 bytes of waker and generation per stream, plus 16 bytes
+//! per pending deadline.
+//!
+//! A stream does not re-arm on every frame it sends, which would take the
+//! wheel's lock per frame. It records when it last sent; when its deadline
+//! fires early (it sent since arming), it arms again for the right moment.
+//! So a busy stream touches the wheel about once per interval, and an idle
+//! one exactly once.
+//!
+//! Time is tokio's clock, in whole milliseconds since the first use, so
+//! `tokio::time::pause` applies to keep-alive as it would to a `Sleep`.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::time::{Instant, Sleep};
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds on tokio's clock since the first keep-alive was set up.
+fn now_ms() -> u64 {
+    Instant::now()
+        .saturating_duration_since(epoch())
+        .as_millis() as u64
+}
+
+/// The moment a millisecond count stands for: the wheel sleeps until then,
+/// and `now_ms` has reached the count when it wakes.
+fn instant_of(ms: u64) -> Instant {
+    epoch() + Duration::from_millis(ms)
+}
+
+/// One stream's keep-alive: its interval, when it last sent, and its place
+/// in a wheel once it has waited.
+pub(crate) struct KeepAlive {
+    interval_ms: NonZeroU32,
+    last_send_ms: u64,
+    registration: Option<Registration>,
+}
+
+impl KeepAlive {
+    /// `None` for an interval that rounds to zero milliseconds.
+    pub(crate) fn new(interval: Duration) -> Option<KeepAlive> {
+        // Whole milliseconds, rounded up so that a sub-millisecond interval
+        // is not silently turned off; capped at about 49 days.
+        let ms = interval.as_nanos().div_ceil(1_000_000);
+        let interval_ms = NonZeroU32::new(u32::try_from(ms).unwrap_or(u32::MAX))?;
+        Some(KeepAlive {
+            interval_ms,
+            last_send_ms: now_ms(),
+            registration: None,
+        })
+    }
+
+    pub(crate) fn record_send(&mut self) {
+        self.last_send_ms = now_ms();
+    }
+
+    /// Ready when a keep-alive is due; then counts it as sent. Otherwise
+    /// makes sure the wheel wakes this task by the time one is due.
+    pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let now = now_ms();
+        let due = self.last_send_ms + u64::from(self.interval_ms.get());
+        if now >= due {
+            // The next poll, which follows this frame, arms for the next one.
+            self.last_send_ms = now;
+            return Poll::Ready(());
+        }
+        let armed_ahead = self
+            .registration
+            .as_ref()
+            .is_some_and(|registration| registration.armed_ms > now && registration.is_live());
+        if !armed_ahead {
+            // Never armed, or the deadline passed while frames went out: arm
+            // for when the silence will have lasted an interval.
+            self.arm(due, cx.waker());
+        }
+        Poll::Pending
+    }
+
+    fn arm(&mut self, due: u64, waker: &Waker) {
+        if let Some(registration) = self.registration.as_mut().filter(|r| r.is_live()) {
+            registration.arm(due, waker);
+            return;
+        }
+        // First arming, or the runtime that drove the old wheel is gone.
+        self.registration =
+            Wheel::for_this_thread().map(|wheel| Registration::new(wheel, due, waker));
+    }
+}
+
+/// A stream's place in a wheel: which slot holds its waker, and the
+/// deadline it last armed.
+struct Registration {
+    wheel: Arc<Wheel>,
+    slot: u32,
+    generation: u32,
+    armed_ms: u64,
+}
+
+impl Registration {
+    fn new(wheel: Arc<Wheel>, due: u64, waker: &Waker) -> Registration {
+        let (slot, generation) = wheel.lock().insert(waker.clone());
+        let mut registration = Registration {
+            wheel,
+            slot,
+            generation,
+            armed_ms: 0,
+        };
+        registration.arm(due, waker);
+        registration
+    }
+
+    fn is_live(&self) -> bool {
+        self.wheel.driven.load(Ordering::Relaxed)
+    }
+
+    fn arm(&mut self, due: u64, waker: &Waker) {
+        self.armed_ms = due;
+        let mut table = self.wheel.lock();
+        let slot = &mut table.slots[self.slot as usize];
+        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            slot.waker = Some(waker.clone());
+        }
+        table.deadlines.push(Reverse(Deadline {
+            due_ms: due,
+            slot: self.slot,
+            generation: self.generation,
+        }));
+        if table.scheduled_ms.is_none_or(|scheduled| due < scheduled) {
+            // The driver sleeps until a later deadline, or not at all.
+            if let Some(driver) = table.driver.take() {
+                driver.wake();
+            }
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Drops the waker now, so that a closed stream's task is freed at
+        // once rather than when its deadline passes.
+        self.wheel.lock().remove(self.slot, self.generation);
+    }
+}
+
+/// The keep-alive deadlines of the streams polled on one worker thread of
+/// one runtime, and the task that wakes them.
+pub(crate) struct Wheel {
+    table: Mutex<Table>,
+    /// False once the driver task is gone (its runtime shut down). Read on
+    /// every wait, so kept outside the lock.
+    driven: AtomicBool,
+}
+
+struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    deadlines: BinaryHeap<Reverse<Deadline>>,
+    /// The deadline the driver is sleeping until.
+    scheduled_ms: Option<u64>,
+    /// Woken when an earlier deadline arrives.
+    driver: Option<Waker>,
+}
+
+struct Slot {
+    waker: Option<Waker>,
+    /// Bumped when the slot is freed, so that deadlines left in the queue by
+    /// its last stream wake nobody.
+    generation: u32,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Deadline {
+    due_ms: u64,
+    slot: u32,
+    generation: u32,
+}
+
+thread_local! {
+    static THIS_THREAD: RefCell<Option<(tokio::runtime::Id, Arc<Wheel>)>> =
+        const { RefCell::new(None) };
+}
+
+impl Wheel {
+    /// This thread's wheel for the current runtime, created with its driver
+    /// task on first use. `None` outside a tokio runtime.
+    fn for_this_thread() -> Option<Arc<Wheel>> {
+        let runtime = Handle::try_current().ok()?;
+        THIS_THREAD.with_borrow_mut(|current| {
+            if let Some((id, wheel)) = current.as_ref() {
+                if *id == runtime.id() && wheel.driven.load(Ordering::Relaxed) {
+                    return Some(Arc::clone(wheel));
+                }
+            }
+            let wheel = Arc::new(Wheel {
+                table: Mutex::new(Table {
+                    slots: Vec::new(),
+                    free: Vec::new(),
+                    deadlines: BinaryHeap::new(),
+                    scheduled_ms: None,
+                    driver: None,
+                }),
+                driven: AtomicBool::new(true),
+            });
+            runtime.spawn(Driver {
+                wheel: Arc::clone(&wheel),
+                sleep: None,
+            });
+            *current = Some((runtime.id(), Arc::clone(&wheel)));
+            Some(wheel)
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // Nothing panics while holding the lock; recover rather than spread
+        // a poison to every stream.
+        self.table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Table {
+    fn insert(&mut self, waker: Waker) -> (u32, u32) {
+        if let Some(slot) = self.free.pop() {
+            let entry = &mut self.slots[slot as usize];
+            entry.waker = Some(waker);
+            return (slot, entry.generation);
+        }
+        let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 streams per thread");
+        self.slots.push(Slot {
+            waker: Some(waker),
+            generation: 0,
+        });
+        (slot, 0)
+    }
+
+    fn remove(&mut self, slot: u32, generation: u32) {
+        let entry = &mut self.slots[slot as usize];
+        if entry.generation == generation {
+            entry.waker = None;
+            entry.generation = entry.generation.wrapping_add(1);
+            self.free.push(slot);
+        }
+    }
+
+    /// Wakes every stream whose deadline has passed; returns the next
+    /// deadline, if any.
+    fn fire(&mut self, now: u64) -> Option<u64> {
+        while let Some(Reverse(next)) = self.deadlines.peek() {
+            if next.due_ms > now {
+                return Some(next.due_ms);
+            }
+            let Reverse(deadline) = self.deadlines.pop()?;
+            let slot = &self.slots[deadline.slot as usize];
+            if slot.generation == deadline.generation {
+                if let Some(waker) = &slot.waker {
+                    waker.wake_by_ref();
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The task that sleeps until a wheel's next deadline and wakes its streams.
+struct Driver {
+    wheel: Arc<Wheel>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            let next = {
+                let mut table = this.wheel.lock();
+                let next = table.fire(now_ms());
+                table.scheduled_ms = next;
+                table.driver = Some(cx.waker().clone());
+                next
+            };
+            let Some(next) = next else {
+                return Poll::Pending;
+            };
+            let deadline = instant_of(next);
+            let sleep = match this.sleep.as_mut() {
+                Some(sleep) => {
+                    if sleep.deadline() != deadline {
+                        sleep.as_mut().reset(deadline);
+                    }
+                    sleep
+                }
+                None => this
+                    .sleep
+                    .insert(Box::pin(tokio::time::sleep_until(deadline))),
+            };
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The runtime is shutting down. Streams still registered here find a
+        // new wheel if they are ever polled on another runtime.
+        self.wheel.driven.store(false, Ordering::Relaxed);
+        self.wheel.lock().driver = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct CountingWaker;
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_stream_lets_go_of_its_task_and_its_slot() {
+        let task = Arc::new(CountingWaker);
+        let waker = Waker::from(Arc::clone(&task));
+        let mut context = Context::from_waker(&waker);
+        let wheel = Wheel::for_this_thread().expect("inside a runtime");
+        for _ in 0..100 {
+            let mut keep_alive = KeepAlive::new(Duration::from_secs(15)).expect("interval");
+            assert!(keep_alive.poll_due(&mut context).is_pending());
+            assert!(Arc::ptr_eq(
+                &keep_alive.registration.as_ref().expect("armed").wheel,
+                &wheel
+            ));
+            // The wheel holds the task's waker while the stream waits.
+            assert_eq!(Arc::strong_count(&task), 3);
+            drop(keep_alive);
+            assert_eq!(Arc::strong_count(&task), 2, "waker released on close");
+        }
+        let table = wheel.lock();
+        assert_eq!(table.slots.len(), 1, "one slot, reused");
+        assert_eq!(table.free, [0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_waiting_again_within_its_interval_takes_no_new_deadline() {
+        let waker = Waker::from(Arc::new(CountingWaker));
+        let mut context = Context::from_waker(&waker);
+        let mut keep_alive = KeepAlive::new(Duration::from_secs(15)).expect("interval");
+        for _ in 0..50 {
+            assert!(keep_alive.poll_due(&mut context).is_pending());
+            keep_alive.record_send();
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        let wheel = Arc::clone(&keep_alive.registration.as_ref().expect("armed").wheel);
+        assert_eq!(wheel.lock().deadlines.len(), 1);
+    }
+}
