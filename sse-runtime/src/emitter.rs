@@ -20,11 +20,12 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::event::{EventError, IntoEvent};
 
@@ -33,7 +34,13 @@ use crate::event::{EventError, IntoEvent};
 /// one write; small enough that a slow client holds little memory.
 pub(crate) const HIGH_WATER: usize = 16 * 1024;
 
-static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
+/// Names the stream an emitter belongs to, so that a send can tell whether
+/// the outbox lent on this thread is its own. 32 bits, because every idle
+/// stream and every `yield` point carries one: the numbers wrap after four
+/// billion streams, and a mix-up would need an emitter smuggled into another
+/// stream's handler body (which the macros rule out) with exactly that
+/// number.
+static NEXT_STREAM: AtomicU32 = AtomicU32::new(1);
 
 thread_local! {
     /// The outbox of the stream whose handler body is being polled on this
@@ -44,8 +51,8 @@ thread_local! {
 /// An outbox while it is lent to a handler body.
 #[derive(Debug, Default)]
 struct Lent {
-    stream: u64,
-    buffer: BytesMut,
+    stream: u32,
+    buffer: Vec<u8>,
     /// Frames that go out before `buffer`: shared events, and the batch
     /// written before each.
     queued: VecDeque<Bytes>,
@@ -78,7 +85,7 @@ struct Lent {
 /// ```
 #[derive(Debug)]
 pub struct Emitter {
-    stream: u64,
+    stream: u32,
 }
 
 impl Emitter {
@@ -88,15 +95,16 @@ impl Emitter {
             Emitter { stream },
             Outbox {
                 stream,
-                buffer: BytesMut::new(),
+                buffer: Vec::new(),
                 queued: None,
-                events: 0,
             },
         )
     }
 
-    /// Sends one event. Completes at once unless about 16 KiB are already
-    /// waiting for the client, in which case it waits for them to be written.
+    /// Sends one event: it is queued for the client at once, and the
+    /// returned future completes at once unless about 16 KiB are already
+    /// waiting for the client, in which case it waits for them to be
+    /// written. Awaiting it is what gives a fast producer backpressure.
     ///
     /// Sending a refused event (`Err`) ends the stream: the future never
     /// completes, and the response drops the handler body.
@@ -110,65 +118,83 @@ impl Emitter {
     /// # let _ = response;
     /// ```
     pub fn send<T: IntoEvent>(&mut self, event: T) -> Send<'_> {
+        // Queued here rather than when first polled, so that the future
+        // holds no event: it lives in the handler body's state at every
+        // `yield`, and an idle stream should be small.
+        let state = LENT.with_borrow_mut(|lent| {
+            let Some(lent) = lent.as_mut().filter(|lent| lent.stream == self.stream) else {
+                tracing::error!(
+                    "an sse_runtime::Emitter was used outside its response's handler body; \
+                     the event cannot be sent and the send never completes"
+                );
+                return SendState::Stuck;
+            };
+            match event.into_event() {
+                Ok(event) => {
+                    lent.accept(event);
+                    if lent.pending_bytes() >= HIGH_WATER {
+                        lent.full = true;
+                        SendState::Draining
+                    } else {
+                        SendState::Sent
+                    }
+                }
+                Err(error) => {
+                    lent.refused.get_or_insert(Box::new(error));
+                    SendState::Stuck
+                }
+            }
+        });
         Send {
-            emitter: self,
-            event: Some(event.into_event()),
+            stream: self.stream,
+            state,
+            _emitter: PhantomData,
         }
     }
 }
 
 /// The future returned by [`Emitter::send`]; see there for an example.
 #[derive(Debug)]
-#[must_use = "an event is only sent when this future is awaited"]
+#[must_use = "the event is queued, but only awaiting this waits for the client to catch up"]
 pub struct Send<'a> {
-    emitter: &'a Emitter,
-    event: Option<Result<crate::Event, EventError>>,
+    stream: u32,
+    state: SendState,
+    /// Holds the emitter borrowed, as a reference would, without storing
+    /// one: this future is part of every handler body's state.
+    _emitter: PhantomData<&'a mut Emitter>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SendState {
+    Sent,
+    /// Waiting for the response body to take the outbox.
+    Draining,
+    /// Refused, or sent from outside the handler body: never completes.
+    Stuck,
 }
 
 impl Future for Send<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        LENT.with_borrow_mut(|lent| {
-            let Some(lent) = lent
-                .as_mut()
-                .filter(|lent| lent.stream == this.emitter.stream)
-            else {
-                if this.event.take().is_some() {
-                    tracing::error!(
-                        "an sse_runtime::Emitter was used outside its response's handler body; \
-                         the event cannot be sent and the send never completes"
-                    );
-                }
-                return Poll::Pending;
-            };
-            let Some(event) = this.event.take() else {
-                // Polled again after waiting: the response body has taken
-                // the buffer when it is below the mark again. No waker is
-                // needed: after taking a frame, the response body polls the
-                // handler body again before anything else.
-                return if lent.pending_bytes() >= HIGH_WATER || lent.refused.is_some() {
-                    Poll::Pending
+        match self.state {
+            SendState::Sent => Poll::Ready(()),
+            SendState::Stuck => Poll::Pending,
+            // No waker is needed: after taking a frame, the response body
+            // polls the handler body again before anything else.
+            SendState::Draining => LENT.with_borrow(|lent| {
+                let drained = lent.as_ref().is_some_and(|lent| {
+                    lent.stream == self.stream
+                        && lent.pending_bytes() < HIGH_WATER
+                        && lent.refused.is_none()
+                });
+                if drained {
+                    Poll::Ready(())
                 } else {
-                    Poll::Ready(())
-                };
-            };
-            match event {
-                Ok(event) => {
-                    lent.accept(event);
-                    if lent.pending_bytes() >= HIGH_WATER {
-                        lent.full = true;
-                        return Poll::Pending;
-                    }
-                    Poll::Ready(())
-                }
-                Err(error) => {
-                    lent.refused.get_or_insert(Box::new(error));
                     Poll::Pending
                 }
-            }
-        })
+            }),
+        }
     }
 }
 
@@ -184,7 +210,7 @@ impl Lent {
         // Sent to many streams: written as it is, not copied, after the
         // batch so far.
         if !self.buffer.is_empty() {
-            let batch = std::mem::take(&mut self.buffer).freeze();
+            let batch = Bytes::from(std::mem::take(&mut self.buffer));
             self.queued_bytes += batch.len();
             self.queued.push_back(batch);
         }
@@ -201,8 +227,8 @@ impl Lent {
 /// The response body's side: the buffer it lends, and what it counts.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    stream: u64,
-    buffer: BytesMut,
+    stream: u32,
+    buffer: Vec<u8>,
     /// Boxed: only streams that send shared (hub) events use it, and every
     /// idle stream carries this struct.
     #[allow(
@@ -210,12 +236,13 @@ pub(crate) struct Outbox {
         reason = "8 bytes in every stream instead of 32; allocated only when used"
     )]
     queued: Option<Box<VecDeque<Bytes>>>,
-    events: u64,
 }
 
 /// What one poll of the handler body sent.
 pub(crate) struct Taken {
     pub(crate) frame: Option<Bytes>,
+    /// How many events the body sent.
+    pub(crate) events: u64,
     pub(crate) refused: Option<Box<EventError>>,
 }
 
@@ -234,7 +261,6 @@ impl Outbox {
         let outer = LENT.replace(Some(lent));
         let polled = poll();
         let lent = LENT.replace(outer).unwrap_or_default();
-        self.events += lent.events;
         self.buffer = lent.buffer;
         self.queued = (!lent.queued.is_empty()).then(|| Box::new(lent.queued));
         let frame = self.take_frame(lent.full);
@@ -242,6 +268,7 @@ impl Outbox {
             polled,
             Taken {
                 frame,
+                events: lent.events,
                 refused: lent.refused,
             },
         )
@@ -253,12 +280,8 @@ impl Outbox {
     }
 
     /// Writes final frames after what the body sent.
-    pub(crate) fn append(&mut self, write: impl FnOnce(&mut BytesMut)) {
+    pub(crate) fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         write(&mut self.buffer);
-    }
-
-    pub(crate) fn events_sent(&self) -> u64 {
-        self.events
     }
 
     /// A frame queued before the current batch, if any: sent before the
@@ -285,10 +308,10 @@ impl Outbox {
         // is busy: its next buffer starts at full size, so that a burst
         // grows no buffer event by event.
         let next = if full {
-            BytesMut::with_capacity(HIGH_WATER + HIGH_WATER / 4)
+            Vec::with_capacity(HIGH_WATER + HIGH_WATER / 4)
         } else {
-            BytesMut::new()
+            Vec::new()
         };
-        Some(std::mem::replace(&mut self.buffer, next).freeze())
+        Some(Bytes::from(std::mem::replace(&mut self.buffer, next)))
     }
 }

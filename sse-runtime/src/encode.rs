@@ -18,21 +18,21 @@
 //!   is refused here with an [`EventError`]; it is never rewritten, because a
 //!   rewritten id or event name is a silently different event.
 //!
-//! Every function appends to a caller's [`BytesMut`], so the response body can
+//! Every function appends to a caller's `Vec<u8>`, so the response body can
 //! encode many events into one buffer and send them as one frame.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 
 use crate::event::EventError;
 
 /// Appends `data: <line>\n` for every line of `text`, splitting at CR, LF and
 /// CRLF.
-pub(crate) fn put_data_lines(out: &mut BytesMut, text: &str) {
+pub(crate) fn put_data_lines(out: &mut Vec<u8>, text: &str) {
     put_prefixed_lines(out, b"data: ", text);
 }
 
 /// Writes `prefix`, a line, and LF for every line of `text`.
-fn put_prefixed_lines(out: &mut BytesMut, prefix: &[u8], text: &str) {
+fn put_prefixed_lines(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
     let mut rest = text.as_bytes();
     // Most values are a single line: reserve for that case up front so the
     // common path does one capacity check, not one per `put_slice`.
@@ -68,18 +68,16 @@ fn put_prefixed_lines(out: &mut BytesMut, prefix: &[u8], text: &str) {
 /// text is re-split into `data:` lines, which the receiver joins back with LF.
 /// On a serialization error, `out` is left exactly as it was.
 pub(crate) fn put_json_data<T: serde::Serialize + ?Sized>(
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     value: &T,
 ) -> Result<(), serde_json::Error> {
     let start = out.len();
     out.put_slice(b"data: ");
     let json_start = out.len();
-    let mut writer = out.writer();
-    if let Err(error) = serde_json::to_writer(&mut writer, value) {
-        writer.into_inner().truncate(start);
+    if let Err(error) = serde_json::to_writer(&mut *out, value) {
+        out.truncate(start);
         return Err(error);
     }
-    let out = writer.into_inner();
     if memchr::memchr2(b'\n', b'\r', &out[json_start..]).is_some() {
         let json = out.split_off(json_start);
         out.truncate(start);
@@ -95,17 +93,17 @@ pub(crate) fn put_json_data<T: serde::Serialize + ?Sized>(
 
 /// Appends `event: <name>\n`. The name must already be checked with
 /// [`check_event_name`].
-pub(crate) fn put_event_name(out: &mut BytesMut, name: &str) {
+pub(crate) fn put_event_name(out: &mut Vec<u8>, name: &str) {
     put_field(out, b"event: ", name.as_bytes());
 }
 
 /// Appends `id: <id>\n`. The id must already be checked with [`check_id`].
-pub(crate) fn put_id(out: &mut BytesMut, id: &str) {
+pub(crate) fn put_id(out: &mut Vec<u8>, id: &str) {
     put_field(out, b"id: ", id.as_bytes());
 }
 
 /// Appends `retry: <milliseconds>\n`.
-pub(crate) fn put_retry(out: &mut BytesMut, milliseconds: u64) {
+pub(crate) fn put_retry(out: &mut Vec<u8>, milliseconds: u64) {
     let mut digits = itoa::Buffer::new();
     put_field(out, b"retry: ", digits.format(milliseconds).as_bytes());
 }
@@ -116,20 +114,20 @@ pub(crate) fn put_retry(out: &mut BytesMut, milliseconds: u64) {
 /// A comment is invisible to `EventSource`, so splitting it into several
 /// comment lines loses nothing and keeps a line break inside it from starting
 /// a field.
-pub(crate) fn put_comment(out: &mut BytesMut, text: &str) {
+pub(crate) fn put_comment(out: &mut Vec<u8>, text: &str) {
     put_prefixed_lines(out, b": ", text);
     out.put_u8(b'\n');
 }
 
 /// Appends the blank line that makes the receiver dispatch the event.
-pub(crate) fn put_end_of_event(out: &mut BytesMut) {
+pub(crate) fn put_end_of_event(out: &mut Vec<u8>) {
     out.put_u8(b'\n');
 }
 
 /// The keep-alive frame: an empty comment and a blank line.
 pub(crate) const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
 
-fn put_field(out: &mut BytesMut, prefix: &[u8], value: &[u8]) {
+fn put_field(out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
     out.reserve(prefix.len() + value.len() + 1);
     out.put_slice(prefix);
     out.put_slice(value);
@@ -162,7 +160,7 @@ mod tests {
     use super::*;
 
     fn data(text: &str) -> String {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         put_data_lines(&mut out, text);
         String::from_utf8(out.to_vec()).unwrap()
     }
@@ -182,7 +180,7 @@ mod tests {
 
     #[test]
     fn comment_lines_cannot_start_a_field() {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         put_comment(&mut out, "x\ndata: forged\r\nid: 1");
         assert_eq!(&out[..], b": x\n: data: forged\n: id: 1\n\n");
     }
@@ -190,7 +188,7 @@ mod tests {
     #[test]
     fn json_with_raw_line_breaks_is_split() {
         let raw = serde_json::value::RawValue::from_string("{\r\n\"a\": 1\n}".into()).unwrap();
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         put_json_data(&mut out, &raw).unwrap();
         assert_eq!(&out[..], b"data: {\ndata: \"a\": 1\ndata: }\n");
     }
@@ -199,7 +197,7 @@ mod tests {
     fn json_error_leaves_buffer_unchanged() {
         let mut map = std::collections::HashMap::new();
         map.insert(vec![1u8], 1);
-        let mut out = BytesMut::from(&b"event: x\n"[..]);
+        let mut out = b"event: x\n".to_vec();
         assert!(put_json_data(&mut out, &map).is_err());
         assert_eq!(&out[..], b"event: x\n");
     }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::encode;
 
@@ -54,11 +54,11 @@ impl Event {
     /// assert_eq!(event.as_bytes(), b"data: two\ndata: lines\n\n");
     /// ```
     pub fn data<T: AsRef<str> + ?Sized>(text: &T) -> Event {
-        let mut out = BytesMut::with_capacity(text.as_ref().len() + 8);
+        let mut out = Vec::with_capacity(text.as_ref().len() + 8);
         encode::put_data_lines(&mut out, text.as_ref());
         encode::put_end_of_event(&mut out);
         Event {
-            frame: out.freeze(),
+            frame: Bytes::from(out),
             shared: false,
         }
     }
@@ -83,10 +83,10 @@ impl Event {
     /// assert_eq!(comment.as_bytes(), b": Starting process\n\n");
     /// ```
     pub fn comment<T: AsRef<str> + ?Sized>(text: &T) -> Event {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         encode::put_comment(&mut out, text.as_ref());
         Event {
-            frame: out.freeze(),
+            frame: Bytes::from(out),
             shared: false,
         }
     }
@@ -237,7 +237,7 @@ impl<'a> EventBuilder<'a> {
         encode::put_data_lines(&mut out, text);
         encode::put_end_of_event(&mut out);
         Ok(Event {
-            frame: out.freeze(),
+            frame: Bytes::from(out),
             shared: false,
         })
     }
@@ -257,7 +257,7 @@ impl<'a> EventBuilder<'a> {
         encode::put_json_data(&mut out, value).map_err(EventError::Json)?;
         encode::put_end_of_event(&mut out);
         Ok(Event {
-            frame: out.freeze(),
+            frame: Bytes::from(out),
             shared: false,
         })
     }
@@ -269,7 +269,7 @@ impl<'a> EventBuilder<'a> {
 
     /// Allocates the frame once, sized for the fields plus `data_len`, and
     /// writes the fields that precede the data.
-    fn start_frame(self, data_len: usize) -> Result<BytesMut, EventError> {
+    fn start_frame(self, data_len: usize) -> Result<Vec<u8>, EventError> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -286,7 +286,7 @@ impl<'a> EventBuilder<'a> {
             + self
                 .retry
                 .map_or(0, |_| b"retry: 18446744073709551615\n".len());
-        let mut out = BytesMut::with_capacity(capacity);
+        let mut out = Vec::with_capacity(capacity);
         if let Some(name) = self.event {
             encode::put_event_name(&mut out, name);
         }

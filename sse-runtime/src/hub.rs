@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::encode;
 use crate::event::{Event, EventError, EventIdValue};
@@ -446,14 +446,14 @@ impl Transport for LocalTransport {
 }
 
 fn reset_frame(last_id: &str) -> Bytes {
-    let mut out = BytesMut::new();
+    let mut out = Vec::new();
     encode::put_event_name(&mut out, "reset");
     encode::put_data_lines(
         &mut out,
         &format!("events after id {last_id:?} are no longer available; reload"),
     );
     encode::put_end_of_event(&mut out);
-    out.freeze()
+    Bytes::from(out)
 }
 
 /// A subscriber's bounded queue.
@@ -501,11 +501,11 @@ impl Queue {
 }
 
 fn lagged_frame(behind: u64) -> Bytes {
-    let mut out = BytesMut::new();
+    let mut out = Vec::new();
     encode::put_event_name(&mut out, "lagged");
     encode::put_data_lines(&mut out, itoa::Buffer::new().format(behind));
     encode::put_end_of_event(&mut out);
-    out.freeze()
+    Bytes::from(out)
 }
 
 /// The events of one subscriber: replayed first, then live. Also a

@@ -5,9 +5,9 @@
 //! every stream, most of which are idle: that was the largest single part of
 //! an idle stream's memory. Instead, the streams polled on one worker thread
 //! share a [`Wheel`]: a table of wakers and a queue of deadlines, driven by
-//! one task with one `Sleep`. A stream keeps a 24-byte [`Registration`]; the
-//! wheel keeps 24 bytes of waker and generation per stream, plus 16 bytes
-//! per pending deadline.
+//! one task with one `Sleep`. A stream keeps 32 bytes of [`KeepAlive`]; the
+//! wheel keeps a waker (16 bytes) per stream and 8 bytes per pending
+//! deadline.
 //!
 //! A stream does not re-arm on every frame it sends, which would take the
 //! wheel's lock per frame. It records when it last sent; when its deadline
@@ -38,8 +38,8 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Milliseconds on tokio's clock since the first keep-alive was set up.
-fn now_ms() -> u64 {
+/// Milliseconds on tokio's clock since the first stream started.
+pub(crate) fn now_ms() -> u64 {
     Instant::now()
         .saturating_duration_since(epoch())
         .as_millis() as u64
@@ -52,11 +52,18 @@ fn instant_of(ms: u64) -> Instant {
 }
 
 /// One stream's keep-alive: its interval, when it last sent, and its place
-/// in a wheel once it has waited.
+/// in a wheel once it has waited. Kept flat, without a nested struct for
+/// the wheel's part, so that the two `u32`s share one word: every stream
+/// carries this.
 pub(crate) struct KeepAlive {
-    interval_ms: NonZeroU32,
     last_send_ms: u64,
-    registration: Option<Registration>,
+    /// The deadline last armed in the wheel.
+    armed_ms: u64,
+    /// The wheel holding this stream's waker in `slot`; `None` until the
+    /// stream first waits.
+    wheel: Option<Arc<Wheel>>,
+    slot: u32,
+    interval_ms: NonZeroU32,
 }
 
 impl KeepAlive {
@@ -67,9 +74,11 @@ impl KeepAlive {
         let ms = interval.as_nanos().div_ceil(1_000_000);
         let interval_ms = NonZeroU32::new(u32::try_from(ms).unwrap_or(u32::MAX))?;
         Some(KeepAlive {
-            interval_ms,
             last_send_ms: now_ms(),
-            registration: None,
+            armed_ms: 0,
+            wheel: None,
+            slot: 0,
+            interval_ms,
         })
     }
 
@@ -87,11 +96,7 @@ impl KeepAlive {
             self.last_send_ms = now;
             return Poll::Ready(());
         }
-        let armed_ahead = self
-            .registration
-            .as_ref()
-            .is_some_and(|registration| registration.armed_ms > now && registration.is_live());
-        if !armed_ahead {
+        if self.armed_ms <= now || self.live_wheel().is_none() {
             // Never armed, or the deadline passed while frames went out: arm
             // for when the silence will have lasted an interval.
             self.arm(due, cx.waker());
@@ -99,55 +104,36 @@ impl KeepAlive {
         Poll::Pending
     }
 
+    /// The wheel this stream is in, unless its runtime has shut down.
+    fn live_wheel(&self) -> Option<&Arc<Wheel>> {
+        self.wheel
+            .as_ref()
+            .filter(|wheel| wheel.driven.load(Ordering::Relaxed))
+    }
+
     fn arm(&mut self, due: u64, waker: &Waker) {
-        if let Some(registration) = self.registration.as_mut().filter(|r| r.is_live()) {
-            registration.arm(due, waker);
-            return;
+        if self.live_wheel().is_none() {
+            // First arming, or the runtime that drove the old wheel is gone.
+            self.leave_wheel();
+            let Some(wheel) = Wheel::for_this_thread() else {
+                return;
+            };
+            let Some(slot) = wheel.lock().insert(waker.clone()) else {
+                return;
+            };
+            self.wheel = Some(wheel);
+            self.slot = slot;
         }
-        // First arming, or the runtime that drove the old wheel is gone.
-        self.registration =
-            Wheel::for_this_thread().map(|wheel| Registration::new(wheel, due, waker));
-    }
-}
-
-/// A stream's place in a wheel: which slot holds its waker, and the
-/// deadline it last armed.
-struct Registration {
-    wheel: Arc<Wheel>,
-    slot: u32,
-    generation: u32,
-    armed_ms: u64,
-}
-
-impl Registration {
-    fn new(wheel: Arc<Wheel>, due: u64, waker: &Waker) -> Registration {
-        let (slot, generation) = wheel.lock().insert(waker.clone());
-        let mut registration = Registration {
-            wheel,
-            slot,
-            generation,
-            armed_ms: 0,
+        let Some(wheel) = &self.wheel else {
+            return;
         };
-        registration.arm(due, waker);
-        registration
-    }
-
-    fn is_live(&self) -> bool {
-        self.wheel.driven.load(Ordering::Relaxed)
-    }
-
-    fn arm(&mut self, due: u64, waker: &Waker) {
         self.armed_ms = due;
-        let mut table = self.wheel.lock();
+        let mut table = wheel.lock();
         let slot = &mut table.slots[self.slot as usize];
         if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             slot.waker = Some(waker.clone());
         }
-        table.deadlines.push(Reverse(Deadline {
-            due_ms: due,
-            slot: self.slot,
-            generation: self.generation,
-        }));
+        table.deadlines.push(Reverse(Deadline::new(due, self.slot)));
         if table.scheduled_ms.is_none_or(|scheduled| due < scheduled) {
             // The driver sleeps until a later deadline, or not at all.
             if let Some(driver) = table.driver.take() {
@@ -155,13 +141,19 @@ impl Registration {
             }
         }
     }
+
+    fn leave_wheel(&mut self) {
+        if let Some(wheel) = self.wheel.take() {
+            // Drops the waker now, so that a closed stream's task is freed
+            // at once rather than when its deadline passes.
+            wheel.lock().remove(self.slot);
+        }
+    }
 }
 
-impl Drop for Registration {
+impl Drop for KeepAlive {
     fn drop(&mut self) {
-        // Drops the waker now, so that a closed stream's task is freed at
-        // once rather than when its deadline passes.
-        self.wheel.lock().remove(self.slot, self.generation);
+        self.leave_wheel();
     }
 }
 
@@ -184,18 +176,37 @@ struct Table {
     driver: Option<Waker>,
 }
 
+/// A stream's waker. A freed slot may be reused while deadlines its last
+/// stream armed are still queued; those then wake the new stream once for
+/// nothing, which costs one poll and saves a generation count per slot.
 struct Slot {
     waker: Option<Waker>,
-    /// Bumped when the slot is freed, so that deadlines left in the queue by
-    /// its last stream wake nobody.
-    generation: u32,
 }
 
+/// A deadline and the slot it wakes, in one `u64` so that the queue costs 8
+/// bytes per waiting stream: the low [`SLOT_BITS`] bits hold the slot, the
+/// rest the milliseconds. Ordered by time first.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Deadline {
-    due_ms: u64,
-    slot: u32,
-    generation: u32,
+struct Deadline(u64);
+
+/// Up to 16.7 million streams per thread, and deadlines up to 34 years
+/// after the first keep-alive.
+const SLOT_BITS: u32 = 24;
+const MAX_SLOTS: usize = 1 << SLOT_BITS;
+
+impl Deadline {
+    fn new(due_ms: u64, slot: u32) -> Deadline {
+        let due_ms = due_ms.min(u64::MAX >> SLOT_BITS);
+        Deadline(due_ms << SLOT_BITS | u64::from(slot))
+    }
+
+    fn due_ms(&self) -> u64 {
+        self.0 >> SLOT_BITS
+    }
+
+    fn slot(&self) -> usize {
+        (self.0 & (MAX_SLOTS as u64 - 1)) as usize
+    }
 }
 
 thread_local! {
@@ -243,42 +254,34 @@ impl Wheel {
 }
 
 impl Table {
-    fn insert(&mut self, waker: Waker) -> (u32, u32) {
+    /// A slot for a new stream; `None` once the thread has [`MAX_SLOTS`].
+    fn insert(&mut self, waker: Waker) -> Option<u32> {
         if let Some(slot) = self.free.pop() {
-            let entry = &mut self.slots[slot as usize];
-            entry.waker = Some(waker);
-            return (slot, entry.generation);
+            self.slots[slot as usize].waker = Some(waker);
+            return Some(slot);
         }
-        let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 streams per thread");
-        self.slots.push(Slot {
-            waker: Some(waker),
-            generation: 0,
-        });
-        (slot, 0)
+        if self.slots.len() >= MAX_SLOTS {
+            return None;
+        }
+        self.slots.push(Slot { waker: Some(waker) });
+        u32::try_from(self.slots.len() - 1).ok()
     }
 
-    fn remove(&mut self, slot: u32, generation: u32) {
-        let entry = &mut self.slots[slot as usize];
-        if entry.generation == generation {
-            entry.waker = None;
-            entry.generation = entry.generation.wrapping_add(1);
-            self.free.push(slot);
-        }
+    fn remove(&mut self, slot: u32) {
+        self.slots[slot as usize].waker = None;
+        self.free.push(slot);
     }
 
     /// Wakes every stream whose deadline has passed; returns the next
     /// deadline, if any.
     fn fire(&mut self, now: u64) -> Option<u64> {
         while let Some(Reverse(next)) = self.deadlines.peek() {
-            if next.due_ms > now {
-                return Some(next.due_ms);
+            if next.due_ms() > now {
+                return Some(next.due_ms());
             }
             let Reverse(deadline) = self.deadlines.pop()?;
-            let slot = &self.slots[deadline.slot as usize];
-            if slot.generation == deadline.generation {
-                if let Some(waker) = &slot.waker {
-                    waker.wake_by_ref();
-                }
+            if let Some(waker) = &self.slots[deadline.slot()].waker {
+                waker.wake_by_ref();
             }
         }
         None
@@ -356,7 +359,7 @@ mod tests {
             let mut keep_alive = KeepAlive::new(Duration::from_secs(15)).expect("interval");
             assert!(keep_alive.poll_due(&mut context).is_pending());
             assert!(Arc::ptr_eq(
-                &keep_alive.registration.as_ref().expect("armed").wheel,
+                keep_alive.wheel.as_ref().expect("armed"),
                 &wheel
             ));
             // The wheel holds the task's waker while the stream waits.
@@ -379,7 +382,7 @@ mod tests {
             keep_alive.record_send();
             tokio::time::advance(Duration::from_millis(100)).await;
         }
-        let wheel = Arc::clone(&keep_alive.registration.as_ref().expect("armed").wheel);
+        let wheel = Arc::clone(keep_alive.wheel.as_ref().expect("armed"));
         assert_eq!(wheel.lock().deadlines.len(), 1);
     }
 }
