@@ -203,7 +203,7 @@ fn main() {
         }
         let (o, a) = (median(&mut ours_cost), median(&mut axum_cost));
         println!(
-            "{:<22} {:>14.0} {:>14.0} {:>10.2}",
+            "{:<22} {:>14.0} {:>14.0} {:>10.3}",
             format!("{connections} open"),
             o,
             a,

@@ -5,7 +5,7 @@
 //! every stream, most of which are idle: that was the largest single part of
 //! an idle stream's memory. Instead, the streams polled on one worker thread
 //! share a [`Wheel`]: a table of wakers and a queue of deadlines, driven by
-//! one task with one `Sleep`. A stream keeps 32 bytes of [`KeepAlive`]; the
+//! one task with one `Sleep`. A stream keeps 40 bytes of [`KeepAlive`]; the
 //! wheel keeps a waker (16 bytes) per stream and 8 bytes per pending
 //! deadline.
 //!
@@ -62,6 +62,10 @@ pub(crate) struct KeepAlive {
     /// The wheel holding this stream's waker in `slot`; `None` until the
     /// stream first waits.
     wheel: Option<Arc<Wheel>>,
+    /// Which task the wheel wakes: the data pointer of the waker it holds.
+    /// Compared on every wait, so that a body polled by another task from
+    /// then on is still woken, without taking the wheel's lock to ask.
+    waker_id: usize,
     slot: u32,
     interval_ms: NonZeroU32,
 }
@@ -77,6 +81,7 @@ impl KeepAlive {
             last_send_ms: now_ms(),
             armed_ms: 0,
             wheel: None,
+            waker_id: 0,
             slot: 0,
             interval_ms,
         })
@@ -99,7 +104,9 @@ impl KeepAlive {
         if self.armed_ms <= now || self.live_wheel().is_none() {
             // Never armed, or the deadline passed while frames went out: arm
             // for when the silence will have lasted an interval.
-            self.arm(due, cx.waker());
+            self.arm(Some(due), cx.waker());
+        } else if self.waker_id != cx.waker().data() as usize {
+            self.arm(None, cx.waker());
         }
         Poll::Pending
     }
@@ -111,7 +118,8 @@ impl KeepAlive {
             .filter(|wheel| wheel.driven.load(Ordering::Relaxed))
     }
 
-    fn arm(&mut self, due: u64, waker: &Waker) {
+    /// Queues a deadline at `due`, if given, and has the wheel wake `waker`.
+    fn arm(&mut self, due: Option<u64>, waker: &Waker) {
         if self.live_wheel().is_none() {
             // First arming, or the runtime that drove the old wheel is gone.
             self.leave_wheel();
@@ -127,12 +135,16 @@ impl KeepAlive {
         let Some(wheel) = &self.wheel else {
             return;
         };
-        self.armed_ms = due;
+        self.waker_id = waker.data() as usize;
         let mut table = wheel.lock();
         let slot = &mut table.slots[self.slot as usize];
         if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             slot.waker = Some(waker.clone());
         }
+        let Some(due) = due else {
+            return;
+        };
+        self.armed_ms = due;
         table.deadlines.push(Reverse(Deadline::new(due, self.slot)));
         if table.scheduled_ms.is_none_or(|scheduled| due < scheduled) {
             // The driver sleeps until a later deadline, or not at all.

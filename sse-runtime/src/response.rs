@@ -644,7 +644,7 @@ mod tests {
         })
         .into_body();
         assert!(
-            std::mem::size_of_val(&body) <= 160,
+            std::mem::size_of_val(&body) <= 168,
             "SseBody grew to {} bytes (handler body {}, stream state {})",
             std::mem::size_of_val(&body),
             std::mem::size_of_val(body.body.as_ref().expect("running")),

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use sse_runtime::{Event, SseBody, SseConfig, SseResponse};
 use tokio::time::Instant;
@@ -160,4 +161,35 @@ fn keep_alive_works_on_each_runtime_in_turn() {
             stalled.push(runtime);
         }
     }
+}
+
+/// A body first polled by one task and then by another (handed over once
+/// idle) still gets its keep-alive: the timer wakes whoever polls it now.
+#[tokio::test(start_paused = true)]
+async fn a_body_handed_to_another_task_is_still_woken() {
+    let start = Instant::now();
+    let body = SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("x")).await;
+        std::future::pending::<()>().await;
+    })
+    .with_config(with_keep_alive(Duration::from_secs(5)))
+    .into_body();
+    let body = tokio::spawn(async move {
+        let mut body = Box::pin(body);
+        let (frame, _) = next_frame(&mut body, start).await;
+        assert_eq!(&frame[..], b"data: x\n\n");
+        // Poll until it waits, so that its keep-alive is armed for this task.
+        std::future::poll_fn(|cx| {
+            assert!(body.as_mut().poll_frame(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        body
+    })
+    .await
+    .expect("first task");
+    let mut body = body;
+    let (frame, elapsed) = next_frame(&mut body, start).await;
+    assert_eq!(&frame[..], b":\n\n");
+    assert_eq!(elapsed, Duration::from_secs(5));
 }
