@@ -38,6 +38,7 @@
 //! * [`event`](mod@event): the [`Event`] type and its builder;
 //! * `encode`: the wire encoder (no axum in it);
 //! * [`response`]: the axum glue — [`SseResponse`], headers, keep-alive;
+//! * `keep_alive`: the timer wheel that wakes idle streams for keep-alive;
 //! * [`emitter`]: what `yield` becomes;
 //! * the macros live in the `sse-macros` crate and are re-exported here.
 

@@ -1,5 +1,6 @@
 //! The axum glue: the response type, its headers, the streaming body with its
-//! keep-alive timer, and how a handler body's end becomes the stream's end.
+//! keep-alive (timed by `keep_alive.rs`), and how a handler body's end
+//! becomes the stream's end.
 //!
 //! This is the only module that knows about axum and HTTP.
 
@@ -99,7 +100,9 @@ impl SseConfig {
 
     /// Sends a keep-alive comment (`:\n\n`) whenever nothing else was sent
     /// for `interval`; `None` turns keep-alive off. A zero interval is treated
-    /// as off, since it would send keep-alives in a busy loop.
+    /// as off, since it would send keep-alives in a busy loop. Intervals are
+    /// kept in whole milliseconds (a shorter one counts as 1 ms) on tokio's
+    /// clock, so `tokio::time::pause` applies to them.
     ///
     /// ```
     /// let config = sse_runtime::SseConfig::new().keep_alive(None);
