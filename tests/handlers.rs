@@ -430,6 +430,31 @@ async fn keep_alive_is_sent_after_silence() {
     );
 }
 
+/// Streams spread over a multi-threaded runtime share a keep-alive timer
+/// per worker thread; each must still get its own keep-alives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alives_reach_every_stream_across_worker_threads() {
+    let addr = serve(Router::new().route("/", get(silent))).await;
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        clients.spawn(async move {
+            let mut chunks = request(addr, "/", &[]).await.chunks();
+            let mut seen = Vec::new();
+            while seen.windows(3).filter(|w| w == b":\n\n").count() < 3 {
+                seen.extend_from_slice(&chunks.next().await.expect("open"));
+            }
+            assert!(
+                seen.starts_with(b"data: start\n\n:\n\n:\n\n:\n\n"),
+                "{:?}",
+                String::from_utf8_lossy(&seen)
+            );
+        });
+    }
+    while let Some(client) = within(clients.join_next()).await {
+        client.expect("every stream got three keep-alives");
+    }
+}
+
 #[sse_handler(keep_alive = false)]
 async fn one_then_wait() {
     yield_!(event!("alone"));

@@ -230,7 +230,15 @@ impl Wheel {
     /// This thread's wheel for the current runtime, created with its driver
     /// task on first use. `None` outside a tokio runtime.
     fn for_this_thread() -> Option<Arc<Wheel>> {
-        let runtime = Handle::try_current().ok()?;
+        let Ok(runtime) = Handle::try_current() else {
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "an SSE body was polled outside a tokio runtime; it sends no keep-alives there"
+                );
+            }
+            return None;
+        };
         THIS_THREAD.with_borrow_mut(|current| {
             if let Some((id, wheel)) = current.as_ref() {
                 if *id == runtime.id() && wheel.driven.load(Ordering::Relaxed) {
