@@ -12,11 +12,10 @@
 //! A stream does not re-arm on every frame it sends, which would take the
 //! wheel's lock per frame. It records when it last sent; when its deadline
 //! fires early (it sent since arming), it arms again for the right moment.
-//! So a busy stream touches the wheel about once per interval, and an idle
-//! one exactly once.
+//! So a stream, busy or idle, touches the wheel about once per interval.
 //!
-//! Time is tokio's clock, in whole milliseconds since the first use, so
-//! `tokio::time::pause` applies to keep-alive as it would to a `Sleep`.
+//! Time is tokio's clock in whole milliseconds, so `tokio::time::pause`
+//! applies to keep-alive as it would to a `Sleep`.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -34,21 +33,42 @@ use tokio::time::{Instant, Sleep};
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
+/// Where [`EPOCH`] sits on the millisecond scale: half of the scale's 40
+/// bits (about 17 years) lies before it. A paused tokio clock can stand
+/// before the epoch: a test runtime that advanced its clock by days may be
+/// the first to use keep-alive, and a runtime started later reads an
+/// earlier time. Those moments must still count up, never all read as zero.
+const EPOCH_MS: u64 = 1 << 39;
+
 fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Milliseconds on tokio's clock since the first stream started.
+/// Milliseconds on tokio's clock (rounded down), on a scale that places
+/// the first use at [`EPOCH_MS`].
 pub(crate) fn now_ms() -> u64 {
-    Instant::now()
-        .saturating_duration_since(epoch())
-        .as_millis() as u64
+    let (now, epoch) = (Instant::now(), epoch());
+    match now.checked_duration_since(epoch) {
+        Some(after) => EPOCH_MS + after.as_millis() as u64,
+        None => {
+            let before = epoch.duration_since(now).as_nanos().div_ceil(1_000_000);
+            EPOCH_MS.saturating_sub(u64::try_from(before).unwrap_or(u64::MAX))
+        }
+    }
 }
 
 /// The moment a millisecond count stands for: the wheel sleeps until then,
 /// and `now_ms` has reached the count when it wakes.
 fn instant_of(ms: u64) -> Instant {
-    epoch() + Duration::from_millis(ms)
+    let epoch = epoch();
+    if ms >= EPOCH_MS {
+        epoch + Duration::from_millis(ms - EPOCH_MS)
+    } else {
+        // Representable: some runtime's clock read this moment.
+        epoch
+            .checked_sub(Duration::from_millis(EPOCH_MS - ms))
+            .unwrap_or(epoch)
+    }
 }
 
 /// One stream's keep-alive: its interval, when it last sent, and its place
@@ -201,8 +221,8 @@ struct Slot {
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Deadline(u64);
 
-/// Up to 16.7 million streams per thread, and deadlines up to 34 years
-/// after the first keep-alive.
+/// Up to 16.7 million streams per thread, and deadlines up to about 17
+/// years after the first keep-alive (see [`EPOCH_MS`]).
 const SLOT_BITS: u32 = 24;
 const MAX_SLOTS: usize = 1 << SLOT_BITS;
 
