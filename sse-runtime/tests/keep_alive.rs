@@ -32,6 +32,19 @@ fn with_keep_alive(interval: Duration) -> SseConfig {
     SseConfig::new().keep_alive(Some(interval))
 }
 
+/// A stream that sends `data: open`, then nothing.
+fn idle_stream(
+    interval: Duration,
+) -> Pin<Box<SseBody<impl std::future::Future<Output = ()> + Send + 'static>>> {
+    let body = SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("open")).await;
+        std::future::pending::<()>().await;
+    })
+    .with_config(with_keep_alive(interval))
+    .into_body();
+    Box::pin(body)
+}
+
 #[tokio::test(start_paused = true)]
 async fn keep_alive_counts_silence_from_the_last_frame() {
     let start = Instant::now();
@@ -92,13 +105,7 @@ async fn a_thousand_streams_each_get_their_own_interval() {
     for n in 1..=1000u64 {
         tasks.spawn(async move {
             let interval = Duration::from_millis(n * 7);
-            let body = SseResponse::new(|mut emitter| async move {
-                emitter.send(Event::data("open")).await;
-                std::future::pending::<()>().await;
-            })
-            .with_config(with_keep_alive(interval))
-            .into_body();
-            let mut body = Box::pin(body);
+            let mut body = idle_stream(interval);
             let (open, _) = next_frame(&mut body, start).await;
             assert_eq!(&open[..], b"data: open\n\n");
             for round in 1..=3 {
@@ -116,13 +123,7 @@ async fn a_thousand_streams_each_get_their_own_interval() {
 #[tokio::test(start_paused = true)]
 async fn a_sub_millisecond_interval_is_not_turned_off() {
     let start = Instant::now();
-    let body = SseResponse::new(|mut emitter| async move {
-        emitter.send(Event::data("x")).await;
-        std::future::pending::<()>().await;
-    })
-    .with_config(with_keep_alive(Duration::from_micros(300)))
-    .into_body();
-    let mut body = Box::pin(body);
+    let mut body = idle_stream(Duration::from_micros(300));
     next_frame(&mut body, start).await;
     let (frame, elapsed) = next_frame(&mut body, start).await;
     assert_eq!(&frame[..], b":\n\n");
@@ -143,13 +144,7 @@ fn keep_alive_works_on_each_runtime_in_turn() {
             .expect("runtime");
         runtime.block_on(async {
             let start = Instant::now();
-            let body = SseResponse::new(|mut emitter| async move {
-                emitter.send(Event::data("x")).await;
-                std::future::pending::<()>().await;
-            })
-            .with_config(with_keep_alive(Duration::from_millis(250)))
-            .into_body();
-            let mut body = Box::pin(body);
+            let mut body = idle_stream(Duration::from_millis(250));
             next_frame(&mut body, start).await;
             let (frame, elapsed) = next_frame(&mut body, start).await;
             assert_eq!(&frame[..], b":\n\n", "round {round}");
@@ -168,16 +163,10 @@ fn keep_alive_works_on_each_runtime_in_turn() {
 #[tokio::test(start_paused = true)]
 async fn a_body_handed_to_another_task_is_still_woken() {
     let start = Instant::now();
-    let body = SseResponse::new(|mut emitter| async move {
-        emitter.send(Event::data("x")).await;
-        std::future::pending::<()>().await;
-    })
-    .with_config(with_keep_alive(Duration::from_secs(5)))
-    .into_body();
+    let mut body = idle_stream(Duration::from_secs(5));
     let body = tokio::spawn(async move {
-        let mut body = Box::pin(body);
         let (frame, _) = next_frame(&mut body, start).await;
-        assert_eq!(&frame[..], b"data: x\n\n");
+        assert_eq!(&frame[..], b"data: open\n\n");
         // Poll until it waits, so that its keep-alive is armed for this task.
         std::future::poll_fn(|cx| {
             assert!(body.as_mut().poll_frame(cx).is_pending());
