@@ -46,7 +46,14 @@ thread_local! {
     /// The outbox of the stream whose handler body is being polled on this
     /// thread, if any.
     static LENT: RefCell<Option<Lent>> = const { RefCell::new(None) };
+    /// An empty queue that keeps its capacity from one lend to the next, so
+    /// that a shared event's place in line allocates nothing: a hub sends
+    /// one to every subscriber for each event.
+    static SPARE_QUEUE: RefCell<VecDeque<Bytes>> = const { RefCell::new(VecDeque::new()) };
 }
+
+/// A spare queue larger than this is let go rather than kept for reuse.
+const SPARE_QUEUE_CAPACITY: usize = 64;
 
 /// An outbox while it is lent to a handler body.
 #[derive(Debug, Default)]
@@ -250,10 +257,14 @@ impl Outbox {
     /// Polls the handler body with the outbox lent to it, then takes what it
     /// sent.
     pub(crate) fn poll_with<T>(&mut self, poll: impl FnOnce() -> T) -> (T, Taken) {
+        let queued = match self.queued.take() {
+            Some(queued) => *queued,
+            None => SPARE_QUEUE.take(),
+        };
         let lent = Lent {
             stream: self.stream,
             buffer: std::mem::take(&mut self.buffer),
-            queued: self.queued.take().map(|queued| *queued).unwrap_or_default(),
+            queued,
             ..Lent::default()
         };
         // Save what is lent already: a handler body may itself poll another
@@ -262,8 +273,21 @@ impl Outbox {
         let polled = poll();
         let lent = LENT.replace(outer).unwrap_or_default();
         self.buffer = lent.buffer;
-        self.queued = (!lent.queued.is_empty()).then(|| Box::new(lent.queued));
-        let frame = self.take_frame(lent.full);
+        let mut queued = lent.queued;
+        // Queued frames go before the batch in the buffer. Usually there is
+        // at most one, sent now, and only a longer line needs a box of its
+        // own until the next polls have sent it.
+        let frame = match queued.pop_front() {
+            Some(frame) => Some(frame),
+            None => self.take_buffer(lent.full),
+        };
+        if queued.is_empty() {
+            if queued.capacity() <= SPARE_QUEUE_CAPACITY {
+                SPARE_QUEUE.set(queued);
+            }
+        } else {
+            self.queued = Some(Box::new(queued));
+        }
         (
             polled,
             Taken {
@@ -276,7 +300,7 @@ impl Outbox {
 
     /// Takes what is in the outbox without polling the handler body.
     pub(crate) fn take_remaining(&mut self) -> Option<Bytes> {
-        self.take_frame(false)
+        self.take_queued().or_else(|| self.take_buffer(false))
     }
 
     /// Writes final frames after what the body sent.
@@ -295,10 +319,8 @@ impl Outbox {
         frame
     }
 
-    fn take_frame(&mut self, full: bool) -> Option<Bytes> {
-        if let Some(frame) = self.take_queued() {
-            return Some(frame);
-        }
+    /// The batch in the buffer, as one frame.
+    fn take_buffer(&mut self, full: bool) -> Option<Bytes> {
         if self.buffer.is_empty() {
             return None;
         }
