@@ -163,7 +163,7 @@ async fn each_stream_reports_why_it_ended() {
     assert_eq!(done.len(), 2);
     let completed = wait_for_close("/completed").await;
     assert_eq!(completed.reason, CloseReason::Completed);
-    assert_eq!((completed.frames, completed.bytes), (2, 22));
+    assert_eq!((completed.events, completed.bytes), (2, 22));
 
     request(addr, "/error?mode=error", &[])
         .await

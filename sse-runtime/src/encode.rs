@@ -23,7 +23,7 @@
 
 use bytes::BufMut;
 
-use crate::event::EventError;
+use crate::error::EventError;
 
 /// Appends `data: <line>\n` for every line of `text`, splitting at CR, LF and
 /// CRLF.
@@ -122,6 +122,16 @@ pub(crate) fn put_comment(out: &mut Vec<u8>, text: &str) {
 /// Appends the blank line that makes the receiver dispatch the event.
 pub(crate) fn put_end_of_event(out: &mut Vec<u8>) {
     out.put_u8(b'\n');
+}
+
+/// Appends a whole event with a fixed name and text data: the events the
+/// runtime sends by itself (`error`, `lagged`, `reset`).
+pub(crate) fn put_named_event(out: &mut Vec<u8>, name: &str, data: &str) {
+    // The names are the runtime's own literals, never user input.
+    debug_assert!(check_event_name(name).is_ok(), "{name:?}");
+    put_event_name(out, name);
+    put_data_lines(out, data);
+    put_end_of_event(out);
 }
 
 /// The keep-alive frame: an empty comment and a blank line.

@@ -24,14 +24,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::encode;
-use crate::event::{Event, EventError, EventIdValue};
+use crate::error::EventError;
+use crate::event::{Event, EventIdValue};
+use crate::sync::lock;
 
 /// What to do with a subscriber whose queue is full.
 ///
@@ -267,18 +269,21 @@ impl Hub {
         })
     }
 
-    /// Subscribes to `topics`, resuming after `last` (pass the request's
-    /// [`LastEventId`](crate::LastEventId); with none, live events only).
+    /// Subscribes to `topics`, resuming after `last`: the request's
+    /// [`LastEventId`](crate::LastEventId), or any id as text
+    /// (`Some("41")`, `"41"`); `None` for live events only.
     ///
     /// ```
     /// let hub = sse_runtime::hub::Hub::new();
-    /// let subscription = hub.subscribe(&["a", "b"], &sse_runtime::LastEventId(None));
+    /// let subscription = hub.subscribe(&["a", "b"], None);
     /// assert_eq!(hub.subscribers(), 1);
     /// drop(subscription);
     /// assert_eq!(hub.subscribers(), 0);
+    /// let resumed = hub.subscribe(&["a"], &sse_runtime::LastEventId(Some("7".into())));
+    /// # drop(resumed);
     /// ```
-    pub fn subscribe(&self, topics: &[&str], last: &crate::LastEventId) -> Subscription {
-        self.transport.subscribe(topics, last.as_str())
+    pub fn subscribe<'a>(&self, topics: &[&str], last: impl Into<LastSeen<'a>>) -> Subscription {
+        self.transport.subscribe(topics, last.into().id())
     }
 
     /// How many subscribers are connected.
@@ -288,6 +293,49 @@ impl Hub {
     /// ```
     pub fn subscribers(&self) -> usize {
         self.transport.subscribers()
+    }
+}
+
+/// Where a subscription starts: after the event a client saw last, or
+/// (with no id) at the next live event. What [`Hub::subscribe`] accepts:
+/// made from the [`LastEventId`](crate::LastEventId) extractor, an id as
+/// text, or an `Option<&str>`; the hub itself knows nothing of requests.
+///
+/// ```
+/// use sse_runtime::hub::LastSeen;
+/// assert_eq!(LastSeen::from(Some("7")).id(), Some("7"));
+/// assert_eq!(LastSeen::from("7").id(), Some("7"));
+/// assert_eq!(LastSeen::from(&sse_runtime::LastEventId(None)).id(), None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LastSeen<'a>(Option<&'a str>);
+
+impl<'a> LastSeen<'a> {
+    /// The id, or `None` to start with live events.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::LastSeen::default().id(), None);
+    /// ```
+    pub fn id(&self) -> Option<&'a str> {
+        self.0
+    }
+}
+
+impl<'a> From<Option<&'a str>> for LastSeen<'a> {
+    fn from(id: Option<&'a str>) -> Self {
+        LastSeen(id)
+    }
+}
+
+impl<'a> From<&'a str> for LastSeen<'a> {
+    fn from(id: &'a str) -> Self {
+        LastSeen(Some(id))
+    }
+}
+
+impl<'a> From<&'a String> for LastSeen<'a> {
+    fn from(id: &'a String) -> Self {
+        LastSeen(Some(id))
     }
 }
 
@@ -312,10 +360,6 @@ struct LocalState {
     replay: VecDeque<Published>,
     topics: HashMap<Arc<str>, Vec<Arc<Queue>>>,
     subscribers: usize,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl LocalTransport {
@@ -447,12 +491,11 @@ impl Transport for LocalTransport {
 
 fn reset_frame(last_id: &str) -> Bytes {
     let mut out = Vec::new();
-    encode::put_event_name(&mut out, "reset");
-    encode::put_data_lines(
+    encode::put_named_event(
         &mut out,
+        "reset",
         &format!("events after id {last_id:?} are no longer available; reload"),
     );
-    encode::put_end_of_event(&mut out);
     Bytes::from(out)
 }
 
@@ -502,9 +545,7 @@ impl Queue {
 
 fn lagged_frame(behind: u64) -> Bytes {
     let mut out = Vec::new();
-    encode::put_event_name(&mut out, "lagged");
-    encode::put_data_lines(&mut out, itoa::Buffer::new().format(behind));
-    encode::put_end_of_event(&mut out);
+    encode::put_named_event(&mut out, "lagged", itoa::Buffer::new().format(behind));
     Bytes::from(out)
 }
 

@@ -35,11 +35,15 @@
 //!
 //! Where things are:
 //!
-//! * [`event`](mod@event): the [`Event`] type and its builder;
-//! * `encode`: the wire encoder (no axum in it);
-//! * [`response`]: the axum glue — [`SseResponse`], headers, keep-alive;
-//! * `keep_alive`: the timer wheel that wakes idle streams for keep-alive;
-//! * [`emitter`]: what `yield` becomes;
+//! * [`event`](mod@event): the [`Event`] type and its builder, and
+//!   `error.rs`: why an event can be refused ([`EventError`]);
+//! * `encode.rs`: the wire encoder (no axum, no tokio);
+//! * [`emitter`]: what `yield` becomes, the hand-off to the response body;
+//! * `body.rs`: the streaming body: handler, keep-alive, shutdown, ending;
+//! * [`response`]: [`SseResponse`], its options and headers;
+//! * `extract.rs`: the axum extractors ([`LastEventId`], [`StreamContext`]);
+//! * [`lifecycle`]: shutdown, close reasons, the open-streams gauge;
+//! * [`hub`]: fan-out with replay;
 //! * the macros live in the `sse-macros` crate and are re-exported here.
 
 /// The README's examples, compiled as doc tests.
@@ -47,25 +51,28 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+mod body;
 pub mod emitter;
 mod encode;
+mod error;
 pub mod event;
+mod extract;
 pub mod hub;
-mod keep_alive;
-mod last_event_id;
 pub mod lifecycle;
 pub mod response;
+mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use body::SseBody;
 pub use emitter::Emitter;
-pub use event::{Event, EventBuilder, EventError, EventIdValue, IntoEvent, RetryValue};
-pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
+pub use error::EventError;
+pub use event::{Event, EventBuilder, EventIdValue, IntoEvent, RetryValue};
+pub use extract::{LastEventId, StreamContext, MAX_LAST_EVENT_ID_LEN};
 pub use lifecycle::{
-    ctrl_c_or_sigterm, open_streams, CloseReason, Shutdown, ShutdownSignal, StreamContext,
-    StreamSummary,
+    ctrl_c_or_sigterm, open_streams, CloseReason, Shutdown, ShutdownSignal, StreamSummary,
 };
-pub use response::{BodyOutcome, SseBody, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
+pub use response::{BodyOutcome, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
 
 /// Turns an `async fn` whose body yields events into an axum SSE handler.
 ///
@@ -249,8 +256,9 @@ macro_rules! sse_handlers {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::emitter::Emitter;
-    pub use crate::event::{Event, EventBuilder, EventError, IntoEvent};
-    pub use crate::lifecycle::StreamContext;
+    pub use crate::error::EventError;
+    pub use crate::event::{Event, EventBuilder, IntoEvent};
+    pub use crate::extract::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
     pub use sse_macros::{event_impl, sse_handlers_impl};
 

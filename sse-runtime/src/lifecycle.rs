@@ -1,5 +1,6 @@
-//! How streams end: the shutdown signal, close reasons, the per-stream record
-//! and the open-streams gauge.
+//! How streams end: the shutdown signal, close reasons, the per-stream
+//! summary and the open-streams gauge. No axum here: the extractors for
+//! these types are in `extract.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::event::Event;
+use crate::sync::lock;
 
 static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
 
@@ -70,7 +72,7 @@ impl CloseReason {
 /// use sse_runtime::prelude::*;
 ///
 /// fn record(summary: &sse_runtime::StreamSummary) {
-///     println!("{} frames, {} bytes in {:?}", summary.frames, summary.bytes, summary.duration);
+///     println!("{} events, {} bytes in {:?}", summary.events, summary.bytes, summary.duration);
 /// }
 ///
 /// #[sse_handler(on_close = record)]
@@ -83,8 +85,9 @@ impl CloseReason {
 pub struct StreamSummary {
     /// The route's path pattern (`/updates/{id}`), when axum matched one.
     pub route: Option<Arc<str>>,
-    /// Events, comments and keep-alives written.
-    pub frames: u64,
+    /// Events sent: those the handler sent (events and comments), the
+    /// keep-alives, and a final `error` or shutdown event.
+    pub events: u64,
     /// Bytes of event stream written.
     pub bytes: u64,
     /// How long the stream was open.
@@ -249,12 +252,6 @@ impl Shutdown {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Lets a handler body see that the server is shutting down, for example to
 /// save its position before the stream ends. An extractor: with no
 /// [`Shutdown`] installed on the router, it never fires.
@@ -330,21 +327,6 @@ impl ShutdownSignal {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ShutdownSignal {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Shutdown>()
-            .map(Shutdown::signal)
-            .unwrap_or_default())
-    }
-}
-
 /// Completes on Ctrl-C, or on SIGTERM on Unix: the signals a server is asked
 /// to stop with.
 ///
@@ -390,47 +372,5 @@ impl OpenStreamGuard {
 impl Drop for OpenStreamGuard {
     fn drop(&mut self) {
         OPEN_STREAMS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// What a stream needs from its request: the matched route (for the
-/// end-of-stream record) and the router's [`Shutdown`], if one is installed.
-///
-/// `#[sse_handler]` functions extract it by themselves. A response built by
-/// hand takes it as an extractor argument and passes it to
-/// [`SseResponse::with_context`](crate::SseResponse::with_context):
-///
-/// ```
-/// use sse_runtime::{Event, SseResponse, StreamContext};
-///
-/// async fn by_hand(context: StreamContext) -> SseResponse<impl std::future::Future<Output = ()> + Send> {
-///     SseResponse::new(|mut emitter| async move {
-///         emitter.send(Event::data("hi")).await;
-///     })
-///     .with_context(context)
-/// }
-/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(by_hand));
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct StreamContext {
-    // Kept as axum's shared string: no copy per request.
-    pub(crate) route: Option<axum::extract::MatchedPath>,
-    pub(crate) shutdown: Option<Shutdown>,
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for StreamContext {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(StreamContext {
-            route: parts
-                .extensions
-                .get::<axum::extract::MatchedPath>()
-                .cloned(),
-            shutdown: parts.extensions.get::<Shutdown>().cloned(),
-        })
     }
 }

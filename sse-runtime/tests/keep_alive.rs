@@ -1,7 +1,7 @@
 //! Keep-alive timing, on tokio's paused clock so that every moment is exact:
 //! a keep-alive goes out when, and only when, a stream has been silent for
-//! its interval, for one stream or a thousand sharing one timer wheel, and
-//! across runtimes on the same thread.
+//! its interval, for one stream or a thousand, and across runtimes on the
+//! same thread.
 
 use std::pin::Pin;
 use std::time::Duration;

@@ -1,10 +1,14 @@
-//! The `Last-Event-ID` request header as an axum extractor.
+//! The axum extractors: [`LastEventId`], [`StreamContext`], and
+//! [`ShutdownSignal`]'s. The only module besides the response types that
+//! knows about axum requests.
 
 use std::convert::Infallible;
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use http::request::Parts;
+
+use crate::lifecycle::{Shutdown, ShutdownSignal};
 
 /// The longest `Last-Event-ID` value accepted, in bytes. Ids are meant to be
 /// short keys; a longer header is treated as absent rather than copied.
@@ -111,10 +115,65 @@ impl LastEventId {
     }
 }
 
+impl<'a> From<&'a LastEventId> for crate::hub::LastSeen<'a> {
+    fn from(last: &'a LastEventId) -> Self {
+        last.as_str().into()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
         Ok(LastEventId::from_headers(&parts.headers))
+    }
+}
+
+/// What a stream needs from its request: the matched route (for the
+/// end-of-stream record) and the router's [`Shutdown`], if one is installed.
+///
+/// `#[sse_handler]` functions extract it by themselves. A response built by
+/// hand takes it as an extractor argument and passes it to
+/// [`SseResponse::with_context`](crate::SseResponse::with_context):
+///
+/// ```
+/// use sse_runtime::{Event, SseResponse, StreamContext};
+///
+/// async fn by_hand(context: StreamContext) -> SseResponse<impl std::future::Future<Output = ()> + Send> {
+///     SseResponse::new(|mut emitter| async move {
+///         emitter.send(Event::data("hi")).await;
+///     })
+///     .with_context(context)
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(by_hand));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StreamContext {
+    // Kept as axum's shared string: no copy per request.
+    pub(crate) route: Option<MatchedPath>,
+    pub(crate) shutdown: Option<Shutdown>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StreamContext {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(StreamContext {
+            route: parts.extensions.get::<MatchedPath>().cloned(),
+            shutdown: parts.extensions.get::<Shutdown>().cloned(),
+        })
+    }
+}
+
+/// With no [`Shutdown`] installed on the router, the signal never fires.
+impl<S: Send + Sync> FromRequestParts<S> for ShutdownSignal {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(parts
+            .extensions
+            .get::<Shutdown>()
+            .map(Shutdown::signal)
+            .unwrap_or_default())
     }
 }

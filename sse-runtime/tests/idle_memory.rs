@@ -1,0 +1,77 @@
+//! What an idle stream keeps on the heap after one large event, counted by
+//! a global allocator that tracks live bytes (a test binary of its own, so
+//! that nothing else allocates meanwhile).
+//!
+//! A snapshot larger than the outbox's high-water mark (16 KiB) fills it and
+//! starts a burst; an earlier design then kept a burst-sized buffer in every
+//! stream for as long as it stayed idle, about 20 KB each.
+
+use std::alloc::System;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::Body;
+use sse_runtime::{Event, SseBody, SseConfig, SseResponse};
+
+/// Counts live heap bytes.
+#[global_allocator]
+static ALLOCATOR: cap::Cap<System> = cap::Cap::new(System, usize::MAX);
+
+fn live_bytes() -> isize {
+    ALLOCATOR.allocated() as isize
+}
+
+const STREAMS: usize = 200;
+
+/// Opens `STREAMS` streams that each send one `size`-byte event and then
+/// wait; writes the event out of each; returns the live heap bytes per
+/// stream while they all sit idle.
+fn idle_bytes_per_stream(size: usize) -> isize {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let snapshot: std::sync::Arc<str> = "x".repeat(size).into();
+        let before = live_bytes();
+        let mut bodies: Vec<Pin<Box<SseBody<_>>>> = Vec::with_capacity(STREAMS);
+        for _ in 0..STREAMS {
+            let snapshot = snapshot.clone();
+            let body = SseResponse::new(|mut emitter| async move {
+                emitter.send(Event::data(&*snapshot)).await;
+                std::future::pending::<()>().await;
+            })
+            .with_config(SseConfig::new().keep_alive(None))
+            .into_body();
+            bodies.push(Box::pin(body));
+        }
+        std::future::poll_fn(|cx: &mut Context<'_>| {
+            for body in &mut bodies {
+                let frame = match body.as_mut().poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => frame,
+                    other => panic!("expected the snapshot, got {other:?}"),
+                };
+                assert!(frame.into_data().unwrap().len() > size);
+                assert!(body.as_mut().poll_frame(cx).is_pending(), "now idle");
+            }
+            Poll::Ready(())
+        })
+        .await;
+        let live = live_bytes() - before;
+        let per_stream = live / STREAMS as isize;
+        drop(bodies);
+        per_stream
+    })
+}
+
+#[test]
+fn an_idle_stream_keeps_no_buffer_after_a_large_event() {
+    // Just under and just over the 16 KiB high-water mark.
+    let under = idle_bytes_per_stream(15_800);
+    let over = idle_bytes_per_stream(17_000);
+    assert!(
+        over - under < 256,
+        "an idle stream keeps {over} bytes after a 17,000-byte event, {under} after 15,800"
+    );
+    assert!(under < 1024, "{under} bytes per idle stream");
+}

@@ -1,0 +1,203 @@
+//! Attacks on the stream core's shared state: the outbox lent through a
+//! thread-local, the per-stream keep-alive timer, and the close callback
+//! that runs from the body's `Drop`. Each test tries to break one of them
+//! the way real code could: a panicking callback, thread churn under
+//! `block_in_place`, a handler that polls another stream, an emitter
+//! smuggled into a spawned task.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt;
+use sse_runtime::prelude::*;
+use sse_runtime::StreamSummary;
+use sse_suite::{fields, get as request, serve, within};
+
+static ON_CLOSE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn panicking_on_close(_summary: &StreamSummary) {
+    ON_CLOSE_CALLS.fetch_add(1, Ordering::SeqCst);
+    panic!("on_close fails on purpose");
+}
+
+#[sse_handler(on_close = panicking_on_close)]
+async fn three_then_end() {
+    for n in 1..=3 {
+        yield_!(event!(data: n.to_string()));
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_on_close_loses_nothing_of_the_response() {
+    let addr = serve(Router::new().route("/", get(three_then_end))).await;
+    for _ in 0..3 {
+        let response = request(addr, "/", &[]).await;
+        assert_eq!(response.inner.status(), 200);
+        let events = response.events().all().await;
+        let data: Vec<_> = events.iter().map(|event| event.data.as_str()).collect();
+        assert_eq!(data, ["1", "2", "3"], "every event, then a clean end");
+    }
+    within(async {
+        while ON_CLOSE_CALLS.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+static UNWIND_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn counting_panicking_on_close(_summary: &StreamSummary) {
+    UNWIND_CALLS.fetch_add(1, Ordering::SeqCst);
+    panic!("on_close fails on purpose");
+}
+
+/// A body dropped while its thread unwinds from another panic: were the
+/// callback's panic to escape there, the process would abort (and this test
+/// binary with it).
+#[test]
+fn a_body_dropped_while_unwinding_never_aborts() {
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("x")).await;
+    })
+    .with_config(SseConfig::new().on_close(counting_panicking_on_close))
+    .into_body();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _body = body;
+        panic!("the connection task fails");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(
+        UNWIND_CALLS.load(Ordering::SeqCst),
+        0,
+        "not called while unwinding"
+    );
+
+    // Dropped normally, the callback runs, and its panic is caught.
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("x")).await;
+    })
+    .with_config(SseConfig::new().on_close(counting_panicking_on_close))
+    .into_body();
+    drop(body);
+    assert_eq!(UNWIND_CALLS.load(Ordering::SeqCst), 1);
+}
+
+/// Moves its thread into the blocking pool on every stream, so that tokio
+/// starts fresh worker threads round after round.
+#[sse_handler(keep_alive = "20ms")]
+async fn blocks_in_place() {
+    tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(2)));
+    yield_!(event!("after blocking"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    yield_!(event!("done"));
+}
+
+/// Keep-alive timers are per stream and end with it: thread churn leaves
+/// no task behind (an earlier design ran one timer task per thread and
+/// runtime, which grew with every new worker thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_leaves_no_tasks_behind_under_thread_churn() {
+    let addr = serve(Router::new().route("/", get(blocks_in_place))).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut alive_after_round = Vec::new();
+    for _round in 0..8 {
+        let streams = (0..8).map(|_| async {
+            let events = request(addr, "/", &[]).await.events().all().await;
+            assert!(events.iter().any(|event| event.event == "message"));
+            assert_eq!(events.last().map(|event| event.data.as_str()), Some("done"));
+        });
+        futures_util::future::join_all(streams).await;
+        // Let the connection tasks finish.
+        within(async {
+            while sse_runtime::open_streams() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        alive_after_round.push(metrics.num_alive_tasks());
+    }
+    // The server's accept loop, and nothing per thread.
+    let first = alive_after_round[0];
+    assert!(
+        alive_after_round.iter().all(|&alive| alive <= first),
+        "live tasks grew with thread churn: {alive_after_round:?}"
+    );
+    assert!(first <= 2, "{alive_after_round:?}");
+}
+
+/// Relays another stream's body, polled inside this handler: a proxy or a
+/// merger. The inner body lends its own outbox while this one's is lent.
+#[sse_handler]
+async fn relay() {
+    let inner = sse_runtime::SseResponse::new(|mut emitter| async move {
+        for n in 1..=3 {
+            emitter.send(event!(data: format!("inner {n}"))).await;
+            tokio::task::yield_now().await;
+        }
+    })
+    .into_body();
+    yield_!(event!(data: "outer before", event: "outer"));
+    let mut inner = std::pin::pin!(inner);
+    while let Some(frame) = inner.frame().await {
+        let data = frame.expect("infallible").into_data().expect("data");
+        let text = String::from_utf8(data.to_vec()).expect("utf-8");
+        for line in text.lines().filter_map(|line| line.strip_prefix("data: ")) {
+            yield_!(event!(data: line, event: "relayed"));
+        }
+    }
+    yield_!(event!(data: "outer after", event: "outer"));
+}
+
+#[tokio::test]
+async fn a_handler_can_poll_another_stream_inside_its_own() {
+    let addr = serve(Router::new().route("/", get(relay))).await;
+    let events = request(addr, "/", &[]).await.events().all().await;
+    let got: Vec<_> = events
+        .iter()
+        .map(|event| {
+            let (kind, data, _, _) = fields(event);
+            (kind, data)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("outer", "outer before"),
+            ("relayed", "inner 1"),
+            ("relayed", "inner 2"),
+            ("relayed", "inner 3"),
+            ("outer", "outer after"),
+        ]
+    );
+}
+
+/// An emitter moved into a spawned task cannot reach its stream: the send
+/// fails loudly there instead of losing the event in silence.
+#[tokio::test]
+async fn an_emitter_used_outside_its_handler_fails_visibly() {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let response = sse_runtime::SseResponse::new(|mut emitter| async move {
+        let task = tokio::spawn(async move {
+            emitter.send(Event::data("lost?")).await;
+        });
+        let _ = sender.send(task.await);
+    });
+    let body = response.into_body();
+    let bytes = within(body.collect()).await.unwrap().to_bytes();
+    assert!(bytes.is_empty(), "nothing was sent: {bytes:?}");
+    let joined = within(receiver).await.expect("the handler ran");
+    let panic = joined.expect_err("the spawned send panics").into_panic();
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or_default();
+    assert!(
+        message.contains("outside the handler it was given to"),
+        "{message}"
+    );
+}
