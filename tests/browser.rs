@@ -11,13 +11,11 @@
 //! `cargo test --test browser -- --nocapture`. It saves a screenshot to
 //! `target/browser-demo.png` and `target/browser-chat.png`.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/main.rs"]
-mod demo;
+mod support;
 
-#[allow(dead_code)]
-#[path = "../examples/chat/main.rs"]
-mod chat;
+use sse_suite::demo;
+
+use sse_suite::chat;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -91,14 +89,14 @@ async fn demo_page_in_chromium_and_undici() {
         return;
     }
 
-    let listener = sse_suite::listener();
+    let listener = support::listener();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
         axum::serve(listener, demo::app(Shutdown::new()))
             .await
             .unwrap();
     });
-    let chat_listener = sse_suite::listener();
+    let chat_listener = support::listener();
     let chat_base = format!("http://{}", chat_listener.local_addr().unwrap());
     let chat_server = tokio::spawn(async move {
         let app = chat::app(sse_runtime::hub::Hub::new(), Shutdown::new());

@@ -1,6 +1,8 @@
 //! Handlers written with both macro forms, served over TCP on 127.0.0.1 and
 //! read back with `eventsource-stream`.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use sse_runtime::prelude::*;
-use sse_suite::{fields, get as request, serve, within};
+use support::{fields, get as request, serve, within};
 use tokio::sync::Notify;
 
 #[derive(Serialize)]

@@ -1,204 +1,51 @@
-//! The broadcast hub: fan-out, replay and resumption without gap or
-//! duplicate, topics, lagging subscribers; and the chat example over TCP.
+//! The in-process hub: the behavioural suite every transport passes
+//! (`tests/support/hub_suite.rs`), and the chat example over TCP.
 
-#[allow(dead_code)]
-#[path = "../examples/chat/main.rs"]
-mod chat;
+mod support;
 
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{extract::State, Router};
-use sse_runtime::hub::{Hub, HubConfig, LagPolicy};
+use sse_runtime::hub::Hub;
 use sse_runtime::prelude::*;
-use sse_runtime::testing::{parse_all, Received};
 use sse_runtime::Shutdown;
-use sse_suite::{get as request, serve, within};
+use sse_suite::chat;
+use support::hub_suite::{self, Backend};
+use support::{get as request, serve, within};
 
-fn no_id() -> LastEventId {
-    LastEventId(None)
-}
-
-/// The (type, data, id) of a hub event.
-fn read(event: &Event) -> (String, String, String) {
-    match parse_all(event.as_bytes()).as_slice() {
-        [Received::Event(e)] => (
-            e.event_type.clone(),
-            e.data.clone(),
-            e.last_event_id.clone(),
-        ),
-        other => panic!("expected one event, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn every_subscriber_gets_every_event_once_encoded() {
-    let hub = Hub::new();
-    let mut a = hub.subscribe(&["news"], &no_id());
-    let mut b = hub.subscribe(&["news"], &no_id());
-    for n in 1..=3 {
-        let id = hub
-            .publish("news", |id| event!(data: format!("n{n}"), id: id))
-            .unwrap();
-        assert_eq!(id, n);
-    }
-    for subscription in [&mut a, &mut b] {
-        for n in 1..=3u64 {
-            let event = within(subscription.next()).await.unwrap();
-            assert_eq!(
-                read(&event),
-                ("message".into(), format!("n{n}"), n.to_string())
-            );
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            hub_suite::$name(&Backend::Local).await;
         }
-    }
-    // The same bytes, not copies: both subscribers hold one buffer.
-    hub.publish("news", |id| event!(data: "shared", id: id))
-        .unwrap();
-    let from_a = within(a.next()).await.unwrap().into_bytes();
-    let from_b = within(b.next()).await.unwrap().into_bytes();
-    assert_eq!(from_a.as_ptr(), from_b.as_ptr());
+    )*};
 }
 
-#[tokio::test]
-async fn topics_select_what_a_subscriber_sees() {
-    let hub = Hub::new();
-    let mut both = hub.subscribe(&["a", "b"], &no_id());
-    let mut only_c = hub.subscribe(&["c"], &no_id());
-    for topic in ["a", "c", "b"] {
-        hub.publish(topic, |id| event!(data: topic, id: id))
-            .unwrap();
-    }
-    let got: Vec<_> = [within(both.next()).await, within(both.next()).await]
-        .iter()
-        .map(|event| read(event.as_ref().unwrap()).1)
-        .collect();
-    assert_eq!(got, ["a", "b"]);
-    assert_eq!(read(&within(only_c.next()).await.unwrap()).1, "c");
+suite!(
+    delivers_every_event_once_to_every_instance,
+    topics_select_and_resume_from_one_id,
+    resumes_after_an_id_then_goes_live,
+    unknown_ids_get_a_reset_then_live_events,
+    a_lagging_subscriber_is_told_and_disconnected,
+    skip_ahead_reports_what_was_skipped_and_goes_on,
+    concurrent_publishers_and_reconnects_deliver_exactly_once_in_order,
+    a_long_replay_is_delivered_in_full_while_publishing_continues,
+    memory_is_bounded_in_bytes_and_the_newest_replay,
+    replay_respects_max_age,
+);
+
+async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {
+    let (status, body) = post_raw(addr, user, text).await;
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resuming_under_concurrent_publishers_has_no_gap_and_no_duplicate() {
-    const PUBLISHERS: u64 = 4;
-    const EACH: u64 = 500;
-    let hub = Hub::with_config(HubConfig {
-        replay: 4096,
-        queue: 4096,
-        ..HubConfig::default()
-    });
-    let mut subscription = hub.subscribe(&["t"], &no_id());
-    let publishers: Vec<_> = (0..PUBLISHERS)
-        .map(|p| {
-            let hub = hub.clone();
-            tokio::spawn(async move {
-                for i in 0..EACH {
-                    hub.publish("t", |id| event!(data: format!("{p}-{i}"), id: id))
-                        .unwrap();
-                    if i % 50 == 0 {
-                        tokio::task::yield_now().await;
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    // Read some, then "reconnect" from the last id while publishing goes on;
-    // do that several times.
-    for _ in 0..5 {
-        for _ in 0..100 {
-            let event = within(subscription.next()).await.unwrap();
-            seen.push(read(&event).2.parse::<u64>().unwrap());
-        }
-        let last = LastEventId(Some(seen.last().unwrap().to_string()));
-        drop(subscription);
-        subscription = hub.subscribe(&["t"], &last);
-    }
-    for publisher in publishers {
-        publisher.await.unwrap();
-    }
-    while (seen.len() as u64) < PUBLISHERS * EACH {
-        let event = within(subscription.next()).await.unwrap();
-        seen.push(read(&event).2.parse::<u64>().unwrap());
-    }
-    let expected: Vec<u64> = (1..=PUBLISHERS * EACH).collect();
-    assert_eq!(seen, expected);
-}
-
-#[tokio::test]
-async fn an_unknown_or_evicted_id_gets_a_reset_event_then_live_events() {
-    let hub = Hub::with_config(HubConfig {
-        replay: 2,
-        ..HubConfig::default()
-    });
-    for _ in 0..5 {
-        hub.publish("t", |id| event!(data: "old", id: id)).unwrap();
-    }
-    // Ids 4 and 5 are kept; 1 was evicted.
-    let mut resumed = hub.subscribe(&["t"], &LastEventId(Some("4".into())));
-    assert_eq!(read(&within(resumed.next()).await.unwrap()).2, "5");
-    let mut too_old = hub.subscribe(&["t"], &LastEventId(Some("1".into())));
-    let reset = read(&within(too_old.next()).await.unwrap());
-    assert_eq!(reset.0, "reset");
-    hub.publish("t", |id| event!(data: "live", id: id)).unwrap();
-    assert_eq!(read(&within(too_old.next()).await.unwrap()).1, "live");
-}
-
-#[tokio::test]
-async fn replay_respects_max_age() {
-    let hub = Hub::with_config(HubConfig {
-        max_age: Some(Duration::from_millis(50)),
-        ..HubConfig::default()
-    });
-    hub.publish("t", |id| event!(data: "a", id: id)).unwrap();
-    hub.publish("t", |id| event!(data: "b", id: id)).unwrap();
-    let mut fresh = hub.subscribe(&["t"], &LastEventId(Some("1".into())));
-    assert_eq!(read(&within(fresh.next()).await.unwrap()).1, "b");
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    let mut stale = hub.subscribe(&["t"], &LastEventId(Some("1".into())));
-    assert_eq!(read(&within(stale.next()).await.unwrap()).0, "reset");
-}
-
-#[tokio::test]
-async fn a_lagging_subscriber_is_told_and_disconnected_by_default() {
-    let hub = Hub::with_config(HubConfig {
-        queue: 8,
-        ..HubConfig::default()
-    });
-    let mut slow = hub.subscribe(&["t"], &no_id());
-    let mut fast = hub.subscribe(&["t"], &no_id());
-    for _ in 0..20 {
-        hub.publish("t", |id| event!(data: "x", id: id)).unwrap();
-        within(fast.next()).await.unwrap();
-    }
-    let lagged = read(&within(slow.next()).await.unwrap());
-    assert_eq!((lagged.0.as_str(), lagged.1.as_str()), ("lagged", "9"));
-    assert!(
-        within(slow.next()).await.is_none(),
-        "ended after the notice"
-    );
-    assert_eq!(hub.subscribers(), 2);
-    drop(slow);
-    assert_eq!(hub.subscribers(), 1);
-}
-
-#[tokio::test]
-async fn skip_ahead_reports_what_was_dropped_and_goes_on() {
-    let hub = Hub::with_config(HubConfig {
-        queue: 4,
-        lag: LagPolicy::SkipAhead,
-        ..HubConfig::default()
-    });
-    let mut slow = hub.subscribe(&["t"], &no_id());
-    for _ in 0..5 {
-        hub.publish("t", |id| event!(data: "x", id: id)).unwrap();
-    }
-    hub.publish("t", |id| event!(data: "after", id: id))
-        .unwrap();
-    let lagged = read(&within(slow.next()).await.unwrap());
-    assert_eq!((lagged.0.as_str(), lagged.1.as_str()), ("lagged", "5"));
-    assert_eq!(read(&within(slow.next()).await.unwrap()).1, "after");
-}
-
-async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> u64 {
+async fn post_raw(addr: std::net::SocketAddr, user: &str, text: &str) -> (u16, String) {
     use http_body_util::{BodyExt, Full};
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) =
@@ -213,20 +60,13 @@ async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> u64 {
         .body(Full::new(bytes::Bytes::from(body)))
         .unwrap();
     let response = within(sender.send_request(request)).await.unwrap();
-    assert_eq!(response.status(), 201);
+    let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
-        .as_u64()
-        .unwrap()
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn message(event: &eventsource_stream::Event) -> (String, String, String) {
     let value: serde_json::Value = serde_json::from_str(&event.data).unwrap();
-    assert_eq!(
-        value["id"].to_string(),
-        event.id,
-        "the data carries the hub's id"
-    );
     (
         event.event.clone(),
         value["user"].as_str().unwrap().to_owned(),
@@ -242,17 +82,18 @@ async fn chat_two_clients_one_reconnecting_with_last_event_id() {
     // Both streams are open before anything is published.
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    assert_eq!(post(addr, "alice", "hi").await, 1);
+    let hi = post(addr, "alice", "hi").await;
     let bob_first = bob.next().await.unwrap();
     assert_eq!(
         message(&bob_first),
         ("message".into(), "alice".into(), "hi".into())
     );
     let bob_last_id = bob_first.id.clone();
+    assert_eq!(bob_last_id, hi, "the event's id is the hub's");
     drop(bob);
 
-    assert_eq!(post(addr, "alice", "are you there?").await, 2);
-    assert_eq!(post(addr, "carol", "he left").await, 3);
+    post(addr, "alice", "are you there?").await;
+    post(addr, "carol", "he left").await;
 
     let mut bob = request(
         addr,
@@ -269,7 +110,7 @@ async fn chat_two_clients_one_reconnecting_with_last_event_id() {
             ("message".into(), "carol".into(), "he left".into())
         ]
     );
-    assert_eq!(post(addr, "bob", "back").await, 4);
+    post(addr, "bob", "back").await;
     assert_eq!(message(&bob.next().await.unwrap()).2, "back");
 
     let everything: Vec<_> = alice.take(4).await.iter().map(|e| message(e).2).collect();
@@ -278,7 +119,7 @@ async fn chat_two_clients_one_reconnecting_with_last_event_id() {
 
 #[sse_handler(keep_alive = false)]
 async fn big_stream(State(hub): State<Hub>) {
-    let mut subscription = hub.subscribe(&["big"], &LastEventId(None));
+    let mut subscription = hub.subscribe(&["big"], None);
     while let Some(event) = subscription.next().await {
         yield_!(event);
     }
@@ -286,9 +127,9 @@ async fn big_stream(State(hub): State<Hub>) {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_never_slows_the_others() {
-    let hub = Hub::with_config(HubConfig {
-        queue: 64,
-        ..HubConfig::default()
+    let hub = Hub::with_config(sse_runtime::hub::HubConfig {
+        replay: 64,
+        ..Default::default()
     });
     let app = Router::new()
         .route("/", get(big_stream))
@@ -305,10 +146,9 @@ async fn a_client_that_stops_reading_never_slows_the_others() {
     let payload = "y".repeat(4096);
     // 32 MiB: far more than the stalled client's socket buffers hold.
     for n in 0..8192u64 {
-        hub.publish("big", |id| event!(data: &payload, id: id))
-            .unwrap();
+        let id = hub.publish("big", event!(data: &payload)).await.unwrap();
         let event = reader.next().await.unwrap();
-        assert_eq!(event.id, (n + 1).to_string());
+        assert_eq!(event.id, id.to_string(), "event {n}");
     }
     // The stalled subscriber fell behind and was told so: its stream holds
     // some events, then `lagged`, then ends.
@@ -322,4 +162,21 @@ async fn a_client_that_stops_reading_never_slows_the_others() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn chat_refuses_messages_too_large_to_keep_with_a_clear_status() {
+    let hub = Hub::new();
+    let addr = serve(chat::app(hub.clone(), Shutdown::new())).await;
+    let long = "x".repeat(chat::MAX_TEXT_CHARS + 1);
+    let (status, body) = post_raw(addr, "mallory", &long).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("at most"), "{body}");
+    // Larger than the body limit: refused before it is read.
+    let huge = "y".repeat(chat::MAX_BODY_BYTES * 4);
+    let (status, _) = post_raw(addr, "mallory", &huge).await;
+    assert_eq!(status, 413);
+    assert_eq!(hub.stats().events, 0, "nothing was published");
+    let (status, _) = post_raw(addr, "alice", &"z".repeat(chat::MAX_TEXT_CHARS)).await;
+    assert_eq!(status, 201);
 }

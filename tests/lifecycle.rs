@@ -1,6 +1,8 @@
 //! How streams end: graceful shutdown, close reasons, disconnect detection,
 //! HTTP/2. Loopback only; every loop is bounded.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,7 @@ use axum::{Extension, Router};
 use futures_util::future::join_all;
 use sse_runtime::prelude::*;
 use sse_runtime::{CloseReason, Shutdown, ShutdownSignal, StreamSummary};
-use sse_suite::{fields, get as request, get_h2, serve, serve_until, within};
+use support::{fields, get as request, get_h2, serve, serve_until, within};
 use tokio::sync::oneshot;
 
 #[sse_handler(keep_alive = "1s")]

@@ -2,13 +2,15 @@
 //! count and time. One test per binary, so that the process-wide gauges it
 //! reads see no other test's streams.
 
+mod support;
+
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
 use futures_util::future::join_all;
 use sse_runtime::prelude::*;
-use sse_suite::{get as request, serve, within};
+use support::{get as request, serve, within};
 
 #[sse_handler(keep_alive = "1s")]
 async fn ticker() {

@@ -2,16 +2,16 @@
 //! ends cleanly (the client sees the end of the body, not a reset) and the
 //! server returns. Alone in its binary, since it signals its own process.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/main.rs"]
-mod demo;
+mod support;
+
+use sse_suite::demo;
 
 use sse_runtime::Shutdown;
-use sse_suite::{get as request, within};
+use support::{get as request, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_open_streams_and_stops_the_demo() {
-    let listener = sse_suite::listener();
+    let listener = support::listener();
     let addr = listener.local_addr().unwrap();
     let shutdown = Shutdown::new();
     let signal = shutdown.after(sse_runtime::ctrl_c_or_sigterm());

@@ -5,6 +5,8 @@
 //! `block_in_place`, a handler that polls another stream, an emitter
 //! smuggled into a spawned task.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use sse_runtime::prelude::*;
 use sse_runtime::StreamSummary;
-use sse_suite::{fields, get as request, serve, within};
+use support::{fields, get as request, serve, within};
 
 static ON_CLOSE_CALLS: AtomicUsize = AtomicUsize::new(0);
 

@@ -1,13 +1,15 @@
 //! `sse_runtime::testing::TestClient`: the same transcript in process and
 //! over TCP, bounded reads of endless streams, and clear failures.
 
+mod support;
+
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
 use sse_runtime::prelude::*;
 use sse_runtime::testing::{TestClient, Transcript};
-use sse_suite::serve;
+use support::serve;
 
 #[sse_handler]
 async fn finite(last: LastEventId) {

@@ -103,7 +103,7 @@ async fn axum_idle() -> Response {
 
 #[sse_handler(keep_alive = "60s")]
 async fn ours_hub(State(hub): State<Hub>) {
-    let mut subscription = hub.subscribe(&["bench"], &LastEventId(None));
+    let mut subscription = hub.subscribe(&["bench"], None);
     yield_!(comment!("subscribed"));
     while let Some(event) = subscription.next().await {
         yield_!(event);
@@ -111,7 +111,9 @@ async fn ours_hub(State(hub): State<Hub>) {
 }
 
 async fn publish(State(hub): State<Hub>) -> &'static str {
-    let published = hub.publish("bench", |id| event!(data: "tick", event: "tick", id: id));
+    let published = hub
+        .publish("bench", event!(data: "tick", event: "tick"))
+        .await;
     if published.is_ok() {
         "ok"
     } else {

@@ -1,7 +1,8 @@
-//! Support for the examples and tests: a listener with a deep backlog, and
-//! for tests, serve a router on 127.0.0.1, request a stream over a real
-//! TCP connection, and read its events with `eventsource-stream`, a parser
-//! this project did not write.
+#![allow(dead_code)]
+//! Support for the integration tests: serve a router on 127.0.0.1, request a
+//! stream over a real TCP connection, and read its events with
+//! `eventsource-stream`, a parser this project did not write. Each test
+//! file includes it with `mod support;`.
 //!
 //! Every wait is bounded by [`TIMEOUT`], so a broken stream fails its test
 //! instead of hanging it.
@@ -20,34 +21,9 @@ use tokio::net::TcpStream;
 /// The longest any single wait in a test may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds `addr` with a deep accept backlog (4096), so that many
-/// simultaneous connects are not refused; `TcpListener::bind` asks for 1024,
-/// and SSE servers see bursts of reconnects.
-pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
-}
-
-/// Binds 127.0.0.1 on the port in the `PORT` environment variable, or on
-/// `default` (see [`bind`]): how the examples listen.
-pub fn bind_port_from_env(default: u16) -> std::io::Result<tokio::net::TcpListener> {
-    let port = match std::env::var("PORT") {
-        Ok(text) => text.parse().map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("PORT must be a port number, got {text:?}"),
-            )
-        })?,
-        Err(_) => default,
-    };
-    bind(([127, 0, 0, 1], port).into())
-}
-
 /// A listener on an ephemeral port of 127.0.0.1 (see [`bind`]).
 pub fn listener() -> tokio::net::TcpListener {
-    bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0")
+    sse_suite::bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0")
 }
 
 /// Serves `app` on an ephemeral port of 127.0.0.1 in a background task.
@@ -250,3 +226,5 @@ pub async fn within<F: std::future::Future>(future: F) -> F::Output {
 pub fn fields(event: &ParsedEvent) -> (&str, &str, &str, Option<Duration>) {
     (&event.event, &event.data, &event.id, event.retry)
 }
+pub mod hub_suite;
+pub mod redis;

@@ -1,0 +1,509 @@
+//! Fan-out with resumption: publish an event once, deliver it to every
+//! subscriber of its topic, in one process or across many, and let a
+//! reconnecting client catch up from its `Last-Event-ID` on any of them.
+//!
+//! * **Encoded once.** An event is encoded when published and its id added
+//!   once per process; subscribers share its bytes (a reference count, no
+//!   copy) and the response writes them as they are.
+//! * **One log, read at each subscriber's pace** (`log.rs`). The hub keeps
+//!   the last [`HubConfig::replay`] events, at most
+//!   [`HubConfig::replay_bytes`] bytes and [`HubConfig::max_age`] old. A
+//!   subscriber holds only its place in that log, so a slow one costs no
+//!   memory and holds up no one, and a client resuming from an old id gets
+//!   everything the hub still holds, whatever its size, at its own pace.
+//! * **Falling behind** (`subscription.rs`). A subscriber whose unread
+//!   events are evicted gets an `event: lagged` (data: how many it missed)
+//!   and, by default, its stream ends ([`LagPolicy`]), so its browser
+//!   reconnects with `Last-Event-ID`. A resuming client whose id the hub no
+//!   longer holds (or never issued) gets an `event: reset` first. Nothing
+//!   is ever skipped in silence.
+//! * **Ids** ([`EventId`]) are `<milliseconds>-<sequence>`, the form Redis
+//!   Streams uses, the same on every process sharing a hub, and always
+//!   increasing: an id from before a restart is recognised as old.
+//! * **Transports** (`transport.rs`, `redis.rs`). [`LocalTransport`], the
+//!   default, works in one process. [`RedisTransport`] (feature `redis`)
+//!   shares a hub between processes through Redis Streams. Handlers do not
+//!   change.
+
+mod log;
+#[cfg(feature = "redis")]
+mod redis;
+mod subscription;
+mod transport;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::encode;
+use crate::error::EventError;
+use crate::event::IntoEvent;
+
+pub use self::log::HubStats;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisOptions, RedisTransport};
+pub use self::subscription::Subscription;
+pub use self::transport::{BoxFuture, History, LiveFeed, LocalTransport, StoredEvent, Transport};
+
+/// What to do with a subscriber that falls behind what the hub holds.
+///
+/// ```
+/// use sse_runtime::hub::{Hub, HubConfig, LagPolicy};
+/// let hub = Hub::with_config(HubConfig { lag: LagPolicy::SkipAhead, ..HubConfig::default() });
+/// # let _ = hub;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LagPolicy {
+    /// Send an `event: lagged` (data: how many events it missed) and end the
+    /// stream. The browser reconnects with its `Last-Event-ID`, and gets a
+    /// `reset` event if what it missed is gone. The default: a client that
+    /// cannot keep up gets a fresh start rather than a stream with holes.
+    Disconnect,
+    /// Send an `event: lagged` (data: how many events it skipped) and carry
+    /// on with the newest events.
+    SkipAhead,
+}
+
+/// How much a [`Hub`] keeps, and how it treats slow subscribers.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_runtime::hub::{Hub, HubConfig};
+/// // Replay up to 10,000 events or 32 MiB, none older than an hour.
+/// let hub = Hub::with_config(HubConfig {
+///     replay: 10_000,
+///     replay_bytes: 32 << 20,
+///     max_age: Some(Duration::from_secs(3600)),
+///     ..HubConfig::default()
+/// });
+/// # let _ = hub;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct HubConfig {
+    /// Events kept, for resuming clients and for subscribers still reading
+    /// them. Default 1024. A broker keeps about as many (Redis trims to
+    /// this count approximately, never fewer).
+    pub replay: usize,
+    /// The most bytes of encoded events kept; the oldest go first. An event
+    /// larger than this cannot be published. Default 8 MiB: a chat room's
+    /// or a dashboard's last thousand events fit many times over, and a
+    /// flood of large events cannot take the server's memory.
+    pub replay_bytes: usize,
+    /// The oldest an event kept may be. Default: no limit.
+    pub max_age: Option<Duration>,
+    /// What happens to a subscriber that falls behind.
+    pub lag: LagPolicy,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            replay: 1024,
+            replay_bytes: 8 << 20,
+            max_age: None,
+            lag: LagPolicy::Disconnect,
+        }
+    }
+}
+
+/// A hub event's id: the milliseconds since the Unix epoch when it was
+/// stored, and a sequence number among the events of that millisecond.
+/// Written `<ms>-<seq>` on the wire (as Redis Streams writes its ids), and
+/// ordered as published.
+///
+/// ```
+/// use sse_runtime::hub::EventId;
+/// let id: EventId = "1700000000000-3".parse().unwrap();
+/// assert_eq!((id.ms(), id.seq()), (1_700_000_000_000, 3));
+/// assert_eq!(id.to_string(), "1700000000000-3");
+/// assert!(id < EventId::new(1_700_000_000_001, 0));
+/// assert!("7".parse::<EventId>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct EventId {
+    ms: u64,
+    seq: u64,
+}
+
+impl EventId {
+    /// The id `<ms>-<seq>`.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::EventId::new(5, 1).to_string(), "5-1");
+    /// ```
+    pub const fn new(ms: u64, seq: u64) -> EventId {
+        EventId { ms, seq }
+    }
+
+    /// The milliseconds part.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::EventId::new(5, 1).ms(), 5);
+    /// ```
+    pub const fn ms(&self) -> u64 {
+        self.ms
+    }
+
+    /// The sequence part.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::EventId::new(5, 1).seq(), 1);
+    /// ```
+    pub const fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The id after this one for an event stored at `now_ms`: later
+    /// milliseconds start a new sequence; the same or an earlier one (the
+    /// clock stepped back) continues this one's.
+    pub(crate) fn next_at(self, now_ms: u64) -> EventId {
+        if now_ms > self.ms {
+            EventId::new(now_ms, 0)
+        } else {
+            EventId::new(self.ms, self.seq + 1)
+        }
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// The error of parsing text that is not an [`EventId`].
+///
+/// ```
+/// assert!("abc".parse::<sse_runtime::hub::EventId>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseEventIdError;
+
+impl fmt::Display for ParseEventIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a hub event id (expected <milliseconds>-<sequence>)")
+    }
+}
+
+impl std::error::Error for ParseEventIdError {}
+
+impl FromStr for EventId {
+    type Err = ParseEventIdError;
+
+    fn from_str(text: &str) -> Result<EventId, ParseEventIdError> {
+        let (ms, seq) = text.split_once('-').ok_or(ParseEventIdError)?;
+        let digits = |part: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ParseEventIdError);
+            }
+            part.parse::<u64>().map_err(|_| ParseEventIdError)
+        };
+        Ok(EventId::new(digits(ms)?, digits(seq)?))
+    }
+}
+
+/// Why publishing failed, or a hub could not be built.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use sse_runtime::hub::{Hub, HubConfig, HubError};
+/// let hub = Hub::with_config(HubConfig { replay_bytes: 16, ..HubConfig::default() });
+/// let error = hub.publish("t", sse_runtime::event!("far more than sixteen bytes")).await.unwrap_err();
+/// assert!(matches!(error, HubError::TooLarge { .. }));
+/// # });
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HubError {
+    /// The event could not be built; nothing was published.
+    Event(EventError),
+    /// The encoded event is larger than [`HubConfig::replay_bytes`]: it
+    /// could never be kept for replay.
+    TooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The broker did not answer within the transport's timeout; the event
+    /// may or may not have been stored.
+    Timeout(Duration),
+    /// The broker failed or is unreachable; the event was not stored.
+    Broker(String),
+    /// The broker could not be reached when the hub was built.
+    Connect {
+        /// Where it was looked for.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HubError::Event(error) => write!(f, "the event could not be built: {error}"),
+            HubError::TooLarge { size, limit } => write!(
+                f,
+                "the event is {size} bytes encoded, more than the hub keeps ({limit} bytes, HubConfig::replay_bytes)"
+            ),
+            HubError::Timeout(after) => write!(
+                f,
+                "the broker did not confirm the event within {after:?}; it may or may not have been stored"
+            ),
+            HubError::Broker(reason) => write!(f, "the broker failed: {reason}"),
+            HubError::Connect { url, reason } => {
+                write!(f, "could not connect to the broker at {url}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HubError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HubError::Event(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<EventError> for HubError {
+    fn from(error: EventError) -> Self {
+        HubError::Event(error)
+    }
+}
+
+/// A broadcast hub: cheap to clone, usable from any task.
+///
+/// ```
+/// use axum::{extract::State, routing::get, Router};
+/// use sse_runtime::prelude::*;
+/// use sse_runtime::hub::Hub;
+///
+/// #[sse_handler]
+/// async fn news(State(hub): State<Hub>, last: LastEventId) {
+///     let mut subscription = hub.subscribe(&["news"], &last);
+///     while let Some(event) = subscription.next().await {
+///         yield_!(event);
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let hub = Hub::new();
+/// let app: Router = Router::new().route("/news", get(news)).with_state(hub.clone());
+/// // From anywhere, e.g. a POST handler:
+/// hub.publish("news", event!(data: "extra!", event: "headline")).await.unwrap();
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    log: Arc<log::Log>,
+    transport: Arc<dyn Transport>,
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    /// An in-process hub with the default [`HubConfig`].
+    ///
+    /// ```
+    /// let hub = sse_runtime::hub::Hub::new();
+    /// assert_eq!(hub.subscribers(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Hub::with_config(HubConfig::default())
+    }
+
+    /// An in-process hub.
+    ///
+    /// ```
+    /// use sse_runtime::hub::{Hub, HubConfig};
+    /// let hub = Hub::with_config(HubConfig { replay: 64, ..HubConfig::default() });
+    /// # let _ = hub;
+    /// ```
+    pub fn with_config(config: HubConfig) -> Self {
+        Hub::with_transport(LocalTransport::new(), config)
+    }
+
+    /// A hub over another transport, such as
+    /// [`RedisTransport`](crate::hub::RedisTransport).
+    ///
+    /// ```
+    /// use sse_runtime::hub::{Hub, HubConfig, LocalTransport};
+    /// let hub = Hub::with_transport(LocalTransport::new(), HubConfig::default());
+    /// # let _ = hub;
+    /// ```
+    pub fn with_transport(transport: impl Transport, config: HubConfig) -> Self {
+        let log = Arc::new(log::Log::new(config, transport.starts_after()));
+        transport.attach(LiveFeed::new(Arc::clone(&log)));
+        Hub {
+            log,
+            transport: Arc::new(transport),
+        }
+    }
+
+    /// Publishes one event to `topic`, for every subscriber of it on every
+    /// process sharing this hub. The hub gives the event its id (an `id:`
+    /// field set on the event is overridden, since only the hub's ids
+    /// resume); resolves to the id once the transport has stored the
+    /// event.
+    ///
+    /// Fails without publishing when the event is refused or larger than
+    /// [`HubConfig::replay_bytes`], and with [`HubError::Timeout`] or
+    /// [`HubError::Broker`] when a broker does not store it.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use sse_runtime::{event, hub::Hub};
+    /// let hub = Hub::new();
+    /// let first = hub.publish("chat", event!(data: "hi", event: "message")).await?;
+    /// let second = hub.publish("chat", event!("again")).await?;
+    /// assert!(first < second);
+    /// # Ok::<(), sse_runtime::hub::HubError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn publish<E: IntoEvent>(&self, topic: &str, event: E) -> Result<EventId, HubError> {
+        let frame = event.into_event()?.into_bytes();
+        let limit = self.log.config().replay_bytes;
+        // The id line the hub adds is at most this long.
+        let size = frame.len() + MAX_ID_FIELD_LEN;
+        if size > limit {
+            return Err(HubError::TooLarge { size, limit });
+        }
+        self.transport.publish(Arc::from(topic), frame).await
+    }
+
+    /// Subscribes to `topics`, resuming after `last`: the request's
+    /// [`LastEventId`](crate::LastEventId), or any id as text (`"41"`,
+    /// `Some("41")`); `None` for live events only.
+    ///
+    /// ```
+    /// let hub = sse_runtime::hub::Hub::new();
+    /// let subscription = hub.subscribe(&["a", "b"], None);
+    /// assert_eq!(hub.subscribers(), 1);
+    /// drop(subscription);
+    /// assert_eq!(hub.subscribers(), 0);
+    /// let resumed = hub.subscribe(&["a"], &sse_runtime::LastEventId(Some("1700000000000-0".into())));
+    /// # drop(resumed);
+    /// ```
+    pub fn subscribe<'a>(&self, topics: &[&str], last: impl Into<LastSeen<'a>>) -> Subscription {
+        Subscription::new(
+            Arc::clone(&self.log),
+            Arc::clone(&self.transport),
+            topics,
+            last.into().id(),
+        )
+    }
+
+    /// How many subscriptions are open in this process.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::Hub::new().subscribers(), 0);
+    /// ```
+    pub fn subscribers(&self) -> usize {
+        self.log.stats().subscribers
+    }
+
+    /// What this process's part of the hub holds.
+    ///
+    /// ```
+    /// let stats = sse_runtime::hub::Hub::new().stats();
+    /// assert_eq!((stats.events, stats.bytes), (0, 0));
+    /// ```
+    pub fn stats(&self) -> HubStats {
+        self.log.stats()
+    }
+}
+
+/// Where a subscription starts: after the event a client saw last, or
+/// (with no id) at the next live event. What [`Hub::subscribe`] accepts:
+/// made from the [`LastEventId`](crate::LastEventId) extractor, an id as
+/// text, or an `Option<&str>`; the hub itself knows nothing of requests.
+///
+/// ```
+/// use sse_runtime::hub::LastSeen;
+/// assert_eq!(LastSeen::from(Some("7")).id(), Some("7"));
+/// assert_eq!(LastSeen::from("7").id(), Some("7"));
+/// assert_eq!(LastSeen::from(&sse_runtime::LastEventId(None)).id(), None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LastSeen<'a>(Option<&'a str>);
+
+impl<'a> LastSeen<'a> {
+    /// The id, or `None` to start with live events.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::LastSeen::default().id(), None);
+    /// ```
+    pub fn id(&self) -> Option<&'a str> {
+        self.0
+    }
+}
+
+impl<'a> From<Option<&'a str>> for LastSeen<'a> {
+    fn from(id: Option<&'a str>) -> Self {
+        LastSeen(id)
+    }
+}
+
+impl<'a> From<&'a str> for LastSeen<'a> {
+    fn from(id: &'a str) -> Self {
+        LastSeen(Some(id))
+    }
+}
+
+impl<'a> From<&'a String> for LastSeen<'a> {
+    fn from(id: &'a String) -> Self {
+        LastSeen(Some(id))
+    }
+}
+
+/// `id: ` + two 20-digit numbers and a dash + LF.
+const MAX_ID_FIELD_LEN: usize = 4 + 20 + 1 + 20 + 1;
+
+/// The event `frame` (a complete event, without an `id:` field) with the
+/// hub's id added as its last field, so that it overrides any other.
+fn frame_with_id(frame: &[u8], id: EventId) -> Bytes {
+    let mut out = Vec::with_capacity(frame.len() + MAX_ID_FIELD_LEN);
+    // Invariant: every frame ends with the blank line that ends an event;
+    // the id goes just before it.
+    debug_assert!(frame.ends_with(b"\n\n"), "{frame:?}");
+    let body = frame.strip_suffix(b"\n").unwrap_or(frame);
+    out.extend_from_slice(body);
+    encode::put_id(&mut out, &id.to_string());
+    encode::put_end_of_event(&mut out);
+    Bytes::from(out)
+}
+
+fn reset_frame(last_id: &str) -> Bytes {
+    let mut out = Vec::new();
+    encode::put_named_event(
+        &mut out,
+        "reset",
+        &format!("events after id {last_id:?} are no longer available; reload"),
+    );
+    Bytes::from(out)
+}
+
+fn lagged_frame(missed: u64) -> Bytes {
+    let mut out = Vec::new();
+    encode::put_named_event(&mut out, "lagged", itoa::Buffer::new().format(missed));
+    Bytes::from(out)
+}

@@ -1,0 +1,662 @@
+//! A hub shared by several processes through a Redis stream.
+//!
+//! * **Publishing** runs one Lua script ([`PUBLISH`]): `XADD`, then
+//!   trimming by count (about [`HubConfig::replay`], as `MAXLEN ~` would),
+//!   by bytes and by age, recording what it trimmed, atomically. The entry
+//!   holds the topic (`t`), the encoded event without its id (`d`), and a
+//!   running byte count (`c`) that lets the script trim to
+//!   [`HubConfig::replay_bytes`] without a counter that could drift. The
+//!   Redis entry id is the event's SSE id. Publishes go over redis-rs's
+//!   multiplexed connection manager, so concurrent publishes are pipelined
+//!   rather than waiting one round trip each.
+//! * **Delivery**: each process runs one reader, a blocking `XREAD` on a
+//!   connection of its own (a blocking command on the shared one would
+//!   stall publishes), and appends what it reads to the hub's log, where
+//!   every local subscriber reads it. So an event is encoded once per
+//!   process, whatever the number of subscribers. The reader reconnects
+//!   with backoff and resumes from the last id it read.
+//! * **History** runs a second script ([`HISTORY`]), which first checks that
+//!   nothing after the id asked for is gone, then reads on with `XRANGE`.
+//! * **Lost history is never a silent gap.** A `meta` hash beside the
+//!   stream holds the *epoch*: the id of the first event stored since the
+//!   stream was (re)created. Redis losing its data loses the epoch too, and
+//!   the next publish sets a new one; an id older than the epoch, an id
+//!   after which entries were trimmed (recorded by the publish script) or
+//!   deleted (`max-deleted-entry-id`), or an id never issued, all read as
+//!   gone, which a resuming client hears as
+//!   `event: reset`. The epoch lives in Redis, not in the server's run id,
+//!   so a restart that keeps the data (RDB or AOF) is not a loss.
+//!
+//! Needs Redis 7.0 or newer (`max-deleted-entry-id`).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, Script, Value};
+
+use super::transport::{BoxFuture, History, LiveFeed, StoredEvent, Transport};
+use super::{EventId, HubError};
+
+/// How a [`RedisTransport`] connects and names its keys.
+///
+/// ```
+/// use std::time::Duration;
+/// let options = sse_runtime::hub::RedisOptions::new()
+///     .prefix("chat")
+///     .publish_timeout(Duration::from_secs(1));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    prefix: String,
+    publish_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions::new()
+    }
+}
+
+impl RedisOptions {
+    /// Keys under the prefix `sse`; publishes fail after 2 s without an
+    /// answer; connecting gives up after 5 s.
+    ///
+    /// ```
+    /// let options = sse_runtime::hub::RedisOptions::new();
+    /// # let _ = options;
+    /// ```
+    pub fn new() -> Self {
+        RedisOptions {
+            prefix: "sse".into(),
+            publish_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The hub's keys are `{prefix}:events` (the stream) and
+    /// `{prefix}:meta`; hubs with different prefixes share one Redis
+    /// without meeting. The braces keep both keys in one Redis Cluster
+    /// slot, as the scripts need.
+    ///
+    /// ```
+    /// let options = sse_runtime::hub::RedisOptions::new().prefix("orders");
+    /// # let _ = options;
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a publish waits for Redis to confirm before it fails with
+    /// [`HubError::Timeout`]. A publish while Redis is down fails sooner,
+    /// as soon as reconnecting is refused.
+    ///
+    /// ```
+    /// let options = sse_runtime::hub::RedisOptions::new().publish_timeout(std::time::Duration::from_millis(500));
+    /// # let _ = options;
+    /// ```
+    pub fn publish_timeout(mut self, timeout: Duration) -> Self {
+        self.publish_timeout = timeout;
+        self
+    }
+
+    /// How long connecting (at start-up, and each reconnection) may take.
+    ///
+    /// ```
+    /// let options = sse_runtime::hub::RedisOptions::new().connect_timeout(std::time::Duration::from_secs(1));
+    /// # let _ = options;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+/// A [`Transport`] over a Redis stream: every process that builds a hub on
+/// the same Redis and prefix shares one hub. See the module docs of
+/// [`hub`](crate::hub) for what it guarantees.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sse_runtime::hub::HubError> {
+/// use sse_runtime::hub::{Hub, HubConfig, RedisOptions, RedisTransport};
+/// let transport = RedisTransport::connect("redis://127.0.0.1:6379", RedisOptions::new()).await?;
+/// let hub = Hub::with_transport(transport, HubConfig::default());
+/// # let _ = hub;
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisTransport {
+    shared: Arc<Shared>,
+    started: EventId,
+}
+
+impl std::fmt::Debug for RedisTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTransport")
+            .field("url", &self.shared.url)
+            .field("prefix", &self.shared.options.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    url: String,
+    client: Client,
+    /// Publishes and history reads; never blocking commands.
+    connection: ConnectionManager,
+    events_key: String,
+    meta_key: String,
+    options: RedisOptions,
+    publish: Script,
+    history: Script,
+    runtime: tokio::runtime::Handle,
+    feed: OnceLock<LiveFeed>,
+}
+
+/// Appends one event and trims the stream to the hub's budgets, atomically.
+/// KEYS: stream, meta. ARGV: topic, frame, replay count, replay bytes, max
+/// age in ms (0: none). Returns the new id.
+///
+/// The script trims by itself rather than with `XADD .. MAXLEN ~`: Redis
+/// records nothing of what its own trimming removed (`max-deleted-entry-id`
+/// counts only `XDEL`), and a resuming client must be told when what it
+/// missed is gone. So the script finds the oldest entry to keep by count,
+/// by bytes and by age, records the newest entry it removes as `trimmed`
+/// in the meta hash, and trims to exactly there. Like `MAXLEN ~`, it trims
+/// by count only once the stream is a sixteenth over, so that a publish
+/// rarely pays for it.
+const PUBLISH: &str = r#"
+local stream, meta = KEYS[1], KEYS[2]
+local frame = ARGV[2]
+local maxlen, budget, max_age = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local total = redis.call('HINCRBY', meta, 'bytes', string.len(frame))
+local id = redis.call('XADD', stream, '*', 't', ARGV[1], 'd', frame, 'c', total)
+-- The first event since the stream was (re)created sets the epoch.
+redis.call('HSETNX', meta, 'epoch', id)
+local keep = nil
+local function keep_from(candidate)
+  if candidate and (not keep or less(keep, candidate)) then keep = candidate end
+end
+-- By count: keep the newest `maxlen`.
+local length = redis.call('XLEN', stream)
+if length > maxlen + math.floor(maxlen / 16) then
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', length - maxlen + 1)
+  keep_from(oldest[#oldest][1])
+end
+-- By bytes: an entry stays when everything from its start to the newest
+-- fits the budget, i.e. c - len(d) >= total - budget.
+local floor = total - budget
+if floor > 0 then
+  local from, count, found = '-', 2, nil
+  while not found do
+    local batch = redis.call('XRANGE', stream, from, '+', 'COUNT', count)
+    if #batch == 0 then break end
+    for _, entry in ipairs(batch) do
+      local fields, c, size = entry[2], nil, nil
+      for i = 1, #fields, 2 do
+        if fields[i] == 'c' then c = tonumber(fields[i + 1]) elseif fields[i] == 'd' then size = string.len(fields[i + 1]) end
+      end
+      if c and size and c - size >= floor then found = entry[1]; break end
+    end
+    from = '(' .. batch[#batch][1]
+    count = count * 2
+  end
+  keep_from(found)
+end
+-- By age.
+if max_age > 0 then
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - max_age
+  if cutoff > 0 then
+    local young = redis.call('XRANGE', stream, cutoff .. '-0', '+', 'COUNT', 1)
+    if #young > 0 then keep_from(young[1][1]) end
+  end
+end
+if keep then
+  local newest_trimmed = redis.call('XREVRANGE', stream, '(' .. keep, '-', 'COUNT', 1)
+  if #newest_trimmed > 0 then
+    redis.call('HSET', meta, 'trimmed', newest_trimmed[1][1])
+    redis.call('XTRIM', stream, 'MINID', keep)
+  end
+end
+return id
+"#;
+
+/// Reads up to ARGV[2] entries after the id ARGV[1], or says that some of
+/// what came after it is gone. KEYS: stream, meta. Returns {'ok', entries}
+/// or {'gone', id}, where the stream holds everything after `id`. The id
+/// `0-0` means "from the first event of this epoch".
+const HISTORY: &str = r#"
+local stream, meta = KEYS[1], KEYS[2]
+local after, limit = ARGV[1], tonumber(ARGV[2])
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  -- Nothing stored since the data was (re)created: only "from the start" is known.
+  if after == '0-0' then return {'ok', {}} end
+  return {'gone', '0-0'}
+end
+if redis.call('EXISTS', stream) == 0 then return {'gone', '0-0'} end
+local trimmed = redis.call('HGET', meta, 'trimmed')
+local info = redis.call('XINFO', 'STREAM', stream)
+local deleted, last = '0-0', '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1]
+  elseif info[i] == 'last-generated-id' then last = info[i + 1] end
+end
+-- The stream holds everything after this id.
+local complete = deleted
+if trimmed and less(complete, trimmed) then complete = trimmed end
+local gone = false
+if after == '0-0' then
+  gone = complete ~= '0-0'
+else
+  -- Issued before this epoch, or something after it was removed, or never issued.
+  gone = less(after, epoch) or less(after, complete) or less(last, after)
+    or (after ~= complete and #redis.call('XRANGE', stream, after, after) == 0)
+end
+if gone then return {'gone', complete} end
+if limit == 0 then return {'ok', {}} end
+return {'ok', redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit)}
+"#;
+
+/// The id after which a reader starts: the newest id the stream ever
+/// issued, or `0-0`. KEYS: stream.
+const NEWEST: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return '0-0' end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then return info[i + 1] end
+end
+return '0-0'
+"#;
+
+/// How long a reader's `XREAD` blocks: also how soon it notices that its
+/// hub was dropped.
+const READ_BLOCK: Duration = Duration::from_secs(1);
+/// Entries a reader takes per `XREAD`.
+const READ_COUNT: usize = 512;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+impl RedisTransport {
+    /// Connects to Redis at `url` (`redis://host:port/db`), checks its
+    /// version, and notes where this process's reader starts. Fails with
+    /// [`HubError::Connect`], naming the URL, when Redis cannot be reached.
+    /// Call it inside a tokio runtime: the reader runs on it.
+    ///
+    /// ```no_run
+    /// # async fn run() {
+    /// let error = sse_runtime::hub::RedisTransport::connect("redis://127.0.0.1:1", Default::default())
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("redis://127.0.0.1:1"));
+    /// # }
+    /// ```
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<RedisTransport, HubError> {
+        let connect_error = |reason: String| HubError::Connect {
+            url: url.to_owned(),
+            reason,
+        };
+        let client = Client::open(url).map_err(|error| connect_error(error.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.publish_timeout))
+            // A publish while Redis is down should fail at once, not wait
+            // out a long series of reconnection attempts.
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let mut connection = tokio::time::timeout(
+            options.connect_timeout,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| connect_error(format!("no answer within {:?}", options.connect_timeout)))?
+        .map_err(|error| connect_error(error.to_string()))?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| connect_error(error.to_string()))?;
+        check_version(&info).map_err(connect_error)?;
+        let events_key = format!("{{{}}}:events", options.prefix);
+        let meta_key = format!("{{{}}}:meta", options.prefix);
+        let newest: String = Script::new(NEWEST)
+            .key(&events_key)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|error| connect_error(error.to_string()))?;
+        let started = newest.parse::<EventId>().map_err(|_| {
+            connect_error(format!(
+                "the stream's newest id {newest:?} is not a stream id"
+            ))
+        })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            connect_error("RedisTransport::connect must run inside a tokio runtime".into())
+        })?;
+        Ok(RedisTransport {
+            shared: Arc::new(Shared {
+                url: url.to_owned(),
+                client,
+                connection,
+                events_key,
+                meta_key,
+                options,
+                publish: Script::new(PUBLISH),
+                history: Script::new(HISTORY),
+                runtime,
+                feed: OnceLock::new(),
+            }),
+            started,
+        })
+    }
+}
+
+fn check_version(info: &str) -> Result<(), String> {
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .map(str::trim)
+        .unwrap_or("unknown");
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= 7 => Ok(()),
+        _ => Err(format!(
+            "RedisTransport needs Redis 7.0 or newer (max-deleted-entry-id); this server is {version}"
+        )),
+    }
+}
+
+impl Transport for RedisTransport {
+    fn starts_after(&self) -> EventId {
+        self.started
+    }
+
+    fn attach(&self, feed: LiveFeed) {
+        assert!(
+            self.shared.feed.set(feed.clone()).is_ok(),
+            "a RedisTransport serves one hub"
+        );
+        let shared = Arc::clone(&self.shared);
+        self.shared
+            .runtime
+            .spawn(read_forever(shared, feed, self.started));
+    }
+
+    fn publish(&self, topic: Arc<str>, frame: Bytes) -> BoxFuture<Result<EventId, HubError>> {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let config = *shared
+                .feed
+                .get()
+                .ok_or_else(|| HubError::Broker("the transport is not attached to a hub".into()))?
+                .config();
+            let mut connection = shared.connection.clone();
+            let mut invocation = shared.publish.prepare_invoke();
+            invocation
+                .key(&shared.events_key)
+                .key(&shared.meta_key)
+                .arg(&*topic)
+                .arg(&frame[..])
+                .arg(config.replay.max(1))
+                .arg(config.replay_bytes)
+                .arg(
+                    config
+                        .max_age
+                        .map_or(0, |age| age.as_millis().max(1) as u64),
+                );
+            let timeout = shared.options.publish_timeout;
+            let id: String =
+                tokio::time::timeout(timeout, invocation.invoke_async(&mut connection))
+                    .await
+                    .map_err(|_| HubError::Timeout(timeout))?
+                    .map_err(|error| HubError::Broker(error.to_string()))?;
+            id.parse::<EventId>()
+                .map_err(|_| HubError::Broker(format!("Redis returned {id:?} as an id")))
+        })
+    }
+
+    fn history(&self, after: EventId, limit: usize) -> BoxFuture<Result<History, HubError>> {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let mut connection = shared.connection.clone();
+            Ok(read_history(&shared, &mut connection, after, limit)
+                .await?
+                .0)
+        })
+    }
+}
+
+async fn read_history(
+    shared: &Shared,
+    connection: &mut impl redis::aio::ConnectionLike,
+    after: EventId,
+    limit: usize,
+) -> Result<(History, EventId), HubError> {
+    let mut invocation = shared.history.prepare_invoke();
+    invocation
+        .key(&shared.events_key)
+        .key(&shared.meta_key)
+        .arg(after.to_string())
+        .arg(limit);
+    let timeout = shared.options.publish_timeout;
+    let reply: Value = tokio::time::timeout(timeout, invocation.invoke_async(connection))
+        .await
+        .map_err(|_| HubError::Timeout(timeout))?
+        .map_err(|error| HubError::Broker(error.to_string()))?;
+    parse_history(reply)
+}
+
+/// The history script's reply, and for `gone`, the id after which the
+/// stream is complete.
+fn parse_history(reply: Value) -> Result<(History, EventId), HubError> {
+    let malformed = || HubError::Broker("unexpected reply to the history script".into());
+    let Value::Array(parts) = reply else {
+        return Err(malformed());
+    };
+    match parts.first() {
+        Some(Value::BulkString(status)) if status == b"gone" => {
+            let complete = parts
+                .into_iter()
+                .nth(1)
+                .and_then(text)
+                .and_then(|id| id.parse::<EventId>().ok())
+                .ok_or_else(malformed)?;
+            return Ok((History::Gone, complete));
+        }
+        Some(Value::BulkString(status)) if status == b"ok" => {}
+        _ => return Err(malformed()),
+    }
+    let entries = match parts.into_iter().nth(1) {
+        Some(Value::Array(entries)) => entries,
+        _ => return Err(malformed()),
+    };
+    let mut events = Vec::with_capacity(entries.len());
+    for entry in entries {
+        events.push(parse_entry(entry).ok_or_else(malformed)?);
+    }
+    Ok((History::Events(events), EventId::default()))
+}
+
+/// One stream entry, `[id, [field, value, ..]]`, as a stored event.
+fn parse_entry(entry: Value) -> Option<StoredEvent> {
+    let Value::Array(mut parts) = entry else {
+        return None;
+    };
+    let Value::Array(fields) = parts.pop()? else {
+        return None;
+    };
+    let id = text(parts.pop()?)?.parse::<EventId>().ok()?;
+    stored_event(id, fields_of(fields))
+}
+
+fn fields_of(fields: Vec<Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs = Vec::with_capacity(fields.len() / 2);
+    let mut fields = fields.into_iter();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        if let (Value::BulkString(name), Value::BulkString(value)) = (name, value) {
+            pairs.push((name, value));
+        }
+    }
+    pairs
+}
+
+fn stored_event(id: EventId, fields: Vec<(Vec<u8>, Vec<u8>)>) -> Option<StoredEvent> {
+    let mut topic = None;
+    let mut frame = None;
+    for (name, value) in fields {
+        match &name[..] {
+            b"t" => topic = Some(String::from_utf8(value).ok()?),
+            b"d" => frame = Some(Bytes::from(value)),
+            _ => {}
+        }
+    }
+    Some(StoredEvent {
+        id,
+        topic: Arc::from(topic?),
+        frame: frame?,
+    })
+}
+
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
+    }
+}
+
+/// This process's reader: follows the stream from `cursor` and feeds the
+/// hub's log, until the hub is dropped.
+async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId) {
+    let mut backoff = BACKOFF_MIN;
+    let mut connected_before = false;
+    while !feed.is_closed() {
+        let mut connection = match connect_reader(&shared).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                tracing::warn!(url = %shared.url, %error, retry_in = ?backoff, "the hub's Redis reader cannot connect");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        if connected_before {
+            // While away, Redis may have trimmed what this process had not
+            // read yet, or lost its data: then the log must not read on as
+            // if nothing happened.
+            match read_history(&shared, &mut connection, cursor, 0).await {
+                Ok((History::Events(_), _)) => {}
+                Ok((History::Gone, complete_after)) => {
+                    tracing::warn!(url = %shared.url, after = %cursor, "events were lost while the hub's Redis reader was disconnected (trimmed, or Redis lost its data); subscribers that had not read them are told");
+                    feed.gap();
+                    cursor = complete_after;
+                }
+                Err(error) => {
+                    tracing::warn!(url = %shared.url, %error, "the hub's Redis reader could not check for lost events");
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            }
+            tracing::info!(url = %shared.url, after = %cursor, "the hub's Redis reader reconnected");
+        }
+        connected_before = true;
+        backoff = BACKOFF_MIN;
+        loop {
+            if feed.is_closed() {
+                return;
+            }
+            match read_once(&shared, &mut connection, cursor).await {
+                Ok(entries) => {
+                    for (id, topic, frame) in entries {
+                        feed.append(id, &topic, frame);
+                        cursor = id;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(url = %shared.url, %error, "the hub's Redis reader lost its connection; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn connect_reader(shared: &Shared) -> redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(shared.options.connect_timeout))
+        .set_response_timeout(Some(READ_BLOCK + shared.options.publish_timeout));
+    shared
+        .client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// One blocking `XREAD` after `cursor`.
+async fn read_once(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+    cursor: EventId,
+) -> redis::RedisResult<Vec<(EventId, String, Bytes)>> {
+    let reply: Value = redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(READ_COUNT)
+        .arg("BLOCK")
+        .arg(READ_BLOCK.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(&shared.events_key)
+        .arg(cursor.to_string())
+        .query_async(connection)
+        .await?;
+    let mut entries = Vec::new();
+    // Nil when the block timed out; else [[key, [[id, fields], ..]]]
+    // (RESP2) or a map of key to entries (RESP3).
+    let streams = match reply {
+        Value::Array(streams) => streams
+            .into_iter()
+            .filter_map(|stream| match stream {
+                Value::Array(mut parts) if parts.len() == 2 => parts.pop(),
+                _ => None,
+            })
+            .collect(),
+        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
+        _ => Vec::new(),
+    };
+    for stream in streams {
+        let Value::Array(stream_entries) = stream else {
+            continue;
+        };
+        for entry in stream_entries {
+            match parse_entry(entry) {
+                Some(event) => entries.push((event.id, event.topic.to_string(), event.frame)),
+                None => tracing::warn!("skipping a malformed entry in the hub's Redis stream"),
+            }
+        }
+    }
+    Ok(entries)
+}

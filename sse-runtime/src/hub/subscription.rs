@@ -1,0 +1,313 @@
+//! One subscriber's way through the hub: a notice first if there is one
+//! (`reset`, `lagged`), then older events from the transport's history
+//! while it is behind what this process's log holds, then the log, at its
+//! own pace.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Sleep;
+
+use super::log::{Cursor, Log, Read, ResumeAt};
+use super::transport::{BoxFuture, History, Transport};
+use super::{frame_with_id, lagged_frame, reset_frame, EventId, HubError, LagPolicy};
+use crate::event::Event;
+
+/// Events read from the transport's history per request.
+const HISTORY_PAGE: usize = 256;
+
+/// How long to wait before asking an unavailable broker's history again.
+const HISTORY_RETRY: Duration = Duration::from_millis(500);
+
+/// The events of one subscriber: what it missed, then live events. A
+/// `Stream` of [`Event`]s too, for
+/// [`SseResponse::from_stream`](crate::SseResponse::from_stream).
+///
+/// ```
+/// use axum::extract::State;
+/// use sse_runtime::hub::Hub;
+/// use sse_runtime::{LastEventId, SseResponse};
+///
+/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<sse_runtime::response::StreamForwarder> {
+///     SseResponse::from_stream(hub.subscribe(&["news"], &last))
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(stream)).with_state(Hub::new());
+/// ```
+pub struct Subscription {
+    log: Arc<Log>,
+    transport: Arc<dyn Transport>,
+    key: usize,
+    topics: Vec<Arc<str>>,
+    /// Sent before anything else: a `reset` or `lagged` event.
+    notice: Option<Bytes>,
+    state: State,
+}
+
+enum State {
+    /// Reading this process's log.
+    Log(Cursor),
+    /// Behind what the log holds: reading the transport's history.
+    History(Box<Catchup>),
+    /// Ended after a `lagged` notice.
+    Ended,
+}
+
+struct Catchup {
+    /// The newest id passed: delivered, or read and not of these topics.
+    after: EventId,
+    /// Whether `after` came from the client's `Last-Event-ID`, with nothing
+    /// read since: history that is gone then means `reset`, not `lagged`.
+    resuming: bool,
+    /// Where the subscriber was in the log when it fell behind, to count
+    /// what it missed if history cannot make up for it.
+    fell_behind: Option<Cursor>,
+    /// Events delivered from history since it fell behind.
+    delivered: u64,
+    /// Events read from history, not yet delivered.
+    page: VecDeque<(EventId, Bytes)>,
+    /// The newest id history returned.
+    read_through: EventId,
+    fetch: Option<BoxFuture<Result<History, HubError>>>,
+    /// Set while waiting to ask an unavailable broker again.
+    retry: Option<Pin<Box<Sleep>>>,
+    /// History had nothing newer yet: wait for the log to catch up.
+    waiting_for_log: bool,
+}
+
+impl Catchup {
+    fn new(after: EventId, resuming: bool, fell_behind: Option<Cursor>) -> Box<Catchup> {
+        Box::new(Catchup {
+            after,
+            resuming,
+            fell_behind,
+            delivered: 0,
+            page: VecDeque::new(),
+            read_through: after,
+            fetch: None,
+            retry: None,
+            waiting_for_log: false,
+        })
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topics", &self.topics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        log: Arc<Log>,
+        transport: Arc<dyn Transport>,
+        topics: &[&str],
+        last: Option<&str>,
+    ) -> Subscription {
+        let mut names: Vec<Arc<str>> = Vec::with_capacity(topics.len());
+        for topic in topics {
+            if !names.iter().any(|name| &**name == *topic) {
+                names.push(Arc::from(*topic));
+            }
+        }
+        let (key, live) = log.register(&names);
+        let mut subscription = Subscription {
+            log,
+            transport,
+            key,
+            topics: names,
+            notice: None,
+            state: State::Log(live),
+        };
+        if let Some(last) = last {
+            match last.parse::<EventId>() {
+                Ok(after) => subscription.resume_after(after, true),
+                // Not an id this hub issued.
+                Err(_) => subscription.notice = Some(reset_frame(last)),
+            }
+        }
+        subscription
+    }
+
+    /// Goes on after `after`, from the log if it holds what comes next,
+    /// else from the transport's history.
+    fn resume_after(&mut self, after: EventId, resuming: bool) {
+        self.state = match self.log.resume_at(after, &self.topics) {
+            ResumeAt::Here(cursor) => State::Log(cursor),
+            ResumeAt::Before | ResumeAt::After => {
+                State::History(Catchup::new(after, resuming, None))
+            }
+            ResumeAt::Unknown => {
+                self.notice = Some(reset_frame(&after.to_string()));
+                State::Log(self.log.live_cursor(&self.topics))
+            }
+        };
+    }
+
+    /// The next event; `None` once the subscription ended for lagging (see
+    /// [`LagPolicy::Disconnect`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let hub = sse_runtime::hub::Hub::new();
+    /// let mut subscription = hub.subscribe(&["t"], None);
+    /// let id = hub.publish("t", sse_runtime::event!("x")).await.unwrap();
+    /// let event = subscription.next().await.unwrap();
+    /// assert_eq!(event.as_bytes(), format!("data: x\nid: {id}\n\n").as_bytes());
+    /// # });
+    /// ```
+    pub async fn next(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
+    fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        loop {
+            if let Some(notice) = self.notice.take() {
+                return Poll::Ready(Some(Event::shared(notice)));
+            }
+            match &mut self.state {
+                State::Ended => return Poll::Ready(None),
+                State::Log(cursor) => match self.log.read(self.key, cursor, cx.waker()) {
+                    Read::Event(frame) => return Poll::Ready(Some(Event::shared(frame))),
+                    Read::Waiting => return Poll::Pending,
+                    Read::FellBehind => {
+                        // The transport's history may still hold what the
+                        // log let go.
+                        let cursor = cursor.clone();
+                        self.state = State::History(Catchup::new(cursor.id, false, Some(cursor)));
+                    }
+                },
+                State::History(catchup) => {
+                    if let Some((id, frame)) = catchup.page.pop_front() {
+                        catchup.after = id;
+                        catchup.resuming = false;
+                        catchup.delivered += 1;
+                        return Poll::Ready(Some(Event::shared(frame)));
+                    }
+                    catchup.after = catchup.after.max(catchup.read_through);
+                    match self.poll_history(cx) {
+                        Poll::Ready(()) => continue,
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves a catch-up on: to the log once it holds what comes next, else
+    /// reads a page of history. Ready when the state changed.
+    fn poll_history(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let State::History(catchup) = &mut self.state else {
+            return Poll::Ready(());
+        };
+        if catchup.fetch.is_none() {
+            if let Some(retry) = &mut catchup.retry {
+                if retry.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                catchup.retry = None;
+            }
+            match self.log.resume_at(catchup.after, &self.topics) {
+                ResumeAt::Here(cursor) => {
+                    self.state = State::Log(cursor);
+                    return Poll::Ready(());
+                }
+                // History said the id exists, so it is this log that does not
+                // know it: read on from history.
+                ResumeAt::Before | ResumeAt::After | ResumeAt::Unknown => {}
+            }
+            if catchup.waiting_for_log {
+                // History had nothing after `after` and the log has not
+                // reached it yet: this instance has not received the
+                // newest events. Wait for them to arrive.
+                catchup.waiting_for_log = false;
+                self.log.wait(self.key, cx.waker());
+                if let ResumeAt::Here(cursor) = self.log.resume_at(catchup.after, &self.topics) {
+                    self.state = State::Log(cursor);
+                    return Poll::Ready(());
+                }
+                return Poll::Pending;
+            }
+            catchup.fetch = Some(self.transport.history(catchup.after, HISTORY_PAGE));
+        }
+        let fetch = catchup.fetch.as_mut().expect("set above");
+        let fetched = match fetch.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(fetched) => fetched,
+        };
+        catchup.fetch = None;
+        match fetched {
+            Ok(History::Events(events)) => {
+                if events.is_empty() {
+                    catchup.waiting_for_log = true;
+                }
+                for event in events {
+                    // Invariant: history returns ids after the one asked for,
+                    // in order; anything else is skipped, never repeated.
+                    if event.id <= catchup.read_through {
+                        continue;
+                    }
+                    catchup.read_through = event.id;
+                    if self.topics.contains(&event.topic) {
+                        catchup
+                            .page
+                            .push_back((event.id, frame_with_id(&event.frame, event.id)));
+                    }
+                }
+                Poll::Ready(())
+            }
+            Ok(History::Gone) => {
+                if catchup.resuming {
+                    self.notice = Some(reset_frame(&catchup.after.to_string()));
+                    self.state = State::Log(self.log.live_cursor(&self.topics));
+                } else {
+                    let delivered = catchup.delivered;
+                    let fell_behind = catchup.fell_behind.take();
+                    self.apply_lag_policy(fell_behind, delivered);
+                }
+                Poll::Ready(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "reading the hub's history failed; trying again");
+                catchup.retry = Some(Box::pin(tokio::time::sleep(HISTORY_RETRY)));
+                Poll::Ready(())
+            }
+        }
+    }
+
+    /// The subscriber fell behind what the hub still holds: tell it how
+    /// many events of its topics it did not get, and end or skip ahead.
+    fn apply_lag_policy(&mut self, fell_behind: Option<Cursor>, delivered: u64) {
+        let mut cursor = fell_behind.unwrap_or_else(|| self.log.live_cursor(&self.topics));
+        let missed = self
+            .log
+            .skip_to_newest(&mut cursor)
+            .saturating_sub(delivered);
+        self.notice = Some(lagged_frame(missed));
+        self.state = match self.log.config().lag {
+            LagPolicy::Disconnect => State::Ended,
+            LagPolicy::SkipAhead => State::Log(cursor),
+        };
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.log.unregister(self.key, &self.topics);
+    }
+}
+
+impl futures_core::Stream for Subscription {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.get_mut().poll_next_event(cx)
+    }
+}

@@ -1,0 +1,391 @@
+//! The hub through Redis Streams, each test against a `redis-server` of its
+//! own (started on a private port, stopped and restarted at will): the
+//! behavioural suite every transport passes, then what only a broker
+//! brings: instances in separate processes, Redis stopping and restarting
+//! under open streams, Redis losing its data, Redis absent at start-up.
+//!
+//! Without `redis-server` on `PATH` each test prints a notice and passes,
+//! except under `CI=true`, where it fails.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::{extract::State, Router};
+use sse_runtime::hub::{Hub, HubConfig, HubError, RedisOptions, RedisTransport};
+use sse_runtime::prelude::*;
+use sse_runtime::Shutdown;
+use sse_suite::chat;
+use support::hub_suite::{self, next, Backend};
+use support::redis::RedisServer;
+use support::{get as request, serve, within};
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some(redis) = RedisServer::start() else { return };
+            let backend = Backend::Redis { url: redis.url(), prefix: stringify!($name).into() };
+            hub_suite::$name(&backend).await;
+        }
+    )*};
+}
+
+suite!(
+    delivers_every_event_once_to_every_instance,
+    topics_select_and_resume_from_one_id,
+    resumes_after_an_id_then_goes_live,
+    unknown_ids_get_a_reset_then_live_events,
+    a_lagging_subscriber_is_told_and_disconnected,
+    skip_ahead_reports_what_was_skipped_and_goes_on,
+    concurrent_publishers_and_reconnects_deliver_exactly_once_in_order,
+    a_long_replay_is_delivered_in_full_while_publishing_continues,
+    memory_is_bounded_in_bytes_and_the_newest_replay,
+    replay_respects_max_age,
+);
+
+async fn redis_hub(redis: &RedisServer, prefix: &str, config: HubConfig) -> Hub {
+    let transport = RedisTransport::connect(
+        &redis.url(),
+        RedisOptions::new()
+            .prefix(prefix)
+            .publish_timeout(Duration::from_millis(500)),
+    )
+    .await
+    .expect("connect");
+    Hub::with_transport(transport, config)
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_up_is_a_clear_error_naming_the_url() {
+    let port = support::redis::free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let started = Instant::now();
+    let error = RedisTransport::connect(&url, RedisOptions::new())
+        .await
+        .expect_err("nothing listens there");
+    assert!(matches!(error, HubError::Connect { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(&url), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(6));
+    let error = RedisTransport::connect("http://not-redis", RedisOptions::new())
+        .await
+        .expect_err("not a redis URL");
+    assert!(error.to_string().contains("http://not-redis"), "{error}");
+}
+
+#[sse_handler(keep_alive = "100ms")]
+async fn room(State(hub): State<Hub>, last: LastEventId) {
+    let mut subscription = hub.subscribe(&["room"], &last);
+    while let Some(event) = subscription.next().await {
+        yield_!(event);
+    }
+}
+
+fn room_app(hub: Hub) -> Router {
+    Router::new().route("/room", get(room)).with_state(hub)
+}
+
+/// Reads raw chunks until `count` events arrived, counting keep-alives on
+/// the way; returns the events' (data, id) and the keep-alives seen.
+async fn read_events(chunks: &mut support::Chunks, count: usize) -> (Vec<(String, String)>, usize) {
+    within(read_events_unbounded(chunks, count)).await
+}
+
+async fn read_events_unbounded(
+    chunks: &mut support::Chunks,
+    count: usize,
+) -> (Vec<(String, String)>, usize) {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let mut keep_alives = 0;
+    while events.len() < count {
+        let chunk = chunks.next().await.expect("the stream is open");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let frame: String = text.drain(..end + 2).collect();
+            if frame == ":\n\n" {
+                keep_alives += 1;
+                continue;
+            }
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            events.push((field("data: "), field("id: ")));
+        }
+    }
+    (events, keep_alives)
+}
+
+/// Redis stops under open streams and comes back: the streams stay open
+/// (keep-alives go on), publishing fails promptly meanwhile, each
+/// instance's reader reconnects, and no acknowledged event is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_survive_redis_stopping_and_restarting() {
+    for persistent in [false, true] {
+        let Some(mut redis) = (if persistent {
+            RedisServer::start_persistent()
+        } else {
+            RedisServer::start()
+        }) else {
+            return;
+        };
+        let a = redis_hub(&redis, "room", HubConfig::default()).await;
+        let b = redis_hub(&redis, "room", HubConfig::default()).await;
+        let addr_a = serve(room_app(a.clone())).await;
+        let addr_b = serve(room_app(b.clone())).await;
+        let mut on_a = request(addr_a, "/room", &[]).await.chunks();
+        let mut on_b = request(addr_b, "/room", &[]).await.chunks();
+        within(async {
+            while a.subscribers() + b.subscribers() < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+
+        let mut acknowledged = Vec::new();
+        for n in 0..3 {
+            let id = a
+                .publish("room", event!(data: format!("before {n}")))
+                .await
+                .unwrap();
+            acknowledged.push((format!("before {n}"), id.to_string()));
+        }
+        assert_eq!(read_events(&mut on_a, 3).await.0, acknowledged);
+        assert_eq!(read_events(&mut on_b, 3).await.0, acknowledged);
+
+        redis.stop();
+        let started = Instant::now();
+        let failed = b.publish("room", event!("while down")).await;
+        assert!(
+            matches!(failed, Err(HubError::Broker(_) | HubError::Timeout(_))),
+            "{failed:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a publish while Redis is down fails promptly: {:?}",
+            started.elapsed()
+        );
+        // The streams stay open: keep-alives go on while Redis is away.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        redis.restart();
+
+        // Readers reconnect with backoff; publishing works again.
+        let after = within(async {
+            loop {
+                if let Ok(id) = a.publish("room", event!(data: "after")).await {
+                    return id;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        for chunks in [&mut on_a, &mut on_b] {
+            let (events, keep_alives) = read_events(chunks, 1).await;
+            assert_eq!(events, [("after".to_owned(), after.to_string())]);
+            assert!(
+                keep_alives >= 2,
+                "keep-alives while Redis was down: {keep_alives}"
+            );
+        }
+        // A client that saw the first event resumes on a fresh instance.
+        let c = redis_hub(&redis, "room", HubConfig::default()).await;
+        let mut resumed = c.subscribe(&["room"], acknowledged[0].1.as_str());
+        if persistent {
+            // Redis kept its data: nothing is lost.
+            for (data, id) in &acknowledged[1..] {
+                assert_eq!(
+                    next(&mut resumed).await,
+                    ("message".into(), data.clone(), id.clone())
+                );
+            }
+            assert_eq!(next(&mut resumed).await.2, after.to_string());
+        } else {
+            // Redis lost its data: the client is told, not given a gap.
+            assert_eq!(next(&mut resumed).await.0, "reset");
+        }
+    }
+}
+
+/// Two instances in separate processes (this test binary run again as a
+/// server), sharing one Redis: a message posted to one reaches a client of
+/// the other, and a client that moves from one to the other with its
+/// `Last-Event-ID` misses nothing and sees nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_instances_in_separate_processes_share_one_room() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let first = ChatProcess::start(&redis.url());
+    let second = ChatProcess::start(&redis.url());
+    let mut on_second = request(second.addr, "/stream", &[]).await.events();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut on_first = request(first.addr, "/stream", &[]).await.events();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let id = post(first.addr, "alice", "hello from the first").await;
+    let event = on_second.next().await.unwrap();
+    assert_eq!(
+        (event.id.as_str(), event.event.as_str()),
+        (id.as_str(), "message")
+    );
+    assert!(event.data.contains("hello from the first"));
+
+    // Keep posting to the first while a client moves from the first to the
+    // second process.
+    let poster = tokio::spawn(async move {
+        let mut ids = vec![id];
+        for n in 0..200 {
+            ids.push(post(first.addr, "bob", &format!("m{n}")).await);
+        }
+        drop(first);
+        ids
+    });
+    let mut received = vec![on_first.next().await.unwrap().id];
+    for _ in 0..50 {
+        received.push(on_first.next().await.unwrap().id);
+    }
+    drop(on_first);
+    let last = received.last().unwrap().clone();
+    let mut moved = request(
+        second.addr,
+        "/stream",
+        &[("last-event-id", last.as_bytes())],
+    )
+    .await
+    .events();
+    let posted = within(poster).await.unwrap();
+    while received.len() < posted.len() {
+        let event = moved.next().await.unwrap();
+        assert_eq!(event.event, "message", "{event:?}");
+        received.push(event.id);
+    }
+    assert_eq!(received, posted, "every message once, in order");
+}
+
+async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {
+    use http_body_util::{BodyExt, Full};
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let body = serde_json::json!({ "user": user, "text": text }).to_string();
+    let request = hyper::Request::post("/messages")
+        .header("host", "chat")
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let response = within(sender.send_request(request)).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A chat server in a child process: this test binary, run with
+/// `CHAT_CHILD_REDIS` set, serving only [`chat_child_process`].
+struct ChatProcess {
+    addr: std::net::SocketAddr,
+    child: std::process::Child,
+}
+
+impl ChatProcess {
+    fn start(redis_url: &str) -> ChatProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "chat_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("CHAT_CHILD_REDIS", redis_url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a chat process");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the chat process prints its address")
+                .unwrap();
+            // libtest prints the test's name on the same line.
+            if let Some((_, addr)) = line.split_once("CHAT LISTENING ") {
+                break addr.trim().parse().unwrap();
+            }
+        };
+        ChatProcess { addr, child }
+    }
+}
+
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The child side of [`ChatProcess`]: does nothing unless started by it.
+#[tokio::test]
+async fn chat_child_process() {
+    let Ok(url) = std::env::var("CHAT_CHILD_REDIS") else {
+        return;
+    };
+    let transport = RedisTransport::connect(&url, RedisOptions::new().prefix("chat"))
+        .await
+        .unwrap();
+    let hub = Hub::with_transport(transport, HubConfig::default());
+    let listener = support::listener();
+    println!("CHAT LISTENING {}", listener.local_addr().unwrap());
+    axum::serve(listener, chat::app(hub, Shutdown::new()))
+        .await
+        .unwrap();
+}
+
+/// A client that stops reading on one instance holds up neither that
+/// instance's reader nor anyone else: its stream ends with `lagged`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_slows_neither_the_reader_nor_other_clients() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let config = HubConfig {
+        replay: 64,
+        ..HubConfig::default()
+    };
+    let a = redis_hub(&redis, "big", config).await;
+    let b = redis_hub(&redis, "big", config).await;
+    let addr_a = serve(room_app(a.clone())).await;
+    let addr_b = serve(room_app(b.clone())).await;
+    let stalled = request(addr_a, "/room", &[]).await;
+    let mut reader_a = request(addr_a, "/room", &[]).await.events();
+    let mut reader_b = request(addr_b, "/room", &[]).await.events();
+    within(async {
+        while a.subscribers() < 2 || b.subscribers() < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let payload = "y".repeat(4096);
+    // 16 MiB: far more than the stalled client's socket buffers hold.
+    for n in 0..4096 {
+        let id = b.publish("room", event!(data: &payload)).await.unwrap();
+        for reader in [&mut reader_a, &mut reader_b] {
+            assert_eq!(reader.next().await.unwrap().id, id.to_string(), "event {n}");
+        }
+    }
+    let events = stalled.events().all().await;
+    assert_eq!(events.last().unwrap().event, "lagged");
+    assert!(events.len() < 4096);
+}
