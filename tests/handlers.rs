@@ -507,6 +507,48 @@ async fn a_client_that_stops_reading_suspends_the_body() {
     drop(response);
 }
 
+/// An event named by two type parameters: yielding it takes a turbofish
+/// with a comma, which must not end the value inside another macro.
+fn sizes<A, B>() -> Event {
+    Event::data(&format!("{} {}", size_of::<A>(), size_of::<B>()))
+}
+
+#[sse_handler]
+async fn turbofish_attribute() {
+    tokio::select! {
+        _ = std::future::ready(()) => {
+            yield_!(sizes::<u8, u16>());
+            sse_runtime::yield_!(sizes::<u32, u64>());
+        }
+    }
+}
+
+sse_handlers! {
+    async fn turbofish_block() {
+        tokio::select! {
+            _ = std::future::ready(()) => yield sizes::<u8, u16>(),
+        }
+        tokio::select! {
+            _ = std::future::ready(()) => {
+                yield sizes::<u32, u64>();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_turbofish_inside_another_macro_is_yielded_whole() {
+    let app = Router::new()
+        .route("/attribute", get(turbofish_attribute))
+        .route("/block", get(turbofish_block));
+    let addr = serve(app).await;
+    for path in ["/attribute", "/block"] {
+        let events = request(addr, path, &[]).await.events().all().await;
+        let data: Vec<_> = events.iter().map(|event| event.data.as_str()).collect();
+        assert_eq!(data, ["1 2", "4 8"], "{path}");
+    }
+}
+
 #[tokio::test]
 async fn last_event_id_edge_cases() {
     #[sse_handler]

@@ -10,6 +10,14 @@ use crate::errors::{closest, Errors};
 
 const KEYS: &[&str] = &["keep_alive", "error_event", "on_close", "state", "crate"];
 
+/// The option names, parsed as keywords; `crate` is Rust's own.
+mod kw {
+    syn::custom_keyword!(keep_alive);
+    syn::custom_keyword!(error_event);
+    syn::custom_keyword!(on_close);
+    syn::custom_keyword!(state);
+}
+
 /// The parsed options, each with the span of the token that set it.
 #[derive(Default)]
 pub(crate) struct HandlerArgs {
@@ -49,83 +57,80 @@ impl HandlerArgs {
     }
 
     fn parse_one(&mut self, input: ParseStream, errors: &mut Errors) -> syn::Result<()> {
-        let key = Ident::parse_any(input).map_err(|error| {
-            syn::Error::new(
-                error.span(),
-                format!("expected an option; valid options are: {}", KEYS.join(", ")),
-            )
-        })?;
-        input.parse::<Token![=]>().map_err(|error| {
-            syn::Error::new(error.span(), format!("expected `=` after `{key}`"))
-        })?;
-        let name = key.to_string();
-        if name == "state" {
-            let state: syn::Type = input.parse()?;
-            if self.state.replace(state).is_some() {
-                errors.spanned(&key, "`state` is specified more than once");
+        let lookahead = input.lookahead1();
+        if lookahead.peek(kw::keep_alive) {
+            let key: kw::keep_alive = input.parse()?;
+            let value: syn::Lit = value_of(input, "keep_alive")?;
+            if self.keep_alive.is_some() {
+                errors.spanned(key, "`keep_alive` is specified more than once");
             }
-            return Ok(());
-        }
-        if name == "on_close" {
+            if let Some(parsed) = parse_keep_alive(&value, errors) {
+                self.keep_alive = Some((parsed, key.span));
+            }
+        } else if lookahead.peek(kw::error_event) {
+            let key: kw::error_event = input.parse()?;
+            let value: syn::Lit = value_of(input, "error_event")?;
+            if self.error_event.is_some() {
+                errors.spanned(key, "`error_event` is specified more than once");
+            }
+            match value {
+                syn::Lit::Bool(flag) => self.error_event = Some(flag),
+                other => errors.spanned(other, "`error_event` takes `true` or `false`"),
+            }
+        } else if lookahead.peek(kw::on_close) {
+            let key: kw::on_close = input.parse()?;
+            equals_after(input, "on_close")?;
             let callback: syn::Path = input.parse().map_err(|error| {
                 syn::Error::new(error.span(), "`on_close` takes the path of a `fn(&StreamSummary)`, like `on_close = record_close`")
             })?;
             if self.on_close.replace(callback).is_some() {
-                errors.spanned(&key, "`on_close` is specified more than once");
+                errors.spanned(key, "`on_close` is specified more than once");
             }
-            return Ok(());
-        }
-        let value: syn::Lit = input.parse()?;
-        let repeated = match name.as_str() {
-            "keep_alive" => {
-                let parsed = parse_keep_alive(&value, errors);
-                let repeated = self.keep_alive.is_some();
-                if let Some(parsed) = parsed {
-                    self.keep_alive = Some((parsed, key.span()));
-                }
-                repeated
+        } else if lookahead.peek(kw::state) {
+            let key: kw::state = input.parse()?;
+            let state: syn::Type = value_of(input, "state")?;
+            if self.state.replace(state).is_some() {
+                errors.spanned(key, "`state` is specified more than once");
             }
-            "error_event" => {
-                let repeated = self.error_event.is_some();
-                match value {
-                    syn::Lit::Bool(flag) => self.error_event = Some(flag),
-                    other => errors.spanned(other, "`error_event` takes `true` or `false`"),
-                }
-                repeated
+        } else if lookahead.peek(Token![crate]) {
+            let key: Token![crate] = input.parse()?;
+            let value: syn::Lit = value_of(input, "crate")?;
+            if self.krate.is_some() {
+                errors.spanned(key, "`crate` is specified more than once");
             }
-            "crate" => {
-                let repeated = self.krate.is_some();
-                match value {
-                    syn::Lit::Str(path) => match path.parse::<syn::Path>() {
-                        Ok(path) => self.krate = Some(path.to_token_stream()),
-                        Err(_) => errors.spanned(
-                            path,
-                            "`crate` takes a path, like `crate = \"my_crate::sse\"`",
-                        ),
-                    },
-                    other => errors.spanned(
-                        other,
-                        "`crate` takes a path in a string, like `crate = \"my_crate::sse\"`",
+            match value {
+                syn::Lit::Str(path) => match path.parse::<syn::Path>() {
+                    Ok(path) => self.krate = Some(path.to_token_stream()),
+                    Err(_) => errors.spanned(
+                        path,
+                        "`crate` takes a path, like `crate = \"my_crate::sse\"`",
                     ),
-                }
-                repeated
+                },
+                other => errors.spanned(
+                    other,
+                    "`crate` takes a path in a string, like `crate = \"my_crate::sse\"`",
+                ),
             }
-            unknown => {
-                let hint = closest(unknown, KEYS)
-                    .map(|near| format!("; did you mean `{near}`?"))
-                    .unwrap_or_default();
-                errors.spanned(
-                    &key,
-                    format!(
-                        "unknown option `{unknown}`{hint} valid options are: {}",
-                        KEYS.join(", ")
-                    ),
-                );
-                false
-            }
-        };
-        if repeated {
-            errors.spanned(&key, format!("`{key}` is specified more than once"));
+        } else if input.peek(Ident::peek_any) {
+            let key = Ident::parse_any(input)?;
+            let unknown = key.to_string();
+            let hint = closest(&unknown, KEYS)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
+            errors.spanned(
+                &key,
+                format!(
+                    "unknown option `{unknown}`; {hint}valid options are: {}",
+                    KEYS.join(", ")
+                ),
+            );
+            // Read past the value, so that later options are checked too.
+            let _: syn::Expr = value_of(input, &unknown)?;
+        } else {
+            return Err(syn::Error::new(
+                lookahead.error().span(),
+                format!("expected an option; valid options are: {}", KEYS.join(", ")),
+            ));
         }
         Ok(())
     }
@@ -137,6 +142,20 @@ impl HandlerArgs {
             None => quote!(::sse_runtime),
         }
     }
+}
+
+/// The `=` after the option `key`.
+fn equals_after(input: ParseStream, key: &str) -> syn::Result<()> {
+    input
+        .parse::<Token![=]>()
+        .map(drop)
+        .map_err(|error| syn::Error::new(error.span(), format!("expected `=` after `{key}`")))
+}
+
+/// `= value` after the option `key`.
+fn value_of<T: syn::parse::Parse>(input: ParseStream, key: &str) -> syn::Result<T> {
+    equals_after(input, key)?;
+    input.parse()
 }
 
 fn parse_keep_alive(value: &syn::Lit, errors: &mut Errors) -> Option<KeepAlive> {

@@ -1,5 +1,5 @@
 //! `event!`: parse the keys, check what can be checked at compile time, and
-//! expand to an `EventBuilder` chain.
+//! expand to an `EventBuilder` chain. Also `comment!` with an expression.
 //!
 //! Input, after the `$crate;` the runtime's wrapper puts in front:
 //! `[data_expr] [, key: value]*`, keys being data, json, event, id, retry.
@@ -20,6 +20,8 @@ pub(crate) struct EventInput {
     /// Fields in the order written, so values are evaluated in that order.
     fields: Vec<Field>,
     errors: Errors,
+    /// Whether a key was unknown: it may have been the data, misspelt.
+    unknown_key: bool,
 }
 
 struct Field {
@@ -50,11 +52,21 @@ impl Key {
     }
 }
 
+/// The keys, parsed as keywords.
+mod kw {
+    syn::custom_keyword!(data);
+    syn::custom_keyword!(json);
+    syn::custom_keyword!(event);
+    syn::custom_keyword!(id);
+    syn::custom_keyword!(retry);
+}
+
 impl Parse for EventInput {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let runtime = take_runtime_path(input)?;
         let mut fields = Vec::new();
         let mut errors = Errors::default();
+        let mut unknown_key = false;
         let mut first = true;
         while !input.is_empty() {
             let is_key = input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]);
@@ -66,40 +78,16 @@ impl Parse for EventInput {
                     value,
                 });
             } else {
-                let ident: Ident = input.parse().map_err(|error| {
-                    syn::Error::new(
-                        error.span(),
-                        format!("expected a key; valid keys are: {}", KEYS.join(", ")),
-                    )
-                })?;
+                let key = parse_key(input, &mut errors)?;
                 input.parse::<Token![:]>()?;
                 let value: Expr = input.parse()?;
-                let key = match ident.to_string().as_str() {
-                    "data" => Some(Key::Data),
-                    "json" => Some(Key::Json),
-                    "event" => Some(Key::Event),
-                    "id" => Some(Key::Id),
-                    "retry" => Some(Key::Retry),
-                    unknown => {
-                        let hint = closest(unknown, KEYS)
-                            .map(|near| format!("did you mean `{near}`? "))
-                            .unwrap_or_default();
-                        errors.spanned(
-                            &ident,
-                            format!(
-                                "unknown key `{unknown}` in `event!`; {hint}valid keys are: {}",
-                                KEYS.join(", ")
-                            ),
-                        );
-                        None
-                    }
-                };
-                if let Some(key) = key {
-                    fields.push(Field {
+                match key {
+                    Some((key, key_span)) => fields.push(Field {
                         key,
-                        key_span: ident.span(),
+                        key_span,
                         value,
-                    });
+                    }),
+                    None => unknown_key = true,
                 }
             }
             first = false;
@@ -112,8 +100,46 @@ impl Parse for EventInput {
             runtime,
             fields,
             errors,
+            unknown_key,
         })
     }
+}
+
+/// The key before a `:`, with its span; `None`, with an error recorded, for
+/// an unknown one, so that the rest is still checked.
+fn parse_key(input: ParseStream, errors: &mut Errors) -> syn::Result<Option<(Key, Span)>> {
+    let lookahead = input.lookahead1();
+    let key = if lookahead.peek(kw::data) {
+        (Key::Data, input.parse::<kw::data>()?.span)
+    } else if lookahead.peek(kw::json) {
+        (Key::Json, input.parse::<kw::json>()?.span)
+    } else if lookahead.peek(kw::event) {
+        (Key::Event, input.parse::<kw::event>()?.span)
+    } else if lookahead.peek(kw::id) {
+        (Key::Id, input.parse::<kw::id>()?.span)
+    } else if lookahead.peek(kw::retry) {
+        (Key::Retry, input.parse::<kw::retry>()?.span)
+    } else if input.peek(Ident) {
+        let ident: Ident = input.parse()?;
+        let unknown = ident.to_string();
+        let hint = closest(&unknown, KEYS)
+            .map(|near| format!("did you mean `{near}`? "))
+            .unwrap_or_default();
+        errors.spanned(
+            &ident,
+            format!(
+                "unknown key `{unknown}` in `event!`; {hint}valid keys are: {}",
+                KEYS.join(", ")
+            ),
+        );
+        return Ok(None);
+    } else {
+        return Err(syn::Error::new(
+            lookahead.error().span(),
+            format!("expected a key; valid keys are: {}", KEYS.join(", ")),
+        ));
+    };
+    Ok(Some(key))
 }
 
 impl EventInput {
@@ -161,26 +187,31 @@ impl EventInput {
                 let name = binding(key, field.value.span());
                 let builder = builder_at(field.value.span());
                 let method = format_ident!("{}", key.name(), span = field.value.span());
+                let argument = match key {
+                    Key::Event => text_check(runtime, "EventName", &name),
+                    _ => quote!(#name),
+                };
                 steps.push(quote_spanned! {field.value.span()=>
-                    let #builder = #builder.#method(#name);
+                    let #builder = #builder.#method(#argument);
                 });
             }
         }
         let name = binding(data.key, data.value.span());
         let method = format_ident!("{}", data.key.name(), span = data.value.span());
-        if steps.is_empty() && data.key == Key::Data {
-            // Text alone cannot be refused: skip the builder, keeping the
-            // same method-call shape so that errors land on the value.
-            let receiver = builder_at(data.value.span());
-            let call = quote_spanned!(data.value.span()=> #receiver.data(#name));
-            return quote! {{
-                #(#bindings)*
-                let #builder = #runtime::__private::TextEvent;
-                #call
-            }};
+        let mut payload = quote!(#name);
+        if data.key == Key::Data {
+            payload = text_check(runtime, "EventData", &name);
+            if steps.is_empty() {
+                // Text alone cannot be refused: no builder.
+                return quote! {{
+                    #(#bindings)*
+                    ::core::result::Result::<#runtime::__private::Event, #runtime::__private::EventError>::Ok(
+                        #runtime::__private::Event::data(#payload)
+                    )
+                }};
+            }
         }
-        let receiver = builder_at(data.value.span());
-        let finish = quote_spanned!(data.value.span()=> #receiver.#method(#name));
+        let finish = quote_spanned!(data.value.span()=> #builder.#method(#payload));
         quote! {{
             #(#bindings)*
             let #builder = #runtime::__private::EventBuilder::default();
@@ -215,13 +246,29 @@ impl EventInput {
             seen.push(field.key);
             check_literal(field, &mut self.errors);
         }
-        if !seen.iter().any(|key| matches!(key, Key::Data | Key::Json)) {
-            self.errors.at(
-                Span::call_site(),
-                "`event!` needs data: add `data: \"..\"` (text) or `json: value`; use `data: \"\"` for an event with empty data, or `comment!(..)` for a comment",
-            );
+        if !self.unknown_key && !seen.iter().any(|key| matches!(key, Key::Data | Key::Json)) {
+            const NO_DATA: &str = "`event!` needs data: add `data: \"..\"` (text) or `json: value`; use `data: \"\"` for an event with empty data, or `comment!(..)` for a comment";
+            // On the keys written, from the first to the last value: the
+            // invocation's own span would name the runtime's hidden macro.
+            match (self.fields.first(), self.fields.last()) {
+                (Some(first), Some(last)) => {
+                    let first = Ident::new("key", first.key_span);
+                    let last = &last.value;
+                    self.errors.spanned(quote!(#first #last), NO_DATA);
+                }
+                _ => self.errors.at(Span::call_site(), NO_DATA),
+            }
         }
     }
+}
+
+/// `binding` (a reference to the user's value, spanned there) as `&str`,
+/// through the runtime's text trait `check`: a value that is not text is
+/// reported on the user's token with that trait's message, which says what
+/// to write instead.
+fn text_check(runtime: &TokenStream, check: &str, binding: &Ident) -> TokenStream {
+    let check = Ident::new(check, binding.span());
+    quote_spanned!(binding.span()=> <_ as #runtime::__private::#check>::as_text(#binding))
 }
 
 /// The local holding a key's value, spanned at the value (see `expand`).
@@ -263,5 +310,37 @@ fn check_literal(field: &Field, errors: &mut Errors) {
             );
         }
         _ => {}
+    }
+}
+
+/// `comment!(text)`, after the `$crate;` the runtime's wrapper puts in front.
+pub(crate) struct CommentInput {
+    runtime: TokenStream,
+    text: Expr,
+}
+
+impl Parse for CommentInput {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let runtime = take_runtime_path(input)?;
+        let mut text = input.parse()?;
+        // The wrapper passes an `$text:expr`, which arrives in an invisible
+        // group spanning the whole `comment!(..)`; the span wanted is the
+        // expression's own.
+        while let Expr::Group(group) = text {
+            text = *group.expr;
+        }
+        Ok(CommentInput { runtime, text })
+    }
+}
+
+impl CommentInput {
+    /// Text goes through `CommentText`, whose error says what to write
+    /// instead of a number, checked on the user's expression.
+    pub(crate) fn expand(self) -> TokenStream {
+        let CommentInput { runtime, text } = self;
+        let text = quote_spanned! {text.span()=>
+            <_ as #runtime::__private::CommentText>::as_text(&(#text))
+        };
+        quote!(#runtime::__private::Event::comment(#text))
     }
 }

@@ -1,17 +1,22 @@
 //! Turns a checked, rewritten handler into the axum handler it stands for:
 //!
 //! ```text
-//! #[attrs] vis async fn name(args) -> SseResponse<impl Future<Output = R> + Send + 'static> {
-//!     respond::<R, _, _>(config, move |__sse_emitter| async move { body })
+//! #[attrs] vis async fn name(context, args) -> SseResponse<impl Future<Output = R> + Send + 'static> {
+//!     checks;
+//!     respond::<R, _, _>(config, context, move |__sse_emitter| async move { body })
 //! }
 //! ```
 //!
 //! The extractor arguments stay on the function, so axum extracts them as
 //! for any handler; the body moves them into the stream's future, which runs
 //! only once the client reads the response.
+//!
+//! The checks are qualified paths (`<T as Trait>::item`) spanned at the
+//! user's types: a failed one is reported on that type, with the trait's own
+//! message, and names no generated function.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
@@ -49,7 +54,8 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
                 ::core::time::Duration::from_millis(#milliseconds)
             ))),
         });
-    let extractor_check = extractor_check(&sig, handler.args.state.as_ref(), &runtime);
+    let extractor_checks = extractor_checks(&sig, handler.args.state.as_ref(), &runtime);
+    let (outcome_check, outcome_span) = outcome_check(&output, &runtime);
     let error_event = handler
         .args
         .error_event
@@ -64,20 +70,25 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
     // The stream's link to its request (route, shutdown) is one more
     // extractor, first so that the user's last argument may still consume
     // the body.
-    let context = syn::Ident::new("__sse_context", proc_macro2::Span::mixed_site());
+    let context = syn::Ident::new("__sse_context", Span::mixed_site());
     sig.inputs.insert(
         0,
         syn::parse_quote!(#context: #runtime::__private::StreamContext),
     );
     let statements = &block.stmts;
 
-    // `respond::<#output, ..>` carries the return type's span, so a return
-    // type that is not `()` or `Result<(), E: Display>` is reported there.
-    let respond = quote_spanned!(output.span()=> #runtime::__private::respond::<#output, _, _>);
+    // `respond` requires `R: BodyOutcome` too. Spanned, every token of its
+    // path, where `outcome_check` is, its failure is the same error at the
+    // same place, which rustc reports once.
+    let respond = respan(
+        quote!(#runtime::__private::respond::<#output, _, _>),
+        outcome_span,
+    );
     quote! {
         #(#attrs)*
         #vis #sig {
-            #extractor_check
+            #extractor_checks
+            #outcome_check
             #respond(
                 #runtime::__private::SseConfig::new() #keep_alive #error_event #on_close,
                 #context,
@@ -91,16 +102,61 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
     }
 }
 
+/// `tokens`, inside groups too, located at `span`; each keeps its own name
+/// resolution, which a `$crate` needs.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            let located = tree.span().located_at(span);
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(located);
+                tree = inner.into();
+            } else {
+                tree.set_span(located);
+            }
+            tree
+        })
+        .collect()
+}
+
+/// Checks that the body's output `R` may be returned: `()` or
+/// `Result<(), E>` with `E: Display`. For `Result<(), E>` only `E` can be
+/// wrong, so it is checked, and reported, on `E`. Returns the check and the
+/// span it is reported at.
+fn outcome_check(output: &Type, runtime: &TokenStream) -> (TokenStream, Span) {
+    if let Some(error) = result_error_type(output) {
+        let span = error.span();
+        let check =
+            quote_spanned!(span=> let _ = <#error as #runtime::__private::HandlerError>::check;);
+        return (check, span);
+    }
+    let span = output.span();
+    let check =
+        quote_spanned!(span=> let _ = <#output as #runtime::__private::BodyOutcome>::into_failure;);
+    (check, span)
+}
+
+/// `E` from `Result<(), E>` (any path ending in `Result`).
+fn result_error_type(ty: &Type) -> Option<&Type> {
+    let [ok, error] = generic_types(ty, "Result")?[..] else {
+        return None;
+    };
+    matches!(ok, Type::Tuple(unit) if unit.elems.is_empty()).then_some(error)
+}
+
 /// Checks, where the router's state type is known, that each argument is an
 /// extractor for it, reporting a wrong one on its type as axum's
 /// `#[debug_handler]` does. Without this, axum reports only that the whole
 /// function is not a `Handler`, at the route.
 ///
-/// The state type comes from `state = T`, or else from a `State<T>`
+/// The state type comes from `state = T`, or else from the first `State<T>`
 /// argument. Without either, nothing is checked: an extractor may be
 /// implemented for one state type only, and guessing would reject valid
 /// handlers.
-fn extractor_check(
+fn extractor_checks(
     sig: &syn::Signature,
     state: Option<&Type>,
     runtime: &TokenStream,
@@ -114,34 +170,51 @@ fn extractor_check(
         })
         .collect();
     let state = state.or_else(|| types.iter().find_map(|ty| state_argument(ty)))?;
-    let (last, parts) = types.split_last()?;
-    let parts_checks = parts
-        .iter()
-        .map(|ty| quote_spanned!(ty.span()=> __sse_parts::<#ty, #state>();));
-    let last_check = quote_spanned!(last.span()=> __sse_last::<#last, #state, _>(););
-    Some(quote! {
-        #[allow(dead_code)]
-        {
-            fn __sse_parts<T: #runtime::__private::FromRequestParts<S>, S>() {}
-            fn __sse_last<T: #runtime::__private::FromRequest<S, M>, S, M>() {}
-            #(#parts_checks)*
-            #last_check
+    let same_as_state =
+        |ty: &Type| ty.to_token_stream().to_string() == state.to_token_stream().to_string();
+    let last = types.len().checked_sub(1)?;
+    let checks = types.iter().enumerate().map(|(index, ty)| {
+        match state_argument(ty) {
+            // Another state type than the handler's: it must be part of it.
+            Some(part) if !same_as_state(part) => quote_spanned! {part.span()=>
+                let _ = <#part as #runtime::__private::Substate<#state>>::check;
+            },
+            // The last argument may consume the request body.
+            _ if index == last => quote_spanned! {ty.span()=>
+                let _ = <#ty as #runtime::__private::FromRequest<#state, _>>::from_request;
+            },
+            _ => quote_spanned! {ty.span()=>
+                let _ = <#ty as #runtime::__private::FromRequestParts<#state>>::from_request_parts;
+            },
         }
-    })
+    });
+    Some(quote!(#(#checks)*))
 }
 
 /// `T` from an argument of type `State<T>` (any path ending in `State`).
 fn state_argument(ty: &Type) -> Option<&Type> {
+    match generic_types(ty, "State")?[..] {
+        [state] => Some(state),
+        _ => None,
+    }
+}
+
+/// The type arguments of `ty` when it is a path whose last segment is `name`.
+fn generic_types<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
     let Type::Path(path) = ty else { return None };
     let segment = path.path.segments.last()?;
-    if segment.ident != "State" {
+    if segment.ident != name {
         return None;
     }
     let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
         return None;
     };
-    match arguments.args.first()? {
-        syn::GenericArgument::Type(state) if arguments.args.len() == 1 => Some(state),
-        _ => None,
-    }
+    arguments
+        .args
+        .iter()
+        .map(|argument| match argument {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+        .collect()
 }

@@ -21,10 +21,14 @@ pub(crate) fn fallback(item: &syn::ItemFn, runtime: &TokenStream, errors: &Error
     sig.abi = None;
     sig.variadic = None;
     sig.generics = Default::default();
+    // `self` and reference arguments are errors of their own; without them
+    // the stand-in is still a valid axum handler.
     sig.inputs = sig
         .inputs
         .into_iter()
-        .filter(|input| matches!(input, syn::FnArg::Typed(_)))
+        .filter(|input| {
+            matches!(input, syn::FnArg::Typed(typed) if !matches!(*typed.ty, syn::Type::Reference(_)))
+        })
         .collect();
     sig.output = syn::parse_quote!(-> #runtime::__private::Response);
     quote! {

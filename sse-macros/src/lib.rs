@@ -1,10 +1,11 @@
 //! Procedural macros for `sse-runtime`. Depend on `sse-runtime`, which
 //! re-exports them; this crate's items are documented there.
 //!
-//! The work is split by job: [`args`] parses the options, [`model`] holds the
-//! parsed function, [`validate`] checks its signature, [`rewrite`] turns
-//! `yield` into sends, [`expand`] writes the handler, [`fallback`] stands in
-//! for it when there are errors, and [`event`] is the `event!` macro.
+//! The work is split by job, one module each: `args` parses the options,
+//! `model` holds the parsed function, `validate` checks its signature,
+//! `rewrite` turns `yield` into sends, `expand` writes the handler,
+//! `fallback` stands in for it when there are errors, `event` is the
+//! `event!` macro, and `errors` collects what they report.
 
 mod args;
 mod errors;
@@ -79,6 +80,18 @@ pub fn sse_handlers_impl(input: TokenStream) -> TokenStream {
 pub fn event_impl(input: TokenStream) -> TokenStream {
     match syn::parse::<event::EventInput>(input) {
         Ok(event) => event.expand().into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// `comment!(text)` with an expression (a format string stays in the
+/// `macro_rules!` wrapper); reached through `sse_runtime::comment!`, which
+/// puts the runtime path in front.
+#[doc(hidden)]
+#[proc_macro]
+pub fn comment_impl(input: TokenStream) -> TokenStream {
+    match syn::parse::<event::CommentInput>(input) {
+        Ok(comment) => comment.expand().into(),
         Err(error) => error.to_compile_error().into(),
     }
 }

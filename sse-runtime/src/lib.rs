@@ -92,8 +92,9 @@ pub use response::{BodyOutcome, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
 ///   (see [`SseConfig::error_event`]).
 /// * `state = AppState`: the router's state type. Each argument is checked to
 ///   be an extractor for it, and a wrong one is reported on its type. Without
-///   it, the type from a `State<T>` argument is used; with neither, axum
-///   reports a non-extractor argument at the route instead.
+///   it, the type from the first `State<T>` argument is used (so another
+///   `State<U>` needs `U: FromRef<T>`); with neither, axum reports a
+///   non-extractor argument at the route instead.
 /// * `on_close = path`: a `fn(&StreamSummary)` called once when the stream
 ///   ends (see [`SseConfig::on_close`]).
 /// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
@@ -158,6 +159,11 @@ pub mod prelude {
 /// ```
 #[macro_export]
 macro_rules! event {
+    () => {
+        ::core::compile_error!(
+            "`event!` needs data: write `event!(\"text\")`, `event!(data: \"..\")` (text) or `event!(json: value)`"
+        )
+    };
     ($($input:tt)*) => {
         $crate::__private::event_impl!($crate; $($input)*)
     };
@@ -181,7 +187,7 @@ macro_rules! comment {
         $crate::__private::comment_from_format(::core::format_args!($format $($args)*))
     };
     ($text:expr $(,)?) => {
-        $crate::Event::comment(&$text)
+        $crate::__private::comment_impl!($crate; $text)
     };
 }
 
@@ -260,11 +266,16 @@ pub mod __private {
     pub use crate::event::{Event, EventBuilder, IntoEvent};
     pub use crate::extract::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
-    pub use sse_macros::{event_impl, sse_handlers_impl};
+    pub use sse_macros::{comment_impl, event_impl, sse_handlers_impl};
+
+    pub use axum::extract::{FromRequest, FromRequestParts};
+    pub use axum::response::Response;
 
     /// Builds a handler's response. Naming `R` here makes the body's output
     /// type known while the body is type-checked, so `?` and `return` in it
-    /// need no annotations.
+    /// need no annotations. The expansion checks `R` on the user's return
+    /// type first, and spans this call there too, so that rustc reports a
+    /// wrong `R` once, with the message of that check.
     pub fn respond<R, F, Fut>(
         config: SseConfig,
         context: StreamContext,
@@ -280,20 +291,86 @@ pub mod __private {
             .with_context(context)
     }
 
-    pub use axum::extract::{FromRequest, FromRequestParts};
-    pub use axum::response::Response;
+    // The traits below exist for their error messages. The expansions reach
+    // each through a qualified path (`<T as Trait>::..`) spanned at the
+    // user's own token, so that a failure lands there, says what to write
+    // instead, and names no helper function. The three text traits differ
+    // only in that message.
 
-    /// What `event!(data: text)` with no other key expands to: text alone
-    /// cannot be refused, so it needs none of the builder's checks.
-    #[derive(Debug, Clone, Copy)]
-    pub struct TextEvent;
+    /// Text for `data:` in `event!`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be used as SSE event data",
+        label = "`data:` takes text (`&str`, `String`, ...)",
+        note = "write `data: value.to_string()` to send it as text, or `json: value` to send it as JSON"
+    )]
+    pub trait EventData {
+        fn as_text(&self) -> &str;
+    }
 
-    impl TextEvent {
+    impl<T: AsRef<str> + ?Sized> EventData for T {
         #[inline]
-        pub fn data<T: AsRef<str> + ?Sized>(self, text: &T) -> Result<Event, EventError> {
-            Ok(Event::data(text))
+        fn as_text(&self) -> &str {
+            self.as_ref()
         }
     }
+
+    /// Text for `event:` in `event!`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be used as an SSE event type",
+        label = "`event:` takes the event type as text (`&str`, `String`, ...)",
+        note = "write `event: \"name\"`, or `event: value.to_string()`"
+    )]
+    pub trait EventName {
+        fn as_text(&self) -> &str;
+    }
+
+    impl<T: AsRef<str> + ?Sized> EventName for T {
+        #[inline]
+        fn as_text(&self) -> &str {
+            self.as_ref()
+        }
+    }
+
+    /// Text for `comment!`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be used as an SSE comment",
+        label = "`comment!` takes text (`&str`, `String`, ...) or a format string",
+        note = "write `comment!(\"{{}}\", value)` or `comment!(value.to_string())`"
+    )]
+    pub trait CommentText {
+        fn as_text(&self) -> &str;
+    }
+
+    impl<T: AsRef<str> + ?Sized> CommentText for T {
+        #[inline]
+        fn as_text(&self) -> &str {
+            self.as_ref()
+        }
+    }
+
+    /// The `E` of a handler returning `Result<(), E>`.
+    #[diagnostic::on_unimplemented(
+        message = "the error type `{Self}` of an SSE handler must implement `std::fmt::Display`",
+        label = "an `Err` ends the stream and is logged with `Display`",
+        note = "implement `std::fmt::Display` for `{Self}`, or return an error type that has it, like `String`: `.map_err(|e| format!(\"{{e:?}}\"))?`"
+    )]
+    pub trait HandlerError {
+        fn check() {}
+    }
+
+    impl<E: core::fmt::Display + ?Sized> HandlerError for E {}
+
+    /// The `T` of a `State<T>` argument, given the handler's state type `S`.
+    #[diagnostic::on_unimplemented(
+        message = "`State<{Self}>` cannot be extracted from this handler's state type `{S}`",
+        label = "`{Self}` is not `{S}`, nor a part of it",
+        note = "a handler's state type is the one named by `state = ..`, or else its first `State<..>` argument; name the router's state with `#[sse_handler(state = AppState)]`, or implement `FromRef<{S}>` for `{Self}`"
+    )]
+    pub trait Substate<S> {
+        fn check() {}
+    }
+
+    impl<T: axum::extract::FromRef<S>, S> Substate<S> for T {}
 
     /// `comment!` with a format string; a string without arguments is not
     /// copied into a `String` first.

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = sse_runtime::event!(data: "x", id: 1.5);
+}

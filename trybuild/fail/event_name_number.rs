@@ -1,0 +1,3 @@
+fn main() {
+    let _ = sse_runtime::event!(data: "x", event: 7);
+}
