@@ -258,6 +258,12 @@ macro_rules! sse_handlers {
     };
 }
 
+/// The traits behind the macros' error messages, named by rustc in its
+/// notes: reachable outside the hidden module, so that rustc prints their
+/// short names rather than a `__private` path. Not public API.
+#[doc(hidden)]
+pub use __private::{CommentText, EventData, EventName, HandlerError, Substate};
+
 /// Not public API: the items macro expansions refer to.
 #[doc(hidden)]
 pub mod __private {
