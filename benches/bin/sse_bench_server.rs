@@ -8,7 +8,11 @@
 //! * `GET /json?n=N`: N small JSON events, then the end;
 //! * `GET /idle`: one event, then silence (keep-alive every 60 s);
 //! * with `hub` instead: `GET /hub`, a comment once subscribed, then every
-//!   event published to the hub; `POST /publish` publishes one.
+//!   event published to the hub; `POST /publish` publishes one;
+//!   `POST /publish_many?n=N&concurrency=C` publishes N small events to
+//!   another topic from C tasks at once and answers the nanoseconds it
+//!   took. With `REDIS_URL` set, the hub is on Redis (prefix `bench`), so
+//!   several servers share it.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -110,6 +114,34 @@ async fn ours_hub(State(hub): State<Hub>) {
     }
 }
 
+#[derive(Deserialize)]
+struct Many {
+    n: usize,
+    concurrency: usize,
+}
+
+async fn publish_many(State(hub): State<Hub>, Query(many): Query<Many>) -> String {
+    let started = std::time::Instant::now();
+    let tasks = many.concurrency.max(1);
+    let each = many.n / tasks;
+    let publishers: Vec<_> = (0..tasks)
+        .map(|_| {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for _ in 0..each {
+                    hub.publish("bulk", event!(data: "x", event: "bulk"))
+                        .await
+                        .expect("publish");
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.await.expect("publisher");
+    }
+    (started.elapsed().as_nanos() as u64).to_string()
+}
+
 async fn publish(State(hub): State<Hub>) -> &'static str {
     let published = hub
         .publish("bench", event!(data: "tick", event: "tick"))
@@ -135,10 +167,25 @@ async fn main() -> std::io::Result<()> {
             .route("/burst", get(axum_burst))
             .route("/json", get(axum_json))
             .route("/idle", get(axum_idle)),
-        "hub" => Router::new()
-            .route("/hub", get(ours_hub))
-            .route("/publish", post(publish))
-            .with_state(Hub::new()),
+        "hub" => {
+            let hub = match std::env::var("REDIS_URL") {
+                Ok(url) => {
+                    let transport = sse_runtime::hub::RedisTransport::connect(
+                        &url,
+                        sse_runtime::hub::RedisOptions::new().prefix("bench"),
+                    )
+                    .await
+                    .map_err(std::io::Error::other)?;
+                    Hub::with_transport(transport, Default::default())
+                }
+                Err(_) => Hub::new(),
+            };
+            Router::new()
+                .route("/hub", get(ours_hub))
+                .route("/publish", post(publish))
+                .route("/publish_many", post(publish_many))
+                .with_state(hub)
+        }
         other => {
             eprintln!("usage: sse-bench-server ours|axum|hub (got {other:?})");
             std::process::exit(2);

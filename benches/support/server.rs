@@ -14,8 +14,14 @@ pub struct Server {
 impl Server {
     /// Starts `sse-bench-server WHICH` and waits for its port.
     pub fn start(which: &str) -> Server {
+        Server::start_with(which, &[])
+    }
+
+    /// Starts `sse-bench-server WHICH` with environment variables `env`.
+    pub fn start_with(which: &str, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(SERVER)
             .arg(which)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -68,6 +74,57 @@ impl Server {
 }
 
 impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `redis-server` of the benchmark's own, on a free port of 127.0.0.1,
+/// keeping nothing on disk; killed when dropped.
+#[allow(dead_code, reason = "used by one of the two benchmarks")]
+pub struct Redis {
+    child: Child,
+    pub url: String,
+}
+
+#[allow(dead_code, reason = "used by one of the two benchmarks")]
+impl Redis {
+    /// `None` when `redis-server` is not installed.
+    pub fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
