@@ -1,11 +1,11 @@
 //! What `yield` becomes: the hand-off from a handler to the response body
 //! that sends its events.
 //!
-//! The response body owns an [`Outbox`]. While it polls the handler, it
-//! lends the outbox to the current thread ([`Outbox::lend`]); each `yield`
-//! ([`Emitter::send`]) appends its event there, and the handler runs on
+//! The response body owns an `Outbox`. While it polls the handler, it
+//! lends the outbox to the current thread (`Outbox::lend`); each `yield`
+//! (`Emitter::send`) appends its event there, and the handler runs on
 //! until it waits on something else (a timer, a channel) or the outbox
-//! holds [`HIGH_WATER`] bytes. The response body then sends what the outbox
+//! holds `HIGH_WATER` bytes. The response body then sends what the outbox
 //! holds, and polls the handler again only once all of it is written. So
 //! events that are ready together leave as one frame and one write, an
 //! event yielded alone leaves at once (the handler stops to wait right
@@ -23,11 +23,11 @@
 //!
 //! Invariants, each checked where it is relied on:
 //! * An emitter sends only into its own stream's outbox: each outbox and
-//!   its emitter share a [`StreamId`], and a send that finds another
+//!   its emitter share a `StreamId`, and a send that finds another
 //!   stream's outbox (or none) lent panics with a message rather than lose
-//!   the event ([`Emitter::send`]).
+//!   the event (`Emitter::send`).
 //! * A lend is undone on every exit from the poll, unwinding included, by a
-//!   guard ([`Lend`]) that puts back whatever was lent before, so a handler
+//!   guard (`Lend`) that puts back whatever was lent before, so a handler
 //!   may poll another stream's body inside its own (a proxy, a merger), and
 //!   the guard checks it takes back its own outbox.
 //! * No user code runs while the thread-local is borrowed: an event is

@@ -343,7 +343,7 @@ impl Hub {
     }
 
     /// A hub over another transport, such as
-    /// [`RedisTransport`](crate::hub::RedisTransport).
+    /// `RedisTransport` (feature `redis`).
     ///
     /// ```
     /// use sse_runtime::hub::{Hub, HubConfig, LocalTransport};
