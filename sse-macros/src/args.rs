@@ -8,7 +8,14 @@ use syn::{Ident, LitBool, LitStr, Token};
 
 use crate::errors::{closest, Errors};
 
-const KEYS: &[&str] = &["keep_alive", "error_event", "on_close", "state", "crate"];
+const KEYS: &[&str] = &[
+    "keep_alive",
+    "error_event",
+    "on_close",
+    "state",
+    "events",
+    "crate",
+];
 
 /// The option names, parsed as keywords; `crate` is Rust's own.
 mod kw {
@@ -16,6 +23,7 @@ mod kw {
     syn::custom_keyword!(error_event);
     syn::custom_keyword!(on_close);
     syn::custom_keyword!(state);
+    syn::custom_keyword!(events);
 }
 
 /// The parsed options, each with the span of the token that set it.
@@ -28,6 +36,8 @@ pub(crate) struct HandlerArgs {
     pub(crate) state: Option<syn::Type>,
     /// A `fn(&StreamSummary)` to call when the stream ends.
     pub(crate) on_close: Option<syn::Path>,
+    /// The `#[derive(SseEvent)]` type every `yield` must send.
+    pub(crate) events: Option<syn::Type>,
 }
 
 pub(crate) enum KeepAlive {
@@ -91,6 +101,12 @@ impl HandlerArgs {
             let state: syn::Type = value_of(input, "state")?;
             if self.state.replace(state).is_some() {
                 errors.spanned(key, "`state` is specified more than once");
+            }
+        } else if lookahead.peek(kw::events) {
+            let key: kw::events = input.parse()?;
+            let events: syn::Type = value_of(input, "events")?;
+            if self.events.replace(events).is_some() {
+                errors.spanned(key, "`events` is specified more than once");
             }
         } else if lookahead.peek(Token![crate]) {
             let key: Token![crate] = input.parse()?;

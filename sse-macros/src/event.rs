@@ -341,6 +341,6 @@ impl CommentInput {
         let text = quote_spanned! {text.span()=>
             <_ as #runtime::__private::CommentText>::as_text(&(#text))
         };
-        quote!(#runtime::__private::Event::comment(#text))
+        quote!(#runtime::__private::Comment::new(#text))
     }
 }

@@ -8,6 +8,7 @@
 //! `event!` macro, and `errors` collects what they report.
 
 mod args;
+mod derive;
 mod errors;
 mod event;
 mod expand;
@@ -55,6 +56,13 @@ pub fn sse_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
+/// `#[derive(SseEvent)]`: an endpoint's events as one type. Documented in
+/// `sse_runtime::SseEvent`.
+#[proc_macro_derive(SseEvent, attributes(sse))]
+pub fn derive_sse_event(input: TokenStream) -> TokenStream {
+    derive::derive(input.into()).into()
+}
+
 /// The block form; reached through `sse_runtime::sse_handlers!`, which puts
 /// the runtime path in front: `$crate; async fn ..`.
 #[doc(hidden)]
@@ -99,7 +107,13 @@ pub fn comment_impl(input: TokenStream) -> TokenStream {
 /// The shared path of both forms: validate, rewrite, expand; or fall back.
 fn handler(mut handler: Handler, mut errors: Errors) -> TokenStream2 {
     validate::validate(&handler, &mut errors);
-    rewrite::rewrite_yields(&mut handler.item.block, handler.form, &mut errors);
+    let runtime = handler.args.runtime_path();
+    let events = handler
+        .args
+        .events
+        .as_ref()
+        .map(|events| (events, &runtime));
+    rewrite::rewrite_yields(&mut handler.item.block, handler.form, events, &mut errors);
     if errors.is_empty() {
         expand::expand(handler)
     } else {

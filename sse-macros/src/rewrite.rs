@@ -33,11 +33,19 @@ pub(crate) fn emitter_ident() -> Ident {
 }
 
 /// Rewrites the yields in `body`, reporting those it cannot rewrite.
-pub(crate) fn rewrite_yields(body: &mut Block, form: Form, errors: &mut Errors) {
+/// With `events`, each yielded value is also checked to be of that type
+/// (`events = T` in the options).
+pub(crate) fn rewrite_yields(
+    body: &mut Block,
+    form: Form,
+    events: Option<(&syn::Type, &TokenStream)>,
+    errors: &mut Errors,
+) {
     let mut rewriter = YieldRewriter {
         form,
         errors,
         emitter: emitter_ident(),
+        events: events.map(|(ty, runtime)| (ty.clone(), runtime.clone())),
     };
     rewriter.visit_block_mut(body);
 }
@@ -46,6 +54,8 @@ struct YieldRewriter<'a> {
     form: Form,
     errors: &'a mut Errors,
     emitter: Ident,
+    /// The handler's event type and the runtime path, for `events = T`.
+    events: Option<(syn::Type, TokenStream)>,
 }
 
 fn is_yield_macro(mac: &Macro) -> bool {
@@ -68,9 +78,17 @@ impl YieldRewriter<'_> {
             .next()
             .map_or(span, |first| first.span());
         let item = Ident::new("__sse_item", Span::mixed_site().located_at(value_span));
+        // A typed handler checks the value with a trait call spanned at it,
+        // so a value of another type is reported there, naming the type.
+        let check = self.events.as_ref().map(|(events, runtime)| {
+            quote_spanned! {value_span=>
+                <_ as #runtime::YieldOf<#events>>::yielded(&#item);
+            }
+        });
         let bound = quote_spanned! {value_span=>
             {
                 let #item = #value;
+                #check
                 #item
             }
         };
@@ -376,6 +394,7 @@ mod tests {
             form,
             errors: &mut errors,
             emitter: emitter_ident(),
+            events: None,
         };
         let out = rewriter.rewrite_tokens(tokens).to_string();
         (out, !errors.is_empty())

@@ -159,6 +159,76 @@ impl fmt::Debug for Event {
     }
 }
 
+/// A comment or keep-alive: ignored by `EventSource`, and accepted by every
+/// handler, typed or not. What [`comment!`](crate::comment!) and
+/// [`keep_alive!`](crate::keep_alive!) make.
+///
+/// ```
+/// let comment = sse_runtime::Comment::new("two\nlines");
+/// assert_eq!(comment.as_bytes(), b": two\n: lines\n\n");
+/// assert_eq!(sse_runtime::Comment::keep_alive().as_bytes(), b":\n\n");
+/// let event: sse_runtime::Event = comment.into();
+/// # let _ = event;
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Comment {
+    event: Event,
+}
+
+impl Comment {
+    /// A comment; line breaks make several comment lines (see
+    /// [`Event::comment`]).
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::Comment::new("hi").as_bytes(), b": hi\n\n");
+    /// ```
+    pub fn new<T: AsRef<str> + ?Sized>(text: &T) -> Comment {
+        Comment {
+            event: Event::comment(text),
+        }
+    }
+
+    /// The keep-alive, an empty comment (`:\n\n`).
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::Comment::keep_alive().as_bytes(), b":\n\n");
+    /// ```
+    pub fn keep_alive() -> Comment {
+        Comment {
+            event: Event::keep_alive(),
+        }
+    }
+
+    /// The encoded bytes.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::comment!("x").as_bytes(), b": x\n\n");
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        self.event.as_bytes()
+    }
+}
+
+impl From<Comment> for Event {
+    fn from(comment: Comment) -> Event {
+        comment.event
+    }
+}
+
+impl fmt::Debug for Comment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Comment")
+            .field(&String::from_utf8_lossy(self.as_bytes()))
+            .finish()
+    }
+}
+
+impl IntoEvent for Comment {
+    fn into_event(self) -> Result<Event, EventError> {
+        Ok(self.event)
+    }
+}
+
 /// Collects an event's optional fields; [`data`](Self::data) or
 /// [`json`](Self::json) encodes them together with the data.
 ///
@@ -433,7 +503,7 @@ retry_from_integer!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be yielded from an SSE handler",
     label = "expected an SSE event",
-    note = "yield an `Event`: build one with `event!(..)`, `comment!(..)` or `keep_alive!()`"
+    note = "yield an `Event` (build one with `event!(..)`), a `#[derive(SseEvent)]` value, `comment!(..)` or `keep_alive!()`"
 )]
 pub trait IntoEvent {
     /// Converts into the event to send, or the reason it cannot be sent.

@@ -63,16 +63,22 @@ pub mod response;
 mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod typed;
+#[cfg(feature = "typescript")]
+pub mod typescript;
+#[cfg(not(feature = "typescript"))]
+mod typescript;
 
 pub use body::SseBody;
 pub use emitter::Emitter;
 pub use error::EventError;
-pub use event::{Event, EventBuilder, EventIdValue, IntoEvent, RetryValue};
+pub use event::{Comment, Event, EventBuilder, EventIdValue, IntoEvent, RetryValue};
 pub use extract::{LastEventId, StreamContext, MAX_LAST_EVENT_ID_LEN};
 pub use lifecycle::{
     ctrl_c_or_sigterm, open_streams, CloseReason, Shutdown, ShutdownSignal, StreamSummary,
 };
 pub use response::{BodyOutcome, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
+pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 
 /// Turns an `async fn` whose body yields events into an axum SSE handler.
 ///
@@ -116,6 +122,10 @@ pub use response::{BodyOutcome, SseConfig, SseResponse, DEFAULT_KEEP_ALIVE};
 /// ```
 pub use sse_macros::sse_handler;
 
+/// Derives [`SseEvent`](trait@SseEvent) for an enum whose variants are an
+/// endpoint's events; see the trait for the rules and an example.
+pub use sse_macros::SseEvent;
+
 pub mod prelude {
     //! The macros and types a handler needs: `use sse_runtime::prelude::*;`.
     //!
@@ -125,7 +135,7 @@ pub mod prelude {
     //! ```
     pub use crate::{
         comment, event, keep_alive, sse_handler, sse_handlers, yield_, Emitter, Event, EventError,
-        LastEventId, SseConfig, SseResponse,
+        LastEventId, SseConfig, SseEvent, SseResponse,
     };
 }
 
@@ -201,7 +211,7 @@ macro_rules! comment {
 #[macro_export]
 macro_rules! keep_alive {
     () => {
-        $crate::Event::keep_alive()
+        $crate::Comment::keep_alive()
     };
 }
 
@@ -269,7 +279,17 @@ pub use __private::{CommentText, EventData, EventName, HandlerError, Substate};
 pub mod __private {
     pub use crate::emitter::Emitter;
     pub use crate::error::EventError;
-    pub use crate::event::{Event, EventBuilder, IntoEvent};
+    pub use crate::event::{Comment, Event, EventBuilder, IntoEvent};
+    pub use crate::typed::{decode_json, decode_unit, DecodeError, DecodeEvent, SseEvent, YieldOf};
+    pub use crate::typescript::{TsEvents, TsPayload, TsType, TypeScriptEvents};
+    pub use serde;
+
+    /// Passes a yielded value through unchanged, checking that a handler
+    /// declared with `events = E` yields only `E` (see [`YieldOf`]).
+    #[inline]
+    pub fn typed_yield<E, T: YieldOf<E>>(value: T) -> T {
+        value
+    }
     pub use crate::extract::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
     pub use sse_macros::{comment_impl, event_impl, sse_handlers_impl};
@@ -380,10 +400,10 @@ pub mod __private {
 
     /// `comment!` with a format string; a string without arguments is not
     /// copied into a `String` first.
-    pub fn comment_from_format(text: core::fmt::Arguments<'_>) -> Event {
+    pub fn comment_from_format(text: core::fmt::Arguments<'_>) -> crate::Comment {
         match text.as_str() {
-            Some(text) => Event::comment(text),
-            None => Event::comment(&text.to_string()),
+            Some(text) => crate::Comment::new(text),
+            None => crate::Comment::new(&text.to_string()),
         }
     }
 

@@ -267,6 +267,44 @@ impl Log {
         lock(&self.state).live_cursor(topics)
     }
 
+    /// A cursor from which a subscriber of `topics` reads the newest
+    /// `recent` of their events held here, then what comes next.
+    pub(crate) fn recent_cursor(&self, topics: &[Arc<str>], recent: usize) -> Cursor {
+        let state = lock(&self.state);
+        let mut matching = 0;
+        let mut first = None;
+        for (position, entry) in state.entries.iter().enumerate().rev() {
+            if topics.contains(&entry.topic) {
+                matching += 1;
+                first = Some(position);
+                if matching == recent {
+                    break;
+                }
+            }
+        }
+        let Some(first) = first else {
+            return state.live_cursor(topics);
+        };
+        let start = state.entries[first].id;
+        let seen = topics
+            .iter()
+            .map(|name| {
+                let passed = state.topics.get(name).map_or(0, |topic| {
+                    let held = topic
+                        .index
+                        .partition_point(|&index| state.entry(index).id < start);
+                    topic.evicted + held as u64
+                });
+                (name.clone(), passed)
+            })
+            .collect();
+        let id = match first {
+            0 => state.last_evicted,
+            _ => state.entries[first - 1].id,
+        };
+        Cursor { id, seen }
+    }
+
     /// Where a subscriber of `topics` that has seen everything up to
     /// `after` can read on.
     pub(crate) fn resume_at(&self, after: EventId, topics: &[Arc<str>]) -> ResumeAt {

@@ -30,6 +30,7 @@ mod log;
 mod redis;
 mod subscription;
 mod transport;
+mod typed;
 
 use std::fmt;
 use std::str::FromStr;
@@ -47,6 +48,7 @@ pub use self::log::HubStats;
 pub use self::redis::{RedisOptions, RedisTransport};
 pub use self::subscription::Subscription;
 pub use self::transport::{BoxFuture, History, LiveFeed, LocalTransport, StoredEvent, Transport};
+pub use self::typed::{TypedHub, TypedSubscription};
 
 /// What to do with a subscriber that falls behind what the hub holds.
 ///
@@ -412,6 +414,36 @@ impl Hub {
         )
     }
 
+    /// Like [`subscribe`](Self::subscribe), but a subscriber without a last
+    /// id (a newcomer, not a reconnecting client) first gets the newest
+    /// `recent` events of `topics` this process's log holds, then live
+    /// events: a chat room's recent messages for whoever opens it.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let hub = sse_runtime::hub::Hub::new();
+    /// for n in 0..5 {
+    ///     hub.publish("room", sse_runtime::event!(data: n.to_string())).await.unwrap();
+    /// }
+    /// let mut newcomer = hub.subscribe_with_recent(&["room"], None, 2);
+    /// assert!(newcomer.next().await.unwrap().as_bytes().starts_with(b"data: 3\n"));
+    /// assert!(newcomer.next().await.unwrap().as_bytes().starts_with(b"data: 4\n"));
+    /// # });
+    /// ```
+    pub fn subscribe_with_recent<'a>(
+        &self,
+        topics: &[&str],
+        last: impl Into<LastSeen<'a>>,
+        recent: usize,
+    ) -> Subscription {
+        let last = last.into();
+        let mut subscription = self.subscribe(topics, last);
+        if last.id().is_none() && recent > 0 {
+            subscription.start_with_recent(recent);
+        }
+        subscription
+    }
+
     /// How many subscriptions are open in this process.
     ///
     /// ```
@@ -492,13 +524,12 @@ fn frame_with_id(frame: &[u8], id: EventId) -> Bytes {
     Bytes::from(out)
 }
 
+/// The `reset` event: its data is the id the client gave, as a JSON string,
+/// so that a typed client decodes it like any event.
 fn reset_frame(last_id: &str) -> Bytes {
     let mut out = Vec::new();
-    encode::put_named_event(
-        &mut out,
-        "reset",
-        &format!("events after id {last_id:?} are no longer available; reload"),
-    );
+    let data = serde_json::to_string(last_id).unwrap_or_else(|_| "\"\"".to_owned());
+    encode::put_named_event(&mut out, "reset", &data);
     Bytes::from(out)
 }
 

@@ -136,6 +136,14 @@ impl Subscription {
         subscription
     }
 
+    /// Starts a live subscription with the newest `recent` events of its
+    /// topics that the log holds.
+    pub(crate) fn start_with_recent(&mut self, recent: usize) {
+        if let State::Log(_) = self.state {
+            self.state = State::Log(self.log.recent_cursor(&self.topics, recent));
+        }
+    }
+
     /// Goes on after `after`, from the log if it holds what comes next,
     /// else from the transport's history.
     fn resume_after(&mut self, after: EventId, resuming: bool) {

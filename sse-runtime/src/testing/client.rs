@@ -427,6 +427,51 @@ impl TestStream {
         }
     }
 
+    /// The next event decoded as `E`, a `#[derive(SseEvent)]` type whose
+    /// payloads implement `Deserialize`: its name and its JSON data are
+    /// checked together. `None` once the stream has ended; panics, saying
+    /// what was received, on an event `E` does not describe, and after the
+    /// timeout.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use sse_runtime::prelude::*;
+    /// use sse_runtime::testing::TestClient;
+    ///
+    /// #[derive(SseEvent, Debug, PartialEq)]
+    /// enum Progress { Step { n: u32 }, Done }
+    ///
+    /// #[sse_handler(events = Progress)]
+    /// async fn progress() {
+    ///     yield_!(Progress::Step { n: 1 });
+    ///     yield_!(Progress::Done);
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = TestClient::new(Router::new().route("/", get(progress)));
+    /// let mut stream = client.get("/").send().await;
+    /// assert_eq!(stream.next_as::<Progress>().await, Some(Progress::Step { n: 1 }));
+    /// assert_eq!(stream.next_as::<Progress>().await, Some(Progress::Done));
+    /// assert_eq!(stream.next_as::<Progress>().await, None);
+    /// # });
+    /// ```
+    pub async fn next_as<E>(&mut self) -> Option<E>
+    where
+        E: for<'de> crate::DecodeEvent<'de>,
+    {
+        let event = self.next_event().await?;
+        match E::decode(&event.event_type, &event.data) {
+            Ok(value) => Some(value),
+            Err(error) => panic!(
+                "{} from {}: {error}; received event {:?} with data {:?}",
+                std::any::type_name::<E>(),
+                self.path,
+                event.event_type,
+                event.data
+            ),
+        }
+    }
+
     /// Exactly `n` events; panics if the stream ends first, or if they have
     /// not all arrived within the timeout. Works on endless streams.
     pub async fn take_events(&mut self, n: usize) -> Vec<ReceivedEvent> {

@@ -1,0 +1,452 @@
+//! Typed events: an endpoint's events as one Rust type, from which come the
+//! event names, the check on what a handler yields, the test decoder, and
+//! (feature `typescript`) the browser's TypeScript types.
+//!
+//! `#[derive(SseEvent)]` (in `sse-macros/src/derive.rs`) implements
+//! [`SseEvent`] for an enum whose variants are the events, and, where the
+//! payload types allow it, [`DecodeEvent`] and the TypeScript description.
+//! Those two are implemented with bounds on the payload types that mention
+//! a lifetime of the impl, so that rustc checks them where they are used
+//! (`next_as`, `typescript::declarations`), not where the enum is defined: a
+//! server-only enum need not be deserializable.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::error::EventError;
+use crate::event::{Comment, Event, EventBuilder, EventIdValue, IdRepr, IntoEvent, RetryValue};
+
+/// An endpoint's events as one Rust type. Derive it:
+///
+/// ```
+/// use sse_runtime::SseEvent;
+///
+/// #[derive(serde::Serialize)]
+/// struct Message { user: String, text: String }
+///
+/// #[derive(SseEvent)]
+/// enum ChatEvent {
+///     /// `event: message`, data: the message as JSON.
+///     Message(Message),
+///     /// `event: join`, data: `{"user":".."}`.
+///     Join { user: String },
+///     /// `event: cleared`, empty data.
+///     #[sse(rename = "cleared")]
+///     RoomCleared,
+/// }
+///
+/// assert_eq!(ChatEvent::EVENT_NAMES, ["message", "join", "cleared"]);
+/// let event = sse_runtime::IntoEvent::into_event(ChatEvent::Join { user: "ann".into() })?;
+/// assert_eq!(event.as_bytes(), b"event: join\ndata: {\"user\":\"ann\"}\n\n");
+/// # Ok::<(), sse_runtime::EventError>(())
+/// ```
+///
+/// Each variant is one event. Its name is the variant's name in snake_case,
+/// unless `#[sse(rename = "..")]` gives another. Its data is the payload as
+/// JSON: a newtype variant's value, a struct variant's fields as an object,
+/// a tuple variant's fields as an array; a unit variant sends empty data.
+/// Two variants with one name, a name with a line break, and unknown
+/// `#[sse(..)]` keys are compile errors.
+///
+/// A typed event implements [`IntoEvent`], so any handler can yield it; a
+/// handler declared with `#[sse_handler(events = ChatEvent)]` accepts only
+/// `ChatEvent` values (and comments). [`with_id`](Self::with_id) and
+/// [`with_retry`](Self::with_retry) set an event's `id:` and `retry:`
+/// without leaving the type.
+pub trait SseEvent: Sized {
+    /// Every event name this type sends, in the order the variants are
+    /// declared.
+    const EVENT_NAMES: &'static [&'static str];
+
+    /// This value's event name.
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Ping { Ping }
+    /// assert_eq!(Ping::Ping.event_name(), "ping");
+    /// ```
+    fn event_name(&self) -> &'static str;
+
+    /// Encodes this value with the fields `builder` already holds (an id, a
+    /// retry). What [`IntoEvent`] and [`Tagged`] call.
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Ping { Ping }
+    /// let event = Ping::Ping.encode(sse_runtime::Event::builder().id("7"))?;
+    /// assert_eq!(event.as_bytes(), b"event: ping\nid: 7\ndata: \n\n");
+    /// # Ok::<(), sse_runtime::EventError>(())
+    /// ```
+    fn encode(&self, builder: EventBuilder<'_>) -> Result<Event, EventError>;
+
+    /// This event with an `id:` (text or an integer), still of this type.
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Tick { Tick(u32) }
+    /// let event = sse_runtime::IntoEvent::into_event(Tick::Tick(3).with_id(&3))?;
+    /// assert_eq!(event.as_bytes(), b"event: tick\nid: 3\ndata: 3\n\n");
+    /// # Ok::<(), sse_runtime::EventError>(())
+    /// ```
+    fn with_id<I: EventIdValue + ?Sized>(self, id: &I) -> Tagged<Self> {
+        Tagged::new(self).with_id(id)
+    }
+
+    /// This event with a `retry:` (milliseconds or a `Duration`), still of
+    /// this type.
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Tick { Tick(u32) }
+    /// let event = sse_runtime::IntoEvent::into_event(Tick::Tick(3).with_retry(5000))?;
+    /// assert_eq!(event.as_bytes(), b"event: tick\nretry: 5000\ndata: 3\n\n");
+    /// # Ok::<(), sse_runtime::EventError>(())
+    /// ```
+    fn with_retry<R: RetryValue>(self, retry: R) -> Tagged<Self> {
+        Tagged::new(self).with_retry(retry)
+    }
+}
+
+impl<E: SseEvent> IntoEvent for E {
+    fn into_event(self) -> Result<Event, EventError> {
+        self.encode(Event::builder())
+    }
+}
+
+/// A typed event with an `id:` or `retry:` set; see [`SseEvent::with_id`].
+///
+/// ```
+/// # use sse_runtime::SseEvent;
+/// #[derive(SseEvent)]
+/// enum Tick { Tick(u32) }
+/// let tagged = Tick::Tick(1).with_id("a").with_retry(100);
+/// assert!(matches!(tagged.event(), Tick::Tick(1)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tagged<E> {
+    event: E,
+    id: Option<String>,
+    retry: Option<Result<u64, (i128, bool)>>,
+}
+
+impl<E: SseEvent> Tagged<E> {
+    fn new(event: E) -> Tagged<E> {
+        Tagged {
+            event,
+            id: None,
+            retry: None,
+        }
+    }
+
+    /// Sets the `id:`; see [`SseEvent::with_id`].
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Tick { Tick(u32) }
+    /// let tagged = Tick::Tick(1).with_retry(100).with_id(&9);
+    /// # let _ = tagged;
+    /// ```
+    pub fn with_id<I: EventIdValue + ?Sized>(mut self, id: &I) -> Self {
+        self.id = Some(match id.to_id_repr() {
+            IdRepr::Text(text) => text.to_owned(),
+            IdRepr::Unsigned(n) => n.to_string(),
+            IdRepr::Signed(n) => n.to_string(),
+        });
+        self
+    }
+
+    /// Sets the `retry:`; see [`SseEvent::with_retry`].
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Tick { Tick(u32) }
+    /// let tagged = Tick::Tick(1).with_id("x").with_retry(std::time::Duration::from_secs(1));
+    /// # let _ = tagged;
+    /// ```
+    pub fn with_retry<R: RetryValue>(mut self, retry: R) -> Self {
+        self.retry = Some(retry.to_milliseconds().map_err(|error| match error {
+            EventError::NegativeRetry(value) => (value, true),
+            _ => (0, false),
+        }));
+        self
+    }
+
+    /// The event.
+    ///
+    /// ```
+    /// # use sse_runtime::SseEvent;
+    /// #[derive(SseEvent)]
+    /// enum Tick { Tick(u32) }
+    /// assert!(matches!(Tick::Tick(2).with_id("i").event(), Tick::Tick(2)));
+    /// ```
+    pub fn event(&self) -> &E {
+        &self.event
+    }
+}
+
+impl<E: SseEvent> IntoEvent for Tagged<E> {
+    fn into_event(self) -> Result<Event, EventError> {
+        let mut builder = Event::builder();
+        if let Some(id) = &self.id {
+            builder = builder.id(id);
+        }
+        match self.retry {
+            Some(Ok(milliseconds)) => builder = builder.retry(milliseconds),
+            Some(Err((value, true))) => return Err(EventError::NegativeRetry(value)),
+            Some(Err(_)) => return Err(EventError::RetryTooLong),
+            None => {}
+        }
+        self.event.encode(builder)
+    }
+}
+
+/// What a handler declared with `#[sse_handler(events = E)]` may yield: `E`
+/// itself, `E` with an id or retry ([`Tagged`]), `E` from a
+/// [`TypedHub`](crate::hub::TypedHub) ([`Shared`]), and comments and
+/// keep-alives.
+///
+/// ```
+/// # use sse_runtime::SseEvent;
+/// #[derive(SseEvent)]
+/// enum Tick { Tick(u32) }
+/// fn accepts<T: sse_runtime::YieldOf<Tick>>(_: T) {}
+/// accepts(Tick::Tick(1));
+/// accepts(Tick::Tick(1).with_id(&1));
+/// accepts(sse_runtime::comment!("note"));
+/// accepts(sse_runtime::keep_alive!());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "this handler sends `{E}` events: `{Self}` cannot be yielded here",
+    label = "expected a `{E}` value",
+    note = "yield a `{E}` (`.with_id(..)` and `.with_retry(..)` keep its type), `comment!(..)` or `keep_alive!()`; or drop `events = ..` from `#[sse_handler]` to yield any event"
+)]
+pub trait YieldOf<E> {
+    /// Nothing: the check is that the call compiles.
+    #[doc(hidden)]
+    #[inline]
+    fn yielded(&self) {}
+}
+
+impl<E: SseEvent> YieldOf<E> for E {}
+impl<E: SseEvent> YieldOf<E> for Tagged<E> {}
+impl<E: SseEvent> YieldOf<E> for Shared<E> {}
+impl<E: SseEvent> YieldOf<E> for Comment {}
+
+/// An event of type `E` already encoded, shared by every subscriber of a
+/// [`TypedHub`](crate::hub::TypedHub): what its subscriptions yield.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use sse_runtime::hub::{Hub, TypedHub};
+/// use sse_runtime::SseEvent;
+///
+/// #[derive(SseEvent)]
+/// enum Room { Said(String), Lagged(u64), Reset(String) }
+///
+/// let hub = TypedHub::<Room>::new(Hub::new());
+/// let mut subscription = hub.subscribe(&["room"], None);
+/// hub.publish("room", Room::Said("hi".into())).await.unwrap();
+/// let shared: sse_runtime::Shared<Room> = subscription.next().await.unwrap();
+/// assert!(shared.as_bytes().starts_with(b"event: said\ndata: \"hi\"\nid: "));
+/// # });
+/// ```
+pub struct Shared<E> {
+    event: Event,
+    _type: PhantomData<fn() -> E>,
+}
+
+impl<E> Shared<E> {
+    /// Invariant: `event` was encoded from an `E` (or is a hub notice whose
+    /// name `E` declares; see `TypedHub::new`).
+    pub(crate) fn new(event: Event) -> Shared<E> {
+        Shared {
+            event,
+            _type: PhantomData,
+        }
+    }
+
+    /// The encoded bytes.
+    ///
+    /// ```
+    /// # let _ = |shared: sse_runtime::Shared<()>| shared.as_bytes().len();
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        self.event.as_bytes()
+    }
+}
+
+impl<E> Clone for Shared<E> {
+    fn clone(&self) -> Self {
+        Shared::new(self.event.clone())
+    }
+}
+
+impl<E> fmt::Debug for Shared<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Shared").field(&self.event).finish()
+    }
+}
+
+impl<E> IntoEvent for Shared<E> {
+    fn into_event(self) -> Result<Event, EventError> {
+        Ok(self.event)
+    }
+}
+
+/// Decoding a received event back into its type: what the test client's
+/// [`next_as`](crate::testing::TestStream::next_as) uses. `#[derive(SseEvent)]`
+/// implements it when every payload type implements `serde::Deserialize`.
+///
+/// ```
+/// use sse_runtime::{DecodeEvent, SseEvent};
+///
+/// #[derive(SseEvent, Debug, PartialEq)]
+/// enum Room { Join { user: String }, Left }
+///
+/// assert_eq!(Room::decode("join", r#"{"user":"ann"}"#)?, Room::Join { user: "ann".into() });
+/// assert_eq!(Room::decode("left", "")?, Room::Left);
+/// assert!(Room::decode("jion", "{}").is_err());
+/// # Ok::<(), sse_runtime::DecodeError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded from received events",
+    label = "decoding needs every payload type to implement `serde::Deserialize`",
+    note = "derive `serde::Deserialize` on the payload types of `{Self}`'s variants"
+)]
+pub trait DecodeEvent<'de>: Sized {
+    /// The value for an event named `name` with data `data`.
+    fn decode(name: &str, data: &'de str) -> Result<Self, DecodeError>;
+}
+
+/// Why a received event is not a value of the expected type.
+///
+/// ```
+/// use sse_runtime::{DecodeEvent, SseEvent};
+/// #[derive(SseEvent, Debug)]
+/// enum Room { Left }
+/// let error = Room::decode("gone", "").unwrap_err();
+/// assert_eq!(error.to_string(), "unknown event name \"gone\" (expected one of: left)");
+/// ```
+#[derive(Debug)]
+pub struct DecodeError {
+    name: String,
+    kind: DecodeErrorKind,
+}
+
+#[derive(Debug)]
+enum DecodeErrorKind {
+    UnknownName(&'static [&'static str]),
+    Data(serde_json::Error),
+    UnitData,
+}
+
+impl DecodeError {
+    #[doc(hidden)]
+    pub fn unknown_name(name: &str, expected: &'static [&'static str]) -> DecodeError {
+        DecodeError {
+            name: name.to_owned(),
+            kind: DecodeErrorKind::UnknownName(expected),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn data(name: &str, error: serde_json::Error) -> DecodeError {
+        DecodeError {
+            name: name.to_owned(),
+            kind: DecodeErrorKind::Data(error),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn unit_data(name: &str) -> DecodeError {
+        DecodeError {
+            name: name.to_owned(),
+            kind: DecodeErrorKind::UnitData,
+        }
+    }
+
+    /// The event name received.
+    ///
+    /// ```
+    /// # use sse_runtime::{DecodeEvent, SseEvent};
+    /// # #[derive(SseEvent, Debug)] enum Room { Left }
+    /// assert_eq!(Room::decode("x", "").unwrap_err().name(), "x");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            DecodeErrorKind::UnknownName(expected) => write!(
+                f,
+                "unknown event name {:?} (expected one of: {})",
+                self.name,
+                expected.join(", ")
+            ),
+            DecodeErrorKind::Data(error) => {
+                write!(
+                    f,
+                    "the data of event {:?} does not match its type: {error}",
+                    self.name
+                )
+            }
+            DecodeErrorKind::UnitData => {
+                write!(
+                    f,
+                    "event {:?} carries no data, but data was received",
+                    self.name
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes JSON `data` as `T`, for derived [`DecodeEvent`] impls.
+#[doc(hidden)]
+pub fn decode_json<'de, T: serde::Deserialize<'de>>(
+    name: &str,
+    data: &'de str,
+) -> Result<T, DecodeError> {
+    serde_json::from_str(data).map_err(|error| DecodeError::data(name, error))
+}
+
+/// Checks that a unit variant's data is empty, for derived impls.
+#[doc(hidden)]
+pub fn decode_unit(name: &str, data: &str) -> Result<(), DecodeError> {
+    if data.is_empty() {
+        Ok(())
+    } else {
+        Err(DecodeError::unit_data(name))
+    }
+}
+
+/// Whether `names` holds `name`, usable in constants.
+pub(crate) const fn holds(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        let candidate = names[i].as_bytes();
+        let wanted = name.as_bytes();
+        if candidate.len() == wanted.len() {
+            let mut j = 0;
+            while j < wanted.len() && candidate[j] == wanted[j] {
+                j += 1;
+            }
+            if j == wanted.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
