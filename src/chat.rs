@@ -1,16 +1,18 @@
 //! The chat application: `POST /messages` publishes to every open
 //! `GET /stream`, on this process or, through Redis, on any other one, and a
 //! browser that reconnects (to any of them) catches up from its
-//! `Last-Event-ID`. `cargo run --example chat` serves it; the tests build it
-//! with [`app`].
+//! `Last-Event-ID`. Its events are one type, [`ChatEvent`], from the
+//! handler to the page (`examples/chat/events.d.ts` and `events.js` are
+//! generated from it). `cargo run --example chat` serves it; the tests build
+//! it with [`app`].
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
-use sse_runtime::hub::{Hub, HubError};
+use sse_runtime::hub::{Hub, HubError, TypedHub};
 use sse_runtime::prelude::*;
 use sse_runtime::Shutdown;
 
@@ -23,25 +25,43 @@ pub const MAX_USER_CHARS: usize = 64;
 /// `413 Payload Too Large` before they are read.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-#[derive(Deserialize)]
-struct NewMessage {
-    user: String,
-    text: String,
+/// How many of the room's newest events a newcomer sees first.
+pub const RECENT: usize = 50;
+
+/// A message posted to the room: what `POST /messages` takes, and the data
+/// of a `message` event.
+#[derive(Serialize, Deserialize, ts_rs::TS, Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Who wrote it.
+    pub user: String,
+    /// What they wrote.
+    pub text: String,
 }
 
-/// What subscribers receive; the event's id is the hub's.
-#[derive(Serialize)]
-struct Message<'a> {
-    user: &'a str,
-    text: &'a str,
+/// Everything the room's stream sends, from the Rust handler to the page.
+#[derive(SseEvent, Debug, Clone, PartialEq, Eq)]
+pub enum ChatEvent {
+    /// A message posted to the room.
+    Message(Message),
+    /// Someone opened the room.
+    Join {
+        /// Their name.
+        user: String,
+    },
+    /// The stream fell behind and ends; the browser reconnects and resumes.
+    /// Data: how many events it missed.
+    Lagged(u64),
+    /// The events after the id the browser resumed from are gone: the page
+    /// starts over. Data: that id.
+    Reset(String),
 }
 
 const TOPIC: &str = "room";
 
-async fn post_message(
-    State(hub): State<Hub>,
-    Json(message): Json<NewMessage>,
-) -> impl IntoResponse {
+/// The room's hub, carrying [`ChatEvent`]s.
+type Room = TypedHub<ChatEvent>;
+
+async fn post_message(State(room): State<Room>, Json(message): Json<Message>) -> impl IntoResponse {
     if message.user.trim().is_empty() || message.text.trim().is_empty() {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -60,9 +80,7 @@ async fn post_message(
         )
             .into_response();
     }
-    let event =
-        event!(json: Message { user: &message.user, text: &message.text }, event: "message");
-    match hub.publish(TOPIC, event).await {
+    match room.publish(TOPIC, ChatEvent::Message(message)).await {
         Ok(id) => (
             StatusCode::CREATED,
             Json(serde_json::json!({ "id": id.to_string() })),
@@ -76,17 +94,42 @@ async fn post_message(
     }
 }
 
-/// Every message of the room; after a reconnect, the ones missed first.
-#[sse_handler(keep_alive = "15s")]
-async fn stream(State(hub): State<Hub>, last: LastEventId) {
-    let mut subscription = hub.subscribe(&[TOPIC], &last);
+#[derive(Deserialize)]
+struct Visitor {
+    /// The name the page shows; announced with a `join` event.
+    user: Option<String>,
+}
+
+/// The room's events: a newcomer first sees the newest [`RECENT`] ones (and
+/// is announced); after a reconnect, the browser gets those it missed.
+#[sse_handler(keep_alive = "15s", events = ChatEvent)]
+async fn stream(State(room): State<Room>, Query(visitor): Query<Visitor>, last: LastEventId) {
+    let mut subscription = room.subscribe_with_recent(&[TOPIC], &last, RECENT);
+    if last.as_str().is_none() {
+        if let Some(user) = visitor.user.filter(|user| valid_user(user)) {
+            if let Err(error) = room.publish(TOPIC, ChatEvent::Join { user }).await {
+                tracing::warn!(%error, "announcing a visitor failed");
+            }
+        }
+    }
     while let Some(event) = subscription.next().await {
         yield_!(event);
     }
 }
 
+fn valid_user(user: &str) -> bool {
+    !user.trim().is_empty() && user.chars().count() <= MAX_USER_CHARS
+}
+
 async fn index() -> Html<&'static str> {
     Html(include_str!("../examples/chat/index.html"))
+}
+
+fn script(source: &'static str) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        source,
+    )
 }
 
 /// The chat application over `hub`, ended by `shutdown`.
@@ -94,10 +137,18 @@ pub fn app(hub: Hub, shutdown: Shutdown) -> Router {
     Router::new()
         .route("/", get(index))
         .route(
+            "/app.js",
+            get(|| async { script(include_str!("../examples/chat/app.js")) }),
+        )
+        .route(
+            "/events.js",
+            get(|| async { script(include_str!("../examples/chat/events.js")) }),
+        )
+        .route(
             "/messages",
             post(post_message).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route("/stream", get(stream))
         .layer(Extension(shutdown))
-        .with_state(hub)
+        .with_state(Room::new(hub))
 }

@@ -186,9 +186,12 @@ async fn demo_page_in_chromium_and_undici() {
     assert_eq!(field(greeting, "data"), r#"{"message":"World!"}"#);
 
     // The chat page: both windows show both messages, live, with the hub's
-    // ids, and the markup in a message stays text.
-    for window in ["a", "b"] {
-        let lines: Vec<(String, String, String)> = result["chat"][window]
+    // ids, and the markup in a message stays text; a newcomer sees them as
+    // recent messages; the page's typed client raised nothing.
+    let chat = &result["chat"];
+    assert_eq!(chat["errors"], serde_json::json!([]), "page errors");
+    let lines = |window: &str| -> Vec<(String, String, String)> {
+        chat[window]
             .as_array()
             .unwrap()
             .iter()
@@ -199,16 +202,30 @@ async fn demo_page_in_chromium_and_undici() {
                     field(line, "text").to_owned(),
                 )
             })
-            .collect();
-        assert_eq!(
-            lines,
-            [
-                ("1".into(), "alice".into(), "hello from A".into()),
-                ("2".into(), "bob".into(), "hi <b>A</b>".into()),
-            ],
-            "chat window {window}"
-        );
-    }
+            .collect()
+    };
+    let first = lines("a");
+    let texts: Vec<(&str, &str)> = first
+        .iter()
+        .map(|(_, user, text)| (user.as_str(), text.as_str()))
+        .collect();
+    assert_eq!(texts, [("alice", "hello from A"), ("bob", "hi <b>A</b>")]);
+    let ids: Vec<sse_runtime::hub::EventId> =
+        first.iter().map(|(id, _, _)| id.parse().unwrap()).collect();
+    assert!(ids[0] < ids[1], "the hub's ids, in order: {ids:?}");
+    assert_eq!(lines("b"), first, "window b");
+    assert_eq!(
+        lines("newcomer"),
+        first,
+        "a newcomer sees the recent messages"
+    );
+    let notices = chat["noticesA"].as_array().unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|notice| notice.as_str().unwrap().ends_with(" joined")),
+        "window a saw window b join: {notices:?}"
+    );
 
     // The same checks through undici's EventSource.
     let undici = &result["undici"];

@@ -20,31 +20,41 @@ function launch() {
   });
 }
 
-// Two chat windows: what one sends appears live in both, with the hub's id.
+// Two chat windows: what one sends appears live in both, with the hub's id;
+// a third window opened afterwards sees the recent messages first. The page
+// reads its events through the client generated from the Rust `ChatEvent`.
 async function chatInBrowser() {
   const browser = await launch();
+  const errors = [];
   try {
-    const [a, b] = [await browser.newPage(), await browser.newPage()];
-    for (const page of [a, b]) {
+    async function open() {
+      const page = await browser.newPage();
+      page.on("pageerror", (error) => errors.push(String(error)));
       await page.goto(`${chatBase}/`);
       await page.waitForFunction(() => document.body.dataset.state === "open", null, { timeout: 10000 });
+      return page;
     }
+    const [a, b] = [await open(), await open()];
     async function send(page, user, text) {
       await page.fill("input[name=user]", user);
       await page.fill("input[name=text]", text);
       await page.click("#send button");
     }
-    const lines = (page) => page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => ({
+    const messages = (page, count) => page.waitForFunction(
+      (count) => document.querySelectorAll("#log li.message").length === count, count, { timeout: 10000 });
+    const lines = (page) => page.evaluate(() => [...document.querySelectorAll("#log li.message")].map((li) => ({
       id: li.dataset.id, user: li.querySelector(".user").textContent, text: li.querySelector(".text").textContent,
     })));
+    const notices = (page) => page.evaluate(() => [...document.querySelectorAll("#log li.notice")].map((li) =>
+      `${li.querySelector(".user").textContent} ${li.querySelector(".text").textContent}`));
     await send(a, "alice", "hello from A");
-    await b.waitForFunction(() => document.querySelectorAll("#log li").length === 1, null, { timeout: 10000 });
+    await messages(b, 1);
     await send(b, "bob", "hi <b>A</b>");
-    for (const page of [a, b]) {
-      await page.waitForFunction(() => document.querySelectorAll("#log li").length === 2, null, { timeout: 10000 });
-    }
+    for (const page of [a, b]) await messages(page, 2);
+    const newcomer = await open();
+    await messages(newcomer, 2);
     await a.screenshot({ path: chatScreenshot });
-    return { a: await lines(a), b: await lines(b) };
+    return { a: await lines(a), b: await lines(b), newcomer: await lines(newcomer), noticesA: await notices(a), errors };
   } finally {
     await browser.close();
   }
