@@ -60,6 +60,7 @@ mod extract;
 pub mod hub;
 pub mod lifecycle;
 pub mod response;
+pub mod runs;
 mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;

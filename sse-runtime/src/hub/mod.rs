@@ -47,6 +47,7 @@ pub use self::log::HubStats;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisOptions, RedisTransport};
 pub use self::subscription::Subscription;
+pub(crate) use self::transport::unix_ms;
 pub use self::transport::{BoxFuture, History, LiveFeed, LocalTransport, StoredEvent, Transport};
 pub use self::typed::{TypedHub, TypedSubscription};
 
