@@ -1,9 +1,10 @@
-//! The applications the examples serve and the tests drive: `demo` and
-//! `chat`, and how the examples listen. The examples (`examples/*/main.rs`)
+//! The applications the examples serve and the tests drive: `demo`, `chat`
+//! and `llm`, and how the examples listen. The examples (`examples/*/main.rs`)
 //! only start them; the integration tests build them with `app(..)`.
 
 pub mod chat;
 pub mod demo;
+pub mod llm;
 
 use std::net::SocketAddr;
 

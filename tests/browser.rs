@@ -16,6 +16,7 @@ mod support;
 use sse_suite::demo;
 
 use sse_suite::chat;
+use sse_suite::llm;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -102,6 +103,13 @@ async fn demo_page_in_chromium_and_undici() {
         let app = chat::app(sse_runtime::hub::Hub::new(), Shutdown::new());
         axum::serve(chat_listener, app).await.unwrap();
     });
+    let llm_listener = support::listener();
+    let llm_base = format!("http://{}", llm_listener.local_addr().unwrap());
+    let llm_server = tokio::spawn(async move {
+        // Slow enough that a reload lands mid-answer.
+        let app = llm::app(sse_runtime::hub::Hub::new(), Duration::from_millis(40));
+        axum::serve(llm_listener, app).await.unwrap();
+    });
     let screenshot = root.join("target/browser-demo.png");
     let chat_screenshot = root.join("target/browser-chat.png");
     let run = tokio::process::Command::new("node")
@@ -110,6 +118,7 @@ async fn demo_page_in_chromium_and_undici() {
         .arg(&screenshot)
         .arg(&chat_base)
         .arg(&chat_screenshot)
+        .arg(&llm_base)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
@@ -118,6 +127,7 @@ async fn demo_page_in_chromium_and_undici() {
         .expect("node runs");
     server.abort();
     chat_server.abort();
+    llm_server.abort();
     assert!(
         output.status.success(),
         "run.mjs failed:\n{}\n{}",
@@ -225,6 +235,19 @@ async fn demo_page_in_chromium_and_undici() {
             .iter()
             .any(|notice| notice.as_str().unwrap().ends_with(" joined")),
         "window a saw window b join: {notices:?}"
+    );
+
+    // The llm page, reloaded mid-answer, resumed from its last token: the
+    // whole answer, nothing repeated, nothing lost.
+    let answer = &result["llm"];
+    assert!(
+        answer["before_reload"].as_str().unwrap().len() < answer["text"].as_str().unwrap().len(),
+        "the reload came mid-answer: {answer}"
+    );
+    assert_eq!(answer["errors"], serde_json::json!([]), "page errors");
+    assert_eq!(
+        answer["text"].as_str().unwrap(),
+        llm::expected_answer("what keeps this answer alive?")
     );
 
     // The same checks through undici's EventSource.

@@ -3,11 +3,11 @@
 // EventSource, a spec-following client we did not write. Prints one JSON
 // object; tests/browser.rs makes the assertions.
 //
-// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH
+// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL
 import { chromium } from "playwright-core";
 import { EventSource } from "undici";
 
-const [base, screenshot, chatBase, chatScreenshot] = process.argv.slice(2);
+const [base, screenshot, chatBase, chatScreenshot, llmBase] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 function launch() {
@@ -55,6 +55,27 @@ async function chatInBrowser() {
     await messages(newcomer, 2);
     await a.screenshot({ path: chatScreenshot });
     return { a: await lines(a), b: await lines(b), newcomer: await lines(newcomer), noticesA: await notices(a), errors };
+  } finally {
+    await browser.close();
+  }
+}
+
+// The llm page: ask, reload while the answer streams, and read the answer
+// once it is done.
+async function llmInBrowser() {
+  const browser = await launch();
+  const errors = [];
+  try {
+    const page = await browser.newPage();
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${llmBase}/`);
+    await page.click("#ask button");
+    await page.waitForFunction(() => document.getElementById("answer").textContent.split(" ").length > 8, null, { timeout: 10000 });
+    const beforeReload = await page.evaluate(() => document.getElementById("answer").textContent);
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.state === "done", null, { timeout: 20000 });
+    const text = await page.evaluate(() => document.getElementById("answer").textContent);
+    return { before_reload: beforeReload, text, errors };
   } finally {
     await browser.close();
   }
@@ -117,10 +138,11 @@ function withUndici(url, types, count, timeoutMs = 20000) {
 
 const browser = await inBrowser();
 const chat = await chatInBrowser();
+const llm = await llmInBrowser();
 const undici = {
   events: await withUndici(`${base}/events`, ["message", "greeting"], 2),
   updates: await withUndici(`${base}/updates?interval_ms=50&drop_after=3&retry_ms=300`, ["update"], 10),
   echo: await withUndici(`${base}/echo?data=a%0D%0Ab&event=e&id=7`, ["e"], 1),
   refused: await withUndici(`${base}/echo?data=x&event=bad%0Aname`, ["error"], 1),
 };
-console.log(JSON.stringify({ browser, chat, undici }));
+console.log(JSON.stringify({ browser, chat, llm, undici }));

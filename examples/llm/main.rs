@@ -1,0 +1,26 @@
+//! An OpenAI-compatible streaming endpoint over resumable runs (the
+//! application is `sse_suite::llm`): `POST /v1/chat/completions` with
+//! `"stream": true`, and a page at `/` that streams an answer and survives
+//! a reload mid-answer.
+//!
+//! `cargo run --example llm`, then open <http://127.0.0.1:3003/>, or point
+//! an OpenAI client at `http://127.0.0.1:3003/v1`. `PORT` listens elsewhere.
+
+use std::time::Duration;
+
+use sse_runtime::hub::Hub;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let listener = sse_suite::bind_port_from_env(3003)?;
+    tracing::info!("llm listening on http://{}/", listener.local_addr()?);
+    let app = sse_suite::llm::app(Hub::new(), Duration::from_millis(60));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(sse_runtime::ctrl_c_or_sigterm())
+        .await
+}
