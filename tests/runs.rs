@@ -177,7 +177,7 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
             .to_bytes();
         let mut parser = sse_runtime::testing::Parser::new();
         parser.feed(&bytes);
-        let _ = parser.finish();
+        parser.finish();
         let last = parser.last_event_id().to_owned();
         assert!(String::from_utf8_lossy(&bytes).contains("data: [DONE]"));
         (id, last)
