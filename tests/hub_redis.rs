@@ -389,3 +389,279 @@ async fn a_stalled_client_slows_neither_the_reader_nor_other_clients() {
     assert_eq!(events.last().unwrap().event, "lagged");
     assert!(events.len() < 4096);
 }
+
+/// A hub on a runtime of its own, on a thread of its own, that the test can
+/// stall as a CPU-starved or paused process stalls: nothing of that hub
+/// runs meanwhile, its Redis reader included.
+struct StallableHub {
+    hub: Hub,
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StallableHub {
+    async fn start(url: &str, prefix: &str, config: HubConfig) -> StallableHub {
+        let (started, hub) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (url, prefix) = (url.to_owned(), prefix.to_owned());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let transport = RedisTransport::connect(
+                    &url,
+                    RedisOptions::new()
+                        .prefix(prefix)
+                        .publish_timeout(Duration::from_millis(500)),
+                )
+                .await
+                .expect("connect");
+                let hub = Hub::with_transport(transport, config);
+                let _ = started.send((hub, tokio::runtime::Handle::current()));
+                let _ = stopped.await;
+            });
+        });
+        let (hub, handle) = within(hub).await.unwrap();
+        StallableHub {
+            hub,
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Blocks the hub's runtime for `period`; returns once the stall began.
+    async fn stall(&self, period: Duration) {
+        let (began, stalling) = tokio::sync::oneshot::channel();
+        self.handle.spawn(async move {
+            let _ = began.send(());
+            std::thread::sleep(period);
+        });
+        within(stalling).await.unwrap();
+    }
+}
+
+impl Drop for StallableHub {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = self.thread.take().unwrap().join();
+    }
+}
+
+/// Reads `subscription` on while it delivers exactly the events of
+/// `published`, in order; returns the notice (`lagged` or `reset`) that
+/// interrupted them, or `None` if every one arrived.
+async fn read_published_or_notice(
+    subscription: &mut sse_runtime::hub::Subscription,
+    published: &[sse_runtime::hub::EventId],
+) -> Option<(String, String)> {
+    for id in published {
+        let event = within(subscription.next())
+            .await
+            .expect("open until every event or a notice arrived");
+        let (kind, data, got) = hub_suite::read(&event);
+        if kind == "lagged" || kind == "reset" {
+            return Some((kind, data));
+        }
+        assert_eq!(
+            got,
+            id.to_string(),
+            "skipped from {id} to {got} without a notice"
+        );
+    }
+    None
+}
+
+/// A process whose reader stalls (CPU starvation, a long pause) while
+/// other processes publish more than the stream keeps must not skip what
+/// Redis trimmed meanwhile in silence: its subscribers are told. Stalled
+/// briefly, the reader's blocking read survives and it reads on from where
+/// it was; stalled longer, the read times out and it reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_never_skips_trimmed_events_in_silence() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let config = HubConfig {
+        replay: 8,
+        ..HubConfig::default()
+    };
+    for (round, stall) in [Duration::from_millis(400), Duration::from_millis(2500)]
+        .into_iter()
+        .enumerate()
+    {
+        let prefix = format!("stalled{round}");
+        let a = redis_hub(&redis, &prefix, config).await;
+        let b = StallableHub::start(&redis.url(), &prefix, config).await;
+        let mut live = b.hub.subscribe(&["t"], None);
+        let first = a.publish("t", event!(data: "first")).await.unwrap();
+        assert_eq!(next(&mut live).await.2, first.to_string());
+        b.stall(stall).await;
+        let mut published = Vec::new();
+        for n in 0..100 {
+            published.push(a.publish("t", event!(data: n.to_string())).await.unwrap());
+        }
+        let notice = read_published_or_notice(&mut live, &published).await;
+        assert!(
+            matches!(&notice, Some((kind, _)) if kind == "lagged"),
+            "stalled {stall:?}: {notice:?}"
+        );
+    }
+}
+
+/// A hub dropped while its reader blocks in `XREAD`: the reader stops and
+/// every connection it opened closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_hub_stops_its_reader_and_closes_its_connections() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // The connection `info` itself opens counts once.
+    let before = redis.info("connected_clients");
+    let tasks_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let hub = redis_hub(&redis, "dropped", HubConfig::default()).await;
+    let mut subscription = hub.subscribe(&["t"], None);
+    let id = hub.publish("t", event!("x")).await.unwrap();
+    assert_eq!(next(&mut subscription).await.2, id.to_string());
+    assert!(redis.info("connected_clients") > before);
+    drop(subscription);
+    drop(hub);
+    within(async {
+        while redis.info("connected_clients") > before {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    within(async {
+        while tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+            > tasks_before
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+/// Loses one event in Redis that instance `b` never read: `b` stalls (so
+/// its blocking read ends with no read in flight), `a` publishes `lost`,
+/// Redis restarts without its data, `b` comes back and `a` publishes
+/// `after`. Returns `b`, a live subscription on `b` that had read `seen`
+/// before it all, and the ids of `seen` and `after`.
+async fn lose_an_event_b_never_read(
+    redis: &mut RedisServer,
+    prefix: &str,
+) -> (
+    StallableHub,
+    sse_runtime::hub::Subscription,
+    sse_runtime::hub::EventId,
+    sse_runtime::hub::EventId,
+) {
+    let a = redis_hub(redis, prefix, HubConfig::default()).await;
+    let b = StallableHub::start(&redis.url(), prefix, HubConfig::default()).await;
+    let mut live = b.hub.subscribe(&["t"], None);
+    let seen = a.publish("t", event!(data: "seen")).await.unwrap();
+    assert_eq!(next(&mut live).await.2, seen.to_string());
+    b.stall(Duration::from_millis(2500)).await;
+    // Longer than b's blocking read: Redis answered it with nothing.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let lost = a.publish("t", event!(data: "lost")).await.unwrap();
+    assert!(lost > seen);
+    redis.stop();
+    redis.restart();
+    let after = within(async {
+        loop {
+            if let Ok(id) = a.publish("t", event!(data: "after")).await {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    (b, live, seen, after)
+}
+
+/// A client that had read everything an instance received, reconnecting to
+/// it after Redis lost an event that instance never received, is told
+/// (`reset`): it is not resumed across the loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_at_the_newest_event_after_redis_lost_data_gets_a_reset() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (b, mut live, seen, after) = lose_an_event_b_never_read(&mut redis, "lost").await;
+    // Wait for b to receive `after`: its reader reconnected.
+    within(async {
+        loop {
+            let (kind, _, id) = next(&mut live).await;
+            if kind != "note" || id == after.to_string() {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut resumed = b.hub.subscribe(&["t"], seen.to_string().as_str());
+    let (kind, _, id) = next(&mut resumed).await;
+    assert_eq!(kind, "reset", "resumed across the loss at {id}");
+}
+
+/// The same loss, seen by a subscriber that was live throughout: Redis
+/// acknowledged `lost`, then lost it before this instance read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "design decision: after Redis loses its data no one can tell whether events came after the newest this instance read; LiveFeed::gap lets subscribers that had read everything go on (streams_survive_redis_stopping_and_restarting expects it), LiveFeed::lost would tell them at the price of every client reconnecting after every restart of a Redis without persistence"]
+async fn a_live_subscriber_is_told_when_redis_loses_events_it_had_not_received() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (_b, mut live, _seen, after) = lose_an_event_b_never_read(&mut redis, "lost").await;
+    let (kind, _, id) = next(&mut live).await;
+    assert_ne!(
+        id,
+        after.to_string(),
+        "went on to {kind} {id} past the lost event"
+    );
+    assert_eq!(kind, "lagged");
+}
+
+/// A client resuming far back reads history page by page; Redis trims
+/// what it has not read yet meanwhile. It is told so, and never that it
+/// missed nothing (`lagged` with `0`), then goes on with live events, none
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_cut_short_by_trimming_is_never_reported_as_nothing_missed() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let config = HubConfig {
+        replay: 600,
+        lag: sse_runtime::hub::LagPolicy::SkipAhead,
+        ..HubConfig::default()
+    };
+    let a = redis_hub(&redis, "cut", config).await;
+    let mut ids = Vec::new();
+    for n in 0..1200 {
+        ids.push(a.publish("t", event!(data: n.to_string())).await.unwrap());
+    }
+    // A fresh instance: its log holds none of it.
+    let c = redis_hub(&redis, "cut", config).await;
+    let mut resumed = c.subscribe(&["t"], ids[700].to_string().as_str());
+    // The first page of history is read.
+    assert_eq!(next(&mut resumed).await.2, ids[701].to_string());
+    for n in 1200..2200 {
+        a.publish("t", event!(data: n.to_string())).await.unwrap();
+    }
+    let notice = read_published_or_notice(&mut resumed, &ids[702..]).await;
+    match &notice {
+        Some((kind, _)) if kind == "reset" => {}
+        Some((kind, missed)) if kind == "lagged" && missed != "0" => {}
+        other => panic!("{other:?}"),
+    }
+    let live = a.publish("t", event!(data: "live")).await.unwrap();
+    assert_eq!(next(&mut resumed).await.2, live.to_string());
+}

@@ -85,6 +85,11 @@ struct State {
     /// Ids up to this one came before the log began (or before a gap in
     /// what it received): they are not known here.
     start: EventId,
+    /// Whether everything after `start` reached this log, so that a
+    /// subscriber can resume after `start` itself from here: true when the
+    /// log began there (the transport delivers all that follows), false
+    /// after a gap, when what came right after it may be lost.
+    complete_after_start: bool,
     /// The newest id appended, or `start`.
     head: EventId,
     /// The newest id evicted, over all topics.
@@ -135,6 +140,7 @@ impl Log {
                 first_index: 0,
                 bytes: 0,
                 start,
+                complete_after_start: true,
                 head: start,
                 last_evicted: start,
                 topics: HashMap::new(),
@@ -203,22 +209,18 @@ impl Log {
     /// Forgets everything held: events after the newest may have been lost
     /// before reaching this log (see [`LiveFeed::gap`](super::LiveFeed::gap)).
     /// Subscribers that had read everything go on with what comes next;
-    /// the others fall behind, and resuming after any id held until now
-    /// asks the transport's history, which knows what is gone.
+    /// the others fall behind, and resuming after any id held until now,
+    /// the newest included, asks the transport's history, which knows what
+    /// is gone.
     pub(crate) fn gap(&self) {
-        let mut state = lock(&self.state);
-        state.first_index += state.entries.len() as u64;
-        state.entries.clear();
-        state.bytes = 0;
-        let head = state.head;
-        for topic in state.topics.values_mut() {
-            topic.evicted = topic.appended;
-            topic.last_evicted = head;
-            topic.index.clear();
-        }
-        state.start = head;
-        state.last_evicted = head;
-        state.wake_all();
+        lock(&self.state).forget(false);
+    }
+
+    /// Like [`gap`](Self::gap), for events after the newest that were lost
+    /// for sure (see [`LiveFeed::lost`](super::LiveFeed::lost)): every
+    /// subscriber falls behind, those that had read everything included.
+    pub(crate) fn lost(&self) {
+        lock(&self.state).forget(true);
     }
 
     /// Registers a subscriber of `topics`; returns its key, and a cursor at
@@ -275,7 +277,7 @@ impl Log {
         if after > state.head {
             return ResumeAt::After;
         }
-        if after < state.start {
+        if after < state.start || (after == state.start && !state.complete_after_start) {
             return ResumeAt::Before;
         }
         // Everything after the newest eviction is held, so an id there must
@@ -397,6 +399,34 @@ impl State {
                 })
                 .collect(),
         }
+    }
+
+    /// What [`Log::gap`] and [`Log::lost`] do: forget every held event,
+    /// and with `lost`, count one lost event in each topic subscribed to,
+    /// so that every subscriber falls behind and is told. How many were
+    /// lost is not known here (the broker lost them before this process
+    /// received them): one stands for them in a `lagged` count.
+    fn forget(&mut self, lost: bool) {
+        self.first_index += self.entries.len() as u64;
+        self.entries.clear();
+        self.bytes = 0;
+        let head = self.head;
+        // A topic no one subscribes to and with no event held is tracked no
+        // longer, as eviction does; kept, every topic ever published to
+        // before a gap would stay in memory.
+        self.topics.retain(|_, topic| !topic.subscribers.is_empty());
+        for topic in self.topics.values_mut() {
+            if lost {
+                topic.appended += 1;
+            }
+            topic.evicted = topic.appended;
+            topic.last_evicted = head;
+            topic.index.clear();
+        }
+        self.start = head;
+        self.complete_after_start = false;
+        self.last_evicted = head;
+        self.wake_all();
     }
 
     fn entry(&self, index: u64) -> &Entry {

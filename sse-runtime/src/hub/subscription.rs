@@ -61,11 +61,10 @@ enum State {
 struct Catchup {
     /// The newest id passed: delivered, or read and not of these topics.
     after: EventId,
-    /// Whether `after` came from the client's `Last-Event-ID`, with nothing
-    /// read since: history that is gone then means `reset`, not `lagged`.
-    resuming: bool,
     /// Where the subscriber was in the log when it fell behind, to count
-    /// what it missed if history cannot make up for it.
+    /// what it missed if history cannot make up for it; `None` for a
+    /// catch-up from the client's `Last-Event-ID`, whose history that is
+    /// gone means `reset`.
     fell_behind: Option<Cursor>,
     /// Events delivered from history since it fell behind.
     delivered: u64,
@@ -81,10 +80,9 @@ struct Catchup {
 }
 
 impl Catchup {
-    fn new(after: EventId, resuming: bool, fell_behind: Option<Cursor>) -> Box<Catchup> {
+    fn new(after: EventId, fell_behind: Option<Cursor>) -> Box<Catchup> {
         Box::new(Catchup {
             after,
-            resuming,
             fell_behind,
             delivered: 0,
             page: VecDeque::new(),
@@ -128,7 +126,7 @@ impl Subscription {
         };
         if let Some(last) = last {
             match last.parse::<EventId>() {
-                Ok(after) => subscription.resume_after(after, true),
+                Ok(after) => subscription.resume_after(after),
                 // Not an id this hub issued.
                 Err(_) => subscription.notice = Some(reset_frame(last)),
             }
@@ -138,12 +136,10 @@ impl Subscription {
 
     /// Goes on after `after`, from the log if it holds what comes next,
     /// else from the transport's history.
-    fn resume_after(&mut self, after: EventId, resuming: bool) {
+    fn resume_after(&mut self, after: EventId) {
         self.state = match self.log.resume_at(after, &self.topics) {
             ResumeAt::Here(cursor) => State::Log(cursor),
-            ResumeAt::Before | ResumeAt::After => {
-                State::History(Catchup::new(after, resuming, None))
-            }
+            ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(after, None)),
             ResumeAt::Unknown => {
                 self.notice = Some(reset_frame(&after.to_string()));
                 State::Log(self.log.live_cursor(&self.topics))
@@ -181,13 +177,12 @@ impl Subscription {
                         // The transport's history may still hold what the
                         // log let go.
                         let cursor = cursor.clone();
-                        self.state = State::History(Catchup::new(cursor.id, false, Some(cursor)));
+                        self.state = State::History(Catchup::new(cursor.id, Some(cursor)));
                     }
                 },
                 State::History(catchup) => {
                     if let Some((id, frame)) = catchup.page.pop_front() {
                         catchup.after = id;
-                        catchup.resuming = false;
                         catchup.delivered += 1;
                         return Poll::Ready(Some(Event::shared(frame)));
                     }
@@ -264,13 +259,21 @@ impl Subscription {
                 Poll::Ready(())
             }
             Ok(History::Gone) => {
-                if catchup.resuming {
-                    self.notice = Some(reset_frame(&catchup.after.to_string()));
-                    self.state = State::Log(self.log.live_cursor(&self.topics));
-                } else {
-                    let delivered = catchup.delivered;
-                    let fell_behind = catchup.fell_behind.take();
-                    self.apply_lag_policy(fell_behind, delivered);
+                match catchup.fell_behind.take() {
+                    // Resuming from the client's id, at once or after some
+                    // of its history was read: what comes after `after`
+                    // is gone, and how many of its events is not known
+                    // here (the log never held them), so the client is
+                    // told as it is told of an id that is gone, never
+                    // `lagged` with a count that could only be a guess.
+                    None => {
+                        self.notice = Some(reset_frame(&catchup.after.to_string()));
+                        self.state = State::Log(self.log.live_cursor(&self.topics));
+                    }
+                    Some(fell_behind) => {
+                        let delivered = catchup.delivered;
+                        self.apply_lag_policy(fell_behind, delivered);
+                    }
                 }
                 Poll::Ready(())
             }
@@ -284,8 +287,7 @@ impl Subscription {
 
     /// The subscriber fell behind what the hub still holds: tell it how
     /// many events of its topics it did not get, and end or skip ahead.
-    fn apply_lag_policy(&mut self, fell_behind: Option<Cursor>, delivered: u64) {
-        let mut cursor = fell_behind.unwrap_or_else(|| self.log.live_cursor(&self.topics));
+    fn apply_lag_policy(&mut self, mut cursor: Cursor, delivered: u64) {
         let missed = self
             .log
             .skip_to_newest(&mut cursor)
