@@ -203,3 +203,92 @@ async fn an_emitter_used_outside_its_handler_fails_visibly() {
         "{message}"
     );
 }
+
+/// A refused event made in one branch of a `select!` that another branch
+/// wins: the handler goes on, in the same poll, to send more. The refused
+/// event ends the stream, and nothing sent after it reaches the client.
+#[tokio::test]
+async fn nothing_sent_after_a_refused_event_reaches_the_client() {
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("before")).await;
+        tokio::select! {
+            biased;
+            () = std::future::ready(()) => {}
+            () = emitter.send(Event::builder().event("bad\nname").data("x")) => {}
+        }
+        emitter.send(Event::data("after the refused event")).await;
+        std::future::pending::<()>().await;
+    })
+    .with_config(SseConfig::new().keep_alive(None).error_event(true))
+    .into_body();
+    let bytes = within(body.collect()).await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.starts_with("data: before\n\n"), "{text:?}");
+    assert!(!text.contains("after the refused event"), "{text:?}");
+    assert!(text.contains("event: error\n"), "{text:?}");
+}
+
+/// A handler's local whose destructor panics (a guard that asserts, a
+/// client that blocks on a runtime in `Drop`).
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a handler's local fails as it is dropped");
+        }
+    }
+}
+
+static DROP_PANIC_CLOSES: AtomicUsize = AtomicUsize::new(0);
+
+fn count_drop_panic_closes(_summary: &StreamSummary) {
+    DROP_PANIC_CLOSES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The handler is dropped when its stream ends (here, for a refused event)
+/// and when the client goes away; a panic in one of its locals' destructors
+/// then ends that stream only, as a panic in the handler does: the stream
+/// still ends with its final frames, and the close is still reported.
+#[tokio::test]
+async fn a_handler_local_that_panics_when_dropped_ends_only_its_stream() {
+    let config = SseConfig::new()
+        .keep_alive(None)
+        .error_event(true)
+        .on_close(count_drop_panic_closes);
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        let _guard = PanicsWhenDropped;
+        emitter.send(Event::data("kept")).await;
+        emitter
+            .send(Event::builder().event("bad\nname").data("x"))
+            .await;
+    })
+    .with_config(config)
+    .into_body();
+    let collected = tokio::spawn(body.collect());
+    let bytes = within(collected)
+        .await
+        .expect("the panic stays in the stream")
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.starts_with("data: kept\n\n"), "{text:?}");
+    assert!(text.contains("event: error\n"), "{text:?}");
+    assert_eq!(DROP_PANIC_CLOSES.load(Ordering::SeqCst), 1);
+
+    // The client goes away mid-stream: the body is dropped.
+    let mut body = Box::pin(
+        sse_runtime::SseResponse::new(|mut emitter| async move {
+            let _guard = PanicsWhenDropped;
+            emitter.send(Event::data("open")).await;
+            std::future::pending::<()>().await;
+        })
+        .with_config(config)
+        .into_body(),
+    );
+    let frame = within(body.frame()).await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "data: open\n\n");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(body)));
+    assert!(dropped.is_ok(), "dropping the body panicked");
+    assert_eq!(DROP_PANIC_CLOSES.load(Ordering::SeqCst), 2);
+}
