@@ -43,6 +43,12 @@ suite!(
     a_long_replay_is_delivered_in_full_while_publishing_continues,
     memory_is_bounded_in_bytes_and_the_newest_replay,
     replay_respects_max_age,
+    ids_at_the_edges_reset_or_resume,
+    topics_of_different_rates_arrive_once_in_order_across_reconnects,
+    an_empty_topic_list_receives_nothing,
+    many_events_in_one_millisecond_keep_their_order,
+    events_at_the_byte_budget,
+    max_age_holds_while_nothing_is_published,
 );
 
 async fn redis_hub(redis: &RedisServer, prefix: &str, config: HubConfig) -> Hub {

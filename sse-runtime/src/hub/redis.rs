@@ -242,7 +242,8 @@ return id
 "#;
 
 /// Reads up to ARGV[2] entries after the id ARGV[1], or says that some of
-/// what came after it is gone. KEYS: stream, meta. Returns {'ok', entries}
+/// what came after it is gone (or older than ARGV[3] ms). KEYS: stream,
+/// meta. Returns {'ok', entries}
 /// or {'gone', id}, where the stream holds everything after `id`, or
 /// {'gone', id, 'trimmed'} when entries after ARGV[1] were surely removed
 /// (trimmed or deleted) in this epoch, rather than perhaps lost with
@@ -288,6 +289,16 @@ else
   if after ~= complete and #redis.call('XRANGE', stream, after, after) == 0 then
     return {'gone', complete}
   end
+end
+-- What comes next is older than the hub keeps (ARGV[3]: max age in ms, 0:
+-- none), though not trimmed yet: the publish script trims by age only as
+-- events are published, and the hub's log lets such events go on its own.
+local max_age = tonumber(ARGV[3])
+if max_age > 0 then
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - max_age
+  local upcoming = redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', 1)
+  if #upcoming > 0 and parse(upcoming[1][1]) < cutoff then return {'gone', complete} end
 end
 if limit == 0 then return {'ok', {}} end
 return {'ok', redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit)}
@@ -461,9 +472,12 @@ impl Transport for RedisTransport {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let mut connection = shared.connection.clone();
-            Ok(read_history(&shared, &mut connection, after, limit)
-                .await?
-                .history)
+            let max_age = shared.feed.get().and_then(|feed| feed.config().max_age);
+            Ok(
+                read_history(&shared, &mut connection, after, limit, max_age)
+                    .await?
+                    .history,
+            )
         })
     }
 }
@@ -484,13 +498,15 @@ async fn read_history(
     connection: &mut impl redis::aio::ConnectionLike,
     after: EventId,
     limit: usize,
+    max_age: Option<Duration>,
 ) -> Result<HistoryReply, HubError> {
     let mut invocation = shared.history.prepare_invoke();
     invocation
         .key(&shared.events_key)
         .key(&shared.meta_key)
         .arg(after.to_string())
-        .arg(limit);
+        .arg(limit)
+        .arg(max_age.map_or(0, |age| age.as_millis().max(1) as u64));
     let timeout = shared.options.publish_timeout;
     let reply: Value = tokio::time::timeout(timeout, invocation.invoke_async(connection))
         .await
@@ -622,7 +638,8 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
         // While away (or since the hub's start), Redis may have trimmed
         // what this process had not read yet, or lost its data: then the
         // log must not read on as if nothing happened.
-        match read_history(&shared, &mut connection, cursor, 0).await {
+        // Regardless of age: what is still there is read, not lost.
+        match read_history(&shared, &mut connection, cursor, 0, None).await {
             Ok(HistoryReply {
                 history: History::Events(_),
                 ..

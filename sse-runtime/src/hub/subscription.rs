@@ -126,9 +126,12 @@ impl Subscription {
         };
         if let Some(last) = last {
             match last.parse::<EventId>() {
-                Ok(after) => subscription.resume_after(after),
+                // `0-0` is where every transport's ids begin, never one of
+                // them: a transport that began with an empty broker would
+                // otherwise read it as "from the start".
+                Ok(after) if after != EventId::default() => subscription.resume_after(after),
                 // Not an id this hub issued.
-                Err(_) => subscription.notice = Some(reset_frame(last)),
+                _ => subscription.notice = Some(reset_frame(last)),
             }
         }
         subscription
