@@ -462,7 +462,7 @@ impl Transport for RedisTransport {
                 tokio::time::timeout(timeout, invocation.invoke_async(&mut connection))
                     .await
                     .map_err(|_| HubError::Timeout(timeout))?
-                    .map_err(|error| HubError::Broker(error.to_string()))?;
+                    .map_err(|error| broker_error(error, timeout))?;
             id.parse::<EventId>()
                 .map_err(|_| HubError::Broker(format!("Redis returned {id:?} as an id")))
         })
@@ -479,6 +479,18 @@ impl Transport for RedisTransport {
                     .history,
             )
         })
+    }
+}
+
+/// A failed command as a [`HubError`]. The connection's own response
+/// timeout (the publish timeout too) may fire before ours: that is a
+/// timeout as well, after which the script may yet run, never a failure
+/// that stored nothing.
+fn broker_error(error: redis::RedisError, timeout: Duration) -> HubError {
+    if error.is_timeout() {
+        HubError::Timeout(timeout)
+    } else {
+        HubError::Broker(error.to_string())
     }
 }
 
@@ -511,7 +523,7 @@ async fn read_history(
     let reply: Value = tokio::time::timeout(timeout, invocation.invoke_async(connection))
         .await
         .map_err(|_| HubError::Timeout(timeout))?
-        .map_err(|error| HubError::Broker(error.to_string()))?;
+        .map_err(|error| broker_error(error, timeout))?;
     parse_history(reply)
 }
 
