@@ -40,6 +40,7 @@ suite!(
     many_events_in_one_millisecond_keep_their_order,
     events_at_the_byte_budget,
     max_age_holds_while_nothing_is_published,
+    lagged_counts_the_events_of_its_own_topics,
 );
 
 async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {

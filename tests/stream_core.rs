@@ -292,3 +292,101 @@ async fn a_handler_local_that_panics_when_dropped_ends_only_its_stream() {
     assert!(dropped.is_ok(), "dropping the body panicked");
     assert_eq!(DROP_PANIC_CLOSES.load(Ordering::SeqCst), 2);
 }
+
+static ON_CLOSE_POLLED: AtomicUsize = AtomicUsize::new(0);
+
+/// A close callback that runs a stream of its own: polls another body to
+/// its first frame.
+fn polls_a_stream_on_close(_summary: &StreamSummary) {
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("from on_close")).await;
+    })
+    .with_config(SseConfig::new().keep_alive(None))
+    .into_body();
+    let mut body = std::pin::pin!(body);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match hyper::body::Body::poll_frame(body.as_mut(), &mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => {
+            assert_eq!(frame.into_data().unwrap(), "data: from on_close\n\n");
+            ON_CLOSE_POLLED.fetch_add(1, Ordering::SeqCst);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Drops a relayed stream mid-way, inside its own poll: the relayed
+/// stream's close callback runs there, with this stream's outbox lent, and
+/// polls a third stream.
+#[sse_handler(keep_alive = "1ms")]
+async fn relay_then_drop() {
+    yield_!(event!("outer 1"));
+    {
+        let inner = sse_runtime::SseResponse::new(|mut emitter| async move {
+            emitter.send(Event::data("inner")).await;
+            std::future::pending::<()>().await;
+        })
+        .with_config(SseConfig::new().on_close(polls_a_stream_on_close))
+        .into_body();
+        let mut inner = std::pin::pin!(inner);
+        let frame = inner.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "data: inner\n\n");
+        yield_!(event!("relayed"));
+    }
+    yield_!(event!("outer 2"));
+}
+
+#[tokio::test]
+async fn an_on_close_that_polls_a_stream_inside_another_handler() {
+    let addr = serve(Router::new().route("/", get(relay_then_drop))).await;
+    let events = request(addr, "/", &[]).await.events().all().await;
+    let data: Vec<_> = events.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(data, ["outer 1", "relayed", "outer 2"]);
+    assert_eq!(ON_CLOSE_POLLED.load(Ordering::SeqCst), 1);
+}
+
+/// Never waits on anything but its client: every poll fills the outbox.
+#[sse_handler(keep_alive = "1ms")]
+async fn firehose() {
+    let chunk = "f".repeat(1024);
+    loop {
+        yield_!(event!(data: &chunk));
+    }
+}
+
+/// Shutdown while a handler is mid-burst, with a 1 ms keep-alive: the
+/// stream ends promptly with the final event after whole events, and no
+/// keep-alive ever interrupts the burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_stream_mid_burst() {
+    let shutdown =
+        sse_runtime::Shutdown::new().final_event(event!(data: "bye", event: "shutdown").unwrap());
+    let app = Router::new()
+        .route("/", get(firehose))
+        .layer(axum::Extension(shutdown.clone()));
+    let (trigger, triggered) = tokio::sync::oneshot::channel::<()>();
+    let (addr, server) = support::serve_until(app, &shutdown, async move {
+        let _ = triggered.await;
+    });
+    let mut chunks = request(addr, "/", &[]).await.chunks();
+    let mut text = String::new();
+    while text.len() < 256 * 1024 {
+        text.push_str(std::str::from_utf8(&chunks.next().await.unwrap()).unwrap());
+    }
+    trigger.send(()).unwrap();
+    while let Some(chunk) = chunks.next().await {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        text.ends_with("event: shutdown\ndata: bye\n\n"),
+        "{:?}",
+        &text[text.len().saturating_sub(100)..]
+    );
+    let events: Vec<_> = text.split_terminator("\n\n").collect();
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|event| event.len() == "data: ".len() + 1024),
+        "only whole events before the final one, no keep-alive"
+    );
+    within(server).await.unwrap();
+}

@@ -593,3 +593,29 @@ pub async fn max_age_holds_while_nothing_is_published(backend: &Backend) {
         assert_eq!(kind, "reset", "got {data:?}, older than max_age");
     }
 }
+
+/// A slow subscriber of two topics, among others it does not read: `lagged`
+/// counts exactly the events of its own topics it missed.
+pub async fn lagged_counts_the_events_of_its_own_topics(backend: &Backend) {
+    let config = HubConfig {
+        replay: 8,
+        lag: LagPolicy::SkipAhead,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let mut slow = hubs[1].subscribe(&["a", "b"], None);
+    let mut fast = hubs[1].subscribe(&["a", "b", "c"], None);
+    let mut mine = 0;
+    for n in 0..300 {
+        let topic = ["a", "c", "b", "c", "c"][n % 5];
+        publish(&hubs[0], topic, &n.to_string()).await;
+        assert_eq!(next(&mut fast).await.1, n.to_string());
+        if topic != "c" {
+            mine += 1;
+        }
+    }
+    let (kind, missed, _) = next(&mut slow).await;
+    assert_eq!((kind.as_str(), missed), ("lagged", mine.to_string()));
+    let after = publish(&hubs[0], "b", "after").await;
+    assert_eq!(next(&mut slow).await.2, after.to_string());
+}

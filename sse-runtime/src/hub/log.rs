@@ -511,3 +511,53 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(log: &Log, topic: &str) -> EventId {
+        log.append(
+            topic,
+            |newest| newest.next_at(0),
+            |_| Bytes::from_static(b"data: x\n\n"),
+        )
+        .expect("a new id")
+    }
+
+    /// Topics are tracked while they hold events or have subscribers; a
+    /// gap forgets the others, as eviction does, so that every topic ever
+    /// published to before a gap does not stay in memory.
+    #[test]
+    fn a_gap_forgets_topics_no_one_subscribes_to() {
+        let log = Log::new(HubConfig::default(), EventId::new(1, 0));
+        let subscribed: Arc<str> = Arc::from("kept");
+        let (key, _) = log.register(std::slice::from_ref(&subscribed));
+        for n in 0..1000 {
+            append(&log, &format!("user-{n}"));
+        }
+        append(&log, "kept");
+        assert_eq!(lock(&log.state).topics.len(), 1001);
+        log.gap();
+        assert_eq!(lock(&log.state).topics.len(), 1);
+        log.unregister(key, &[subscribed]);
+        assert!(lock(&log.state).topics.is_empty());
+    }
+
+    /// After a gap, resuming after the newest id received before it asks
+    /// the transport: what came right after it may be what was lost. At
+    /// the start, the id the log starts after is resumed from here.
+    #[test]
+    fn after_a_gap_even_the_newest_id_asks_the_transport() {
+        let start = EventId::new(1, 0);
+        let log = Log::new(HubConfig::default(), start);
+        let topics = [Arc::from("t")];
+        assert!(matches!(log.resume_at(start, &topics), ResumeAt::Here(_)));
+        let newest = append(&log, "t");
+        assert!(matches!(log.resume_at(newest, &topics), ResumeAt::Here(_)));
+        log.gap();
+        assert!(matches!(log.resume_at(newest, &topics), ResumeAt::Before));
+        let next = append(&log, "t");
+        assert!(matches!(log.resume_at(next, &topics), ResumeAt::Here(_)));
+    }
+}
