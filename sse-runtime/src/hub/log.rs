@@ -352,6 +352,11 @@ impl Log {
         Read::Waiting
     }
 
+    /// The newest id received.
+    pub(crate) fn newest(&self) -> EventId {
+        lock(&self.state).head
+    }
+
     /// Moves a cursor that fell behind to the newest event; returns how
     /// many events of its topics it skipped.
     pub(crate) fn skip_to_newest(&self, cursor: &mut Cursor) -> u64 {

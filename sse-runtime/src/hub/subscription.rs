@@ -77,6 +77,10 @@ struct Catchup {
     retry: Option<Pin<Box<Sleep>>>,
     /// History had nothing newer yet: wait for the log to catch up.
     waiting_for_log: bool,
+    /// History is gone past `after` for a subscriber that fell behind:
+    /// once the log has received everything up to `after`, count what it
+    /// missed and end or skip ahead.
+    gone: bool,
 }
 
 impl Catchup {
@@ -90,6 +94,7 @@ impl Catchup {
             fetch: None,
             retry: None,
             waiting_for_log: false,
+            gone: false,
         })
     }
 }
@@ -212,6 +217,21 @@ impl Subscription {
                 }
                 catchup.retry = None;
             }
+            if catchup.gone {
+                // History may have run ahead of this process's log (its
+                // broker delivers here later than it answers history):
+                // skipping to the log's newest before the log has passed
+                // `after` would deliver again what history delivered, and
+                // the log could not count what was missed.
+                self.log.wait(self.key, cx.waker());
+                if self.log.newest() < catchup.after {
+                    return Poll::Pending;
+                }
+                let delivered = catchup.delivered;
+                let fell_behind = catchup.fell_behind.take().expect("set when gone");
+                self.apply_lag_policy(fell_behind, delivered);
+                return Poll::Ready(());
+            }
             match self.log.resume_at(catchup.after, &self.topics) {
                 ResumeAt::Here(cursor) => {
                     self.state = State::Log(cursor);
@@ -262,21 +282,17 @@ impl Subscription {
                 Poll::Ready(())
             }
             Ok(History::Gone) => {
-                match catchup.fell_behind.take() {
+                if catchup.fell_behind.is_none() {
                     // Resuming from the client's id, at once or after some
                     // of its history was read: what comes after `after`
                     // is gone, and how many of its events is not known
                     // here (the log never held them), so the client is
                     // told as it is told of an id that is gone, never
                     // `lagged` with a count that could only be a guess.
-                    None => {
-                        self.notice = Some(reset_frame(&catchup.after.to_string()));
-                        self.state = State::Log(self.log.live_cursor(&self.topics));
-                    }
-                    Some(fell_behind) => {
-                        let delivered = catchup.delivered;
-                        self.apply_lag_policy(fell_behind, delivered);
-                    }
+                    self.notice = Some(reset_frame(&catchup.after.to_string()));
+                    self.state = State::Log(self.log.live_cursor(&self.topics));
+                } else {
+                    catchup.gone = true;
                 }
                 Poll::Ready(())
             }
