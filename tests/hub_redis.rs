@@ -946,3 +946,49 @@ async fn deleting_the_stream_under_running_hubs_is_never_a_silent_gap() {
     let mut resumed = b.hub.subscribe(&["t"], seen.to_string().as_str());
     assert_eq!(next(&mut resumed).await.0, "reset");
 }
+
+/// Redis's ids come from its clock. A server whose clock ran ahead (here:
+/// an entry a minute in the future, as a former primary with a fast clock
+/// leaves) loses its data; the restarted one issues ids from the right
+/// time, lower than any the hubs have seen. Subscribers must still get
+/// the new events, or be told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not fixed, needs a design: a hub's log refuses ids not above the newest it received, so after a data loss every event with a lower id is dropped in silence by every instance until Redis's clock passes the old ids (and a reader whose cursor is above the new ids never receives them at all); a gap would have to let the log's ids go back, and the reader check the stream when its XREAD stays empty"]
+async fn ids_that_go_back_after_redis_loses_its_data_are_not_dropped() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let ahead = sse_runtime::hub::EventId::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 60_000,
+        0,
+    );
+    redis.command(&format!(
+        "XADD {{clock}}:events {ahead} t other d \"data: x\\n\\n\" c 9"
+    ));
+    let a = redis_hub(&redis, "clock", HubConfig::default()).await;
+    let b = redis_hub(&redis, "clock", HubConfig::default()).await;
+    let mut live = b.subscribe(&["t"], None);
+    let before = a.publish("t", event!(data: "before")).await.unwrap();
+    assert!(before > ahead);
+    assert_eq!(next(&mut live).await.2, before.to_string());
+    redis.restart();
+    let after = within(async {
+        loop {
+            if let Ok(id) = a.publish("t", event!(data: "after")).await {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(after < before, "Redis's ids went back");
+    let (kind, data, id) = next(&mut live).await;
+    assert!(
+        id == after.to_string() || kind == "lagged",
+        "{kind} {data} {id}"
+    );
+}
