@@ -390,3 +390,49 @@ async fn shutdown_ends_a_stream_mid_burst() {
     );
     within(server).await.unwrap();
 }
+
+/// Relays a stream whose handler panics mid-burst, polled inside this
+/// handler's own poll: that stream ends with its error, this one goes on.
+#[sse_handler]
+async fn relay_a_panicking_stream() {
+    let inner = sse_runtime::SseResponse::new(|mut emitter| async move {
+        for n in 0..100 {
+            emitter.send(event!(data: format!("inner {n}"))).await;
+            if n == 40 {
+                panic!("the relayed handler fails mid-burst");
+            }
+        }
+    })
+    .with_config(SseConfig::new().error_event(true))
+    .into_body();
+    let mut inner = std::pin::pin!(inner);
+    let mut relayed = String::new();
+    while let Some(frame) = inner.frame().await {
+        relayed.push_str(std::str::from_utf8(&frame.unwrap().into_data().unwrap()).unwrap());
+    }
+    let lines = relayed
+        .lines()
+        .filter(|line| line.starts_with("data: inner"))
+        .count();
+    yield_!(event!(data: lines.to_string(), event: "relayed"));
+    yield_!(event!(data: relayed.contains("event: error\n").to_string(), event: "error seen"));
+    yield_!(event!(data: "outer goes on"));
+}
+
+#[tokio::test]
+async fn a_relayed_stream_that_panics_ends_only_itself() {
+    let addr = serve(Router::new().route("/", get(relay_a_panicking_stream))).await;
+    let events = request(addr, "/", &[]).await.events().all().await;
+    let got: Vec<_> = events
+        .iter()
+        .map(|event| (event.event.as_str(), event.data.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("relayed", "41"),
+            ("error seen", "true"),
+            ("message", "outer goes on")
+        ]
+    );
+}
