@@ -34,6 +34,13 @@ suite!(
     a_long_replay_is_delivered_in_full_while_publishing_continues,
     memory_is_bounded_in_bytes_and_the_newest_replay,
     replay_respects_max_age,
+    ids_at_the_edges_reset_or_resume,
+    topics_of_different_rates_arrive_once_in_order_across_reconnects,
+    an_empty_topic_list_receives_nothing,
+    many_events_in_one_millisecond_keep_their_order,
+    events_at_the_byte_budget,
+    max_age_holds_while_nothing_is_published,
+    lagged_counts_the_events_of_its_own_topics,
 );
 
 async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {
@@ -179,4 +186,121 @@ async fn chat_refuses_messages_too_large_to_keep_with_a_clear_status() {
     assert_eq!(hub.stats().events, 0, "nothing was published");
     let (status, _) = post_raw(addr, "alice", &"z".repeat(chat::MAX_TEXT_CHARS)).await;
     assert_eq!(status, 201);
+}
+
+/// A broker whose live delivery lags its history, as a Redis reader lags
+/// when it is slow or reconnecting while publishes and history reads go
+/// on: publishing stores an event, the test delivers stored events to the
+/// hub when it chooses, and history reads the store, `Gone` for what was
+/// trimmed.
+#[derive(Clone, Default)]
+struct LaggingBroker(std::sync::Arc<std::sync::Mutex<Broker>>);
+
+#[derive(Default)]
+struct Broker {
+    feed: Option<sse_runtime::hub::LiveFeed>,
+    stored: Vec<sse_runtime::hub::StoredEvent>,
+    delivered: usize,
+    trimmed_through: sse_runtime::hub::EventId,
+}
+
+impl LaggingBroker {
+    fn deliver(&self, up_to: usize) {
+        let mut broker = self.0.lock().unwrap();
+        let feed = broker.feed.clone().unwrap();
+        while broker.delivered < up_to {
+            let event = broker.stored[broker.delivered].clone();
+            feed.append(event.id, &event.topic, event.frame);
+            broker.delivered += 1;
+        }
+    }
+
+    fn trim_through(&self, id: sse_runtime::hub::EventId) {
+        self.0.lock().unwrap().trimmed_through = id;
+    }
+}
+
+impl sse_runtime::hub::Transport for LaggingBroker {
+    fn starts_after(&self) -> sse_runtime::hub::EventId {
+        sse_runtime::hub::EventId::new(1, 0)
+    }
+
+    fn attach(&self, feed: sse_runtime::hub::LiveFeed) {
+        self.0.lock().unwrap().feed = Some(feed);
+    }
+
+    fn publish(
+        &self,
+        topic: std::sync::Arc<str>,
+        frame: bytes::Bytes,
+    ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::EventId, sse_runtime::hub::HubError>>
+    {
+        let mut broker = self.0.lock().unwrap();
+        let id = sse_runtime::hub::EventId::new(2, broker.stored.len() as u64);
+        broker
+            .stored
+            .push(sse_runtime::hub::StoredEvent { id, topic, frame });
+        Box::pin(std::future::ready(Ok(id)))
+    }
+
+    fn history(
+        &self,
+        after: sse_runtime::hub::EventId,
+        limit: usize,
+    ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::History, sse_runtime::hub::HubError>>
+    {
+        let broker = self.0.lock().unwrap();
+        let history = if after < broker.trimmed_through {
+            sse_runtime::hub::History::Gone
+        } else {
+            let events = broker.stored.iter().filter(|event| event.id > after);
+            sse_runtime::hub::History::Events(events.take(limit).cloned().collect())
+        };
+        Box::pin(std::future::ready(Ok(history)))
+    }
+}
+
+/// A slow subscriber (`SkipAhead`) catches up from history, which runs
+/// ahead of what the hub's log has received, until the broker trims under
+/// it: it is told how many it missed, and then never gets an event twice.
+#[tokio::test]
+async fn skipping_ahead_after_history_ran_past_the_log_repeats_nothing() {
+    let broker = LaggingBroker::default();
+    let config = sse_runtime::hub::HubConfig {
+        replay: 4,
+        lag: sse_runtime::hub::LagPolicy::SkipAhead,
+        ..Default::default()
+    };
+    let hub = Hub::with_transport(broker.clone(), config);
+    let mut slow = hub.subscribe(&["t"], None);
+    let mut ids = Vec::new();
+    for n in 0..600 {
+        ids.push(hub.publish("t", event!(data: n.to_string())).await.unwrap());
+    }
+    // The log received the first 100 and holds the newest 4: the
+    // subscriber fell behind, and history gives it a first page.
+    broker.deliver(100);
+    for id in &ids[..256] {
+        assert_eq!(hub_suite::next(&mut slow).await.2, id.to_string());
+    }
+    broker.trim_through(ids[399]);
+    // The log receives the rest a moment after history said it was gone.
+    let delivering = {
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            broker.deliver(600);
+        })
+    };
+    let (kind, missed, _) = hub_suite::next(&mut slow).await;
+    assert_eq!(
+        (kind.as_str(), missed.as_str()),
+        ("lagged", "344"),
+        "it missed events 256 to 599"
+    );
+    within(delivering).await.unwrap();
+    let after = hub.publish("t", event!(data: "after")).await.unwrap();
+    broker.deliver(601);
+    let (_, _, id) = hub_suite::next(&mut slow).await;
+    assert_eq!(id, after.to_string(), "after {}", ids[255]);
 }

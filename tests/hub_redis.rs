@@ -2,7 +2,11 @@
 //! own (started on a private port, stopped and restarted at will): the
 //! behavioural suite every transport passes, then what only a broker
 //! brings: instances in separate processes, Redis stopping and restarting
-//! under open streams, Redis losing its data, Redis absent at start-up.
+//! under open streams, Redis losing its data, Redis absent at start-up;
+//! and the attacks a deployment brings: a reader stalled while Redis trims,
+//! its connection killed, the stream's key deleted or the data flushed
+//! under running instances, scripts flushed, writes paused, a command
+//! refused, a second instance that keeps less, a hub dropped.
 //!
 //! Without `redis-server` on `PATH` each test prints a notice and passes,
 //! except under `CI=true`, where it fails.
@@ -43,6 +47,13 @@ suite!(
     a_long_replay_is_delivered_in_full_while_publishing_continues,
     memory_is_bounded_in_bytes_and_the_newest_replay,
     replay_respects_max_age,
+    ids_at_the_edges_reset_or_resume,
+    topics_of_different_rates_arrive_once_in_order_across_reconnects,
+    an_empty_topic_list_receives_nothing,
+    many_events_in_one_millisecond_keep_their_order,
+    events_at_the_byte_budget,
+    max_age_holds_while_nothing_is_published,
+    lagged_counts_the_events_of_its_own_topics,
 );
 
 async fn redis_hub(redis: &RedisServer, prefix: &str, config: HubConfig) -> Hub {
@@ -388,4 +399,596 @@ async fn a_stalled_client_slows_neither_the_reader_nor_other_clients() {
     let events = stalled.events().all().await;
     assert_eq!(events.last().unwrap().event, "lagged");
     assert!(events.len() < 4096);
+}
+
+/// A hub on a runtime of its own, on a thread of its own, that the test can
+/// stall as a CPU-starved or paused process stalls: nothing of that hub
+/// runs meanwhile, its Redis reader included.
+struct StallableHub {
+    hub: Hub,
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StallableHub {
+    async fn start(url: &str, prefix: &str, config: HubConfig) -> StallableHub {
+        let (started, hub) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (url, prefix) = (url.to_owned(), prefix.to_owned());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let transport = RedisTransport::connect(
+                    &url,
+                    RedisOptions::new()
+                        .prefix(prefix)
+                        .publish_timeout(Duration::from_millis(500)),
+                )
+                .await
+                .expect("connect");
+                let hub = Hub::with_transport(transport, config);
+                let _ = started.send((hub, tokio::runtime::Handle::current()));
+                let _ = stopped.await;
+            });
+        });
+        let (hub, handle) = within(hub).await.unwrap();
+        StallableHub {
+            hub,
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Blocks the hub's runtime for `period`; returns once the stall began.
+    async fn stall(&self, period: Duration) {
+        let (began, stalling) = tokio::sync::oneshot::channel();
+        self.handle.spawn(async move {
+            let _ = began.send(());
+            std::thread::sleep(period);
+        });
+        within(stalling).await.unwrap();
+    }
+}
+
+impl Drop for StallableHub {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = self.thread.take().unwrap().join();
+    }
+}
+
+/// Reads `subscription` on while it delivers exactly the events of
+/// `published`, in order; returns the notice (`lagged` or `reset`) that
+/// interrupted them, or `None` if every one arrived.
+async fn read_published_or_notice(
+    subscription: &mut sse_runtime::hub::Subscription,
+    published: &[sse_runtime::hub::EventId],
+) -> Option<(String, String)> {
+    for id in published {
+        let event = within(subscription.next())
+            .await
+            .expect("open until every event or a notice arrived");
+        let (kind, data, got) = hub_suite::read(&event);
+        if kind == "lagged" || kind == "reset" {
+            return Some((kind, data));
+        }
+        assert_eq!(
+            got,
+            id.to_string(),
+            "skipped from {id} to {got} without a notice"
+        );
+    }
+    None
+}
+
+/// A process whose reader stalls (CPU starvation, a long pause) while
+/// other processes publish more than the stream keeps must not skip what
+/// Redis trimmed meanwhile in silence: its subscribers are told. Stalled
+/// briefly, the reader's blocking read survives and it reads on from where
+/// it was; stalled longer, the read times out and it reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_never_skips_trimmed_events_in_silence() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let config = HubConfig {
+        replay: 8,
+        ..HubConfig::default()
+    };
+    for (round, stall) in [Duration::from_millis(400), Duration::from_millis(2500)]
+        .into_iter()
+        .enumerate()
+    {
+        let prefix = format!("stalled{round}");
+        let a = redis_hub(&redis, &prefix, config).await;
+        let b = StallableHub::start(&redis.url(), &prefix, config).await;
+        let mut live = b.hub.subscribe(&["t"], None);
+        let first = a.publish("t", event!(data: "first")).await.unwrap();
+        assert_eq!(next(&mut live).await.2, first.to_string());
+        b.stall(stall).await;
+        let mut published = Vec::new();
+        for n in 0..100 {
+            published.push(a.publish("t", event!(data: n.to_string())).await.unwrap());
+        }
+        let notice = read_published_or_notice(&mut live, &published).await;
+        assert!(
+            matches!(&notice, Some((kind, _)) if kind == "lagged"),
+            "stalled {stall:?}: {notice:?}"
+        );
+    }
+}
+
+/// A hub dropped while its reader blocks in `XREAD`: the reader stops and
+/// every connection it opened closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_hub_stops_its_reader_and_closes_its_connections() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // The connection `info` itself opens counts once.
+    let before = redis.info("connected_clients");
+    let tasks_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let hub = redis_hub(&redis, "dropped", HubConfig::default()).await;
+    let mut subscription = hub.subscribe(&["t"], None);
+    let id = hub.publish("t", event!("x")).await.unwrap();
+    assert_eq!(next(&mut subscription).await.2, id.to_string());
+    assert!(redis.info("connected_clients") > before);
+    drop(subscription);
+    drop(hub);
+    within(async {
+        while redis.info("connected_clients") > before {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    within(async {
+        while tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+            > tasks_before
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+/// Loses one event in Redis that instance `b` never read: `b` stalls (so
+/// its blocking read ends with no read in flight), `a` publishes `lost`,
+/// `lose` makes Redis lose it (restarts it without its data, say), `b`
+/// comes back and `a` publishes `after`. Returns `b`, a live subscription
+/// on `b` that had read `seen` before it all, and the ids of `seen` and
+/// `after`.
+async fn lose_an_event_b_never_read(
+    redis: &mut RedisServer,
+    prefix: &str,
+    lose: impl FnOnce(&mut RedisServer),
+) -> (
+    StallableHub,
+    sse_runtime::hub::Subscription,
+    sse_runtime::hub::EventId,
+    sse_runtime::hub::EventId,
+) {
+    let a = redis_hub(redis, prefix, HubConfig::default()).await;
+    let b = StallableHub::start(&redis.url(), prefix, HubConfig::default()).await;
+    let mut live = b.hub.subscribe(&["t"], None);
+    let seen = a.publish("t", event!(data: "seen")).await.unwrap();
+    assert_eq!(next(&mut live).await.2, seen.to_string());
+    b.stall(Duration::from_millis(2500)).await;
+    // Longer than b's blocking read: Redis answered it with nothing.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let lost = a.publish("t", event!(data: "lost")).await.unwrap();
+    assert!(lost > seen);
+    lose(redis);
+    let after = within(async {
+        loop {
+            if let Ok(id) = a.publish("t", event!(data: "after")).await {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    (b, live, seen, after)
+}
+
+/// A client that had read everything an instance received, reconnecting to
+/// it after Redis lost an event that instance never received, is told
+/// (`reset`): it is not resumed across the loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_at_the_newest_event_after_redis_lost_data_gets_a_reset() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (b, mut live, seen, after) =
+        lose_an_event_b_never_read(&mut redis, "lost", RedisServer::restart).await;
+    // Wait for b to receive `after`: its reader reconnected.
+    within(async {
+        loop {
+            let (kind, _, id) = next(&mut live).await;
+            if kind != "message" || id == after.to_string() {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut resumed = b.hub.subscribe(&["t"], seen.to_string().as_str());
+    let (kind, _, id) = next(&mut resumed).await;
+    assert_eq!(kind, "reset", "resumed across the loss at {id}");
+}
+
+/// The same loss, seen by a subscriber that was live throughout: Redis
+/// acknowledged `lost`, then lost it before this instance read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "design decision: after Redis loses its data no one can tell whether events came after the newest this instance read; LiveFeed::gap lets subscribers that had read everything go on (streams_survive_redis_stopping_and_restarting expects it), LiveFeed::lost would tell them at the price of every client reconnecting after every restart of a Redis without persistence"]
+async fn a_live_subscriber_is_told_when_redis_loses_events_it_had_not_received() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (_b, mut live, _seen, after) =
+        lose_an_event_b_never_read(&mut redis, "lost", RedisServer::restart).await;
+    let (kind, _, id) = next(&mut live).await;
+    assert_ne!(
+        id,
+        after.to_string(),
+        "went on to {kind} {id} past the lost event"
+    );
+    assert_eq!(kind, "lagged");
+}
+
+/// A client resuming far back reads history page by page; Redis trims
+/// what it has not read yet meanwhile. It is told so, and never that it
+/// missed nothing (`lagged` with `0`), then goes on with live events, none
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_cut_short_by_trimming_is_never_reported_as_nothing_missed() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let config = HubConfig {
+        replay: 600,
+        lag: sse_runtime::hub::LagPolicy::SkipAhead,
+        ..HubConfig::default()
+    };
+    let a = redis_hub(&redis, "cut", config).await;
+    let mut ids = Vec::new();
+    for n in 0..1200 {
+        ids.push(a.publish("t", event!(data: n.to_string())).await.unwrap());
+    }
+    // A fresh instance: its log holds none of it.
+    let c = redis_hub(&redis, "cut", config).await;
+    let mut resumed = c.subscribe(&["t"], ids[700].to_string().as_str());
+    // The first page of history is read.
+    assert_eq!(next(&mut resumed).await.2, ids[701].to_string());
+    for n in 1200..2200 {
+        a.publish("t", event!(data: n.to_string())).await.unwrap();
+    }
+    let notice = read_published_or_notice(&mut resumed, &ids[702..]).await;
+    match &notice {
+        Some((kind, _)) if kind == "reset" => {}
+        Some((kind, missed)) if kind == "lagged" && missed != "0" => {}
+        other => panic!("{other:?}"),
+    }
+    let live = a.publish("t", event!(data: "live")).await.unwrap();
+    assert_eq!(next(&mut resumed).await.2, live.to_string());
+}
+
+/// The ids of the clients running `cmd` (as `CLIENT LIST` names it).
+fn clients_running(redis: &RedisServer, cmd: &str) -> Vec<String> {
+    redis
+        .command("CLIENT LIST")
+        .lines()
+        .filter(|line| line.contains(&format!(" cmd={cmd} ")))
+        .filter_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("id="))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The readers' connections are killed again and again while another
+/// instance publishes: each reader reconnects and resumes where it was,
+/// and a subscriber gets every event once, in order, with no notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_readers_connections_while_publishing_loses_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let config = HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    };
+    let a = redis_hub(&redis, "killed", config).await;
+    let b = redis_hub(&redis, "killed", config).await;
+    let mut on_b = b.subscribe(&["t"], None);
+    let publisher = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..2000 {
+                ids.push(a.publish("t", event!(data: n.to_string())).await.unwrap());
+                if n % 100 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            ids
+        })
+    };
+    let mut kills = 0;
+    while !publisher.is_finished() {
+        for id in clients_running(&redis, "xread") {
+            redis.command(&format!("CLIENT KILL ID {id}"));
+            kills += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(kills >= 2, "{kills}");
+    let published = within(publisher).await.unwrap();
+    assert_eq!(read_published_or_notice(&mut on_b, &published).await, None);
+}
+
+/// Redis forgets its scripts (`SCRIPT FLUSH`) between calls: publishing,
+/// resuming and reading go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushed_scripts_are_loaded_again() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = redis_hub(&redis, "scripts", HubConfig::default()).await;
+    let b = redis_hub(&redis, "scripts", HubConfig::default()).await;
+    let mut live = b.subscribe(&["t"], None);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        redis.command("SCRIPT FLUSH");
+        ids.push(a.publish("t", event!(data: n.to_string())).await.unwrap());
+    }
+    assert_eq!(read_published_or_notice(&mut live, &ids).await, None);
+    redis.command("SCRIPT FLUSH");
+    // A fresh instance's log holds none of it: it reads history.
+    let c = redis_hub(&redis, "scripts", HubConfig::default()).await;
+    redis.command("SCRIPT FLUSH");
+    let mut resumed = c.subscribe(&["t"], ids[0].to_string().as_str());
+    assert_eq!(
+        read_published_or_notice(&mut resumed, &ids[1..]).await,
+        None
+    );
+}
+
+/// Redis pauses writes (`CLIENT PAUSE .. WRITE`, as during a failover):
+/// publishes fail with a timeout meanwhile, and once it resumes, whatever
+/// it stored reaches subscribers once, in order, with no notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_time_out_while_redis_pauses_and_nothing_is_skipped() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = redis_hub(&redis, "paused", HubConfig::default()).await;
+    let b = redis_hub(&redis, "paused", HubConfig::default()).await;
+    let mut on_b = b.subscribe(&["t"], None);
+    let before = a.publish("t", event!(data: "before")).await.unwrap();
+    redis.command("CLIENT PAUSE 1500 WRITE");
+    let started = Instant::now();
+    let paused = a.publish("t", event!(data: "paused")).await;
+    assert!(matches!(paused, Err(HubError::Timeout(_))), "{paused:?}");
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    let after = within(async {
+        loop {
+            if let Ok(id) = a.publish("t", event!(data: "after")).await {
+                return id;
+            }
+        }
+    })
+    .await;
+    let mut got = Vec::new();
+    loop {
+        let (kind, data, id) = next(&mut on_b).await;
+        assert_eq!(kind, "message", "{data}");
+        got.push(id.parse::<sse_runtime::hub::EventId>().unwrap());
+        // Attempts that timed out may have been stored too.
+        if id == after.to_string() {
+            break;
+        }
+    }
+    assert_eq!(got.first(), Some(&before));
+    assert_eq!(got.last(), Some(&after));
+    assert!(got.windows(2).all(|pair| pair[0] < pair[1]), "{got:?}");
+}
+
+/// A publish that fails with [`HubError::Broker`] was not stored, as its
+/// documentation says: here, Redis drops every client's connection while
+/// publishes are in flight. Some that Redis ran fail as `broken pipe`,
+/// their reply lost with the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "design decision: an error after the command was sent (connection dropped) cannot tell stored from not; HubError::Broker promises not stored, HubError::Timeout says 'did not confirm within'; needs a variant such as HubError::Unconfirmed, or Timeout widened, or Broker's promise weakened"]
+async fn a_publish_that_fails_as_broker_error_was_not_stored() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = redis_hub(&redis, "dropped", HubConfig::default()).await;
+    let mut failed = Vec::new();
+    for round in 0..20 {
+        let publishes = (0..200).map(|n| {
+            let a = a.clone();
+            let data = format!("r{round}n{n}");
+            async move { (a.publish("t", event!(data: &data)).await, data) }
+        });
+        let all = futures_util::future::join_all(publishes);
+        let kill = async {
+            tokio::time::sleep(Duration::from_micros(300)).await;
+            redis.command("CLIENT KILL TYPE normal SKIPME yes");
+        };
+        let (results, ()) = tokio::join!(all, kill);
+        for (result, data) in results {
+            if let Err(HubError::Broker(reason)) = result {
+                failed.push((data, reason));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !failed.is_empty(),
+        "no publish failed: the test proves nothing"
+    );
+    let stream = redis.command("XRANGE {dropped}:events - +");
+    let stored: Vec<_> = failed
+        .iter()
+        .filter(|(data, _)| stream.contains(&format!("data: {data}\n")))
+        .collect();
+    assert!(
+        stored.is_empty(),
+        "{} of {} publishes that failed as not stored were stored: {:?}",
+        stored.len(),
+        failed.len(),
+        stored.first()
+    );
+}
+
+/// The reader's `XREAD` is refused at once (here by an ACL): the reader
+/// retries with backoff, not in a loop that opens connections as fast as
+/// it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_whose_read_is_refused_backs_off() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let hub = redis_hub(&redis, "refused", HubConfig::default()).await;
+    redis.command("ACL SETUSER default -xread");
+    for id in clients_running(&redis, "xread") {
+        redis.command(&format!("CLIENT KILL ID {id}"));
+    }
+    let before = redis.info("total_connections_received");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let connections = redis.info("total_connections_received") - before;
+    assert!(connections < 30, "{connections} connections in 2 s");
+    // Allowed again, the reader comes back.
+    redis.command("ACL SETUSER default +xread");
+    let mut subscription = hub.subscribe(&["t"], None);
+    let id = hub.publish("t", event!("back")).await.unwrap();
+    assert_eq!(next(&mut subscription).await.2, id.to_string());
+}
+
+/// Another instance shares the prefix with a much smaller `replay`, and so
+/// trims the stream far more: this instance's subscribers still get every
+/// event, and a client resuming past what was trimmed is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_hub_that_keeps_less_never_makes_a_silent_gap() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let large = HubConfig {
+        replay: 1000,
+        ..HubConfig::default()
+    };
+    let small = HubConfig {
+        replay: 8,
+        ..HubConfig::default()
+    };
+    let a = redis_hub(&redis, "mixed", large).await;
+    let b = redis_hub(&redis, "mixed", small).await;
+    let mut slow_on_a = a.subscribe(&["t"], None);
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        ids.push(b.publish("t", event!(data: n.to_string())).await.unwrap());
+    }
+    assert_eq!(read_published_or_notice(&mut slow_on_a, &ids).await, None);
+    let c = redis_hub(&redis, "mixed", large).await;
+    let mut resumed = c.subscribe(&["t"], ids[10].to_string().as_str());
+    assert_eq!(next(&mut resumed).await.0, "reset");
+}
+
+/// The stream's key is deleted, or all of Redis's data flushed, under
+/// running instances, with an event one of them never read: a client
+/// resuming on it is told, and with the key alone deleted (the byte count
+/// goes on), so is its live subscriber.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_stream_under_running_hubs_is_never_a_silent_gap() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (b, mut live, seen, _after) =
+        lose_an_event_b_never_read(&mut redis, "deleted", |redis: &mut RedisServer| {
+            redis.command("DEL {deleted}:events");
+        })
+        .await;
+    let (kind, _, id) = next(&mut live).await;
+    assert_eq!(
+        kind, "lagged",
+        "went on to {kind} {id} past the deleted event"
+    );
+    let mut resumed = b.hub.subscribe(&["t"], seen.to_string().as_str());
+    assert_eq!(next(&mut resumed).await.0, "reset");
+    drop(b);
+
+    let (b, mut live, seen, after) =
+        lose_an_event_b_never_read(&mut redis, "flushed", |redis: &mut RedisServer| {
+            redis.command("FLUSHALL");
+        })
+        .await;
+    // Its live subscriber may go on (see
+    // a_live_subscriber_is_told_when_redis_loses_events_it_had_not_received).
+    within(async {
+        loop {
+            let (kind, _, id) = next(&mut live).await;
+            if kind != "message" || id == after.to_string() {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut resumed = b.hub.subscribe(&["t"], seen.to_string().as_str());
+    assert_eq!(next(&mut resumed).await.0, "reset");
+}
+
+/// Redis's ids come from its clock. A server whose clock ran ahead (here:
+/// an entry a minute in the future, as a former primary with a fast clock
+/// leaves) loses its data; the restarted one issues ids from the right
+/// time, lower than any the hubs have seen. Subscribers must still get
+/// the new events, or be told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not fixed, needs a design: a hub's log refuses ids not above the newest it received, so after a data loss every event with a lower id is dropped in silence by every instance until Redis's clock passes the old ids (and a reader whose cursor is above the new ids never receives them at all); a gap would have to let the log's ids go back, and the reader check the stream when its XREAD stays empty"]
+async fn ids_that_go_back_after_redis_loses_its_data_are_not_dropped() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let ahead = sse_runtime::hub::EventId::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 60_000,
+        0,
+    );
+    redis.command(&format!(
+        "XADD {{clock}}:events {ahead} t other d \"data: x\\n\\n\" c 9"
+    ));
+    let a = redis_hub(&redis, "clock", HubConfig::default()).await;
+    let b = redis_hub(&redis, "clock", HubConfig::default()).await;
+    let mut live = b.subscribe(&["t"], None);
+    let before = a.publish("t", event!(data: "before")).await.unwrap();
+    assert!(before > ahead);
+    assert_eq!(next(&mut live).await.2, before.to_string());
+    redis.restart();
+    let after = within(async {
+        loop {
+            if let Ok(id) = a.publish("t", event!(data: "after")).await {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(after < before, "Redis's ids went back");
+    let (kind, data, id) = next(&mut live).await;
+    assert!(
+        id == after.to_string() || kind == "lagged",
+        "{kind} {data} {id}"
+    );
 }

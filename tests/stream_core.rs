@@ -203,3 +203,236 @@ async fn an_emitter_used_outside_its_handler_fails_visibly() {
         "{message}"
     );
 }
+
+/// A refused event made in one branch of a `select!` that another branch
+/// wins: the handler goes on, in the same poll, to send more. The refused
+/// event ends the stream, and nothing sent after it reaches the client.
+#[tokio::test]
+async fn nothing_sent_after_a_refused_event_reaches_the_client() {
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("before")).await;
+        tokio::select! {
+            biased;
+            () = std::future::ready(()) => {}
+            () = emitter.send(Event::builder().event("bad\nname").data("x")) => {}
+        }
+        emitter.send(Event::data("after the refused event")).await;
+        std::future::pending::<()>().await;
+    })
+    .with_config(SseConfig::new().keep_alive(None).error_event(true))
+    .into_body();
+    let bytes = within(body.collect()).await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.starts_with("data: before\n\n"), "{text:?}");
+    assert!(!text.contains("after the refused event"), "{text:?}");
+    assert!(text.contains("event: error\n"), "{text:?}");
+}
+
+/// A handler's local whose destructor panics (a guard that asserts, a
+/// client that blocks on a runtime in `Drop`).
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a handler's local fails as it is dropped");
+        }
+    }
+}
+
+static DROP_PANIC_CLOSES: AtomicUsize = AtomicUsize::new(0);
+
+fn count_drop_panic_closes(_summary: &StreamSummary) {
+    DROP_PANIC_CLOSES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The handler is dropped when its stream ends (here, for a refused event)
+/// and when the client goes away; a panic in one of its locals' destructors
+/// then ends that stream only, as a panic in the handler does: the stream
+/// still ends with its final frames, and the close is still reported.
+#[tokio::test]
+async fn a_handler_local_that_panics_when_dropped_ends_only_its_stream() {
+    let config = SseConfig::new()
+        .keep_alive(None)
+        .error_event(true)
+        .on_close(count_drop_panic_closes);
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        let _guard = PanicsWhenDropped;
+        emitter.send(Event::data("kept")).await;
+        emitter
+            .send(Event::builder().event("bad\nname").data("x"))
+            .await;
+    })
+    .with_config(config)
+    .into_body();
+    let collected = tokio::spawn(body.collect());
+    let bytes = within(collected)
+        .await
+        .expect("the panic stays in the stream")
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.starts_with("data: kept\n\n"), "{text:?}");
+    assert!(text.contains("event: error\n"), "{text:?}");
+    assert_eq!(DROP_PANIC_CLOSES.load(Ordering::SeqCst), 1);
+
+    // The client goes away mid-stream: the body is dropped.
+    let mut body = Box::pin(
+        sse_runtime::SseResponse::new(|mut emitter| async move {
+            let _guard = PanicsWhenDropped;
+            emitter.send(Event::data("open")).await;
+            std::future::pending::<()>().await;
+        })
+        .with_config(config)
+        .into_body(),
+    );
+    let frame = within(body.frame()).await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "data: open\n\n");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(body)));
+    assert!(dropped.is_ok(), "dropping the body panicked");
+    assert_eq!(DROP_PANIC_CLOSES.load(Ordering::SeqCst), 2);
+}
+
+static ON_CLOSE_POLLED: AtomicUsize = AtomicUsize::new(0);
+
+/// A close callback that runs a stream of its own: polls another body to
+/// its first frame.
+fn polls_a_stream_on_close(_summary: &StreamSummary) {
+    let body = sse_runtime::SseResponse::new(|mut emitter| async move {
+        emitter.send(Event::data("from on_close")).await;
+    })
+    .with_config(SseConfig::new().keep_alive(None))
+    .into_body();
+    let mut body = std::pin::pin!(body);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match hyper::body::Body::poll_frame(body.as_mut(), &mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => {
+            assert_eq!(frame.into_data().unwrap(), "data: from on_close\n\n");
+            ON_CLOSE_POLLED.fetch_add(1, Ordering::SeqCst);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Drops a relayed stream mid-way, inside its own poll: the relayed
+/// stream's close callback runs there, with this stream's outbox lent, and
+/// polls a third stream.
+#[sse_handler(keep_alive = "1ms")]
+async fn relay_then_drop() {
+    yield_!(event!("outer 1"));
+    {
+        let inner = sse_runtime::SseResponse::new(|mut emitter| async move {
+            emitter.send(Event::data("inner")).await;
+            std::future::pending::<()>().await;
+        })
+        .with_config(SseConfig::new().on_close(polls_a_stream_on_close))
+        .into_body();
+        let mut inner = std::pin::pin!(inner);
+        let frame = inner.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "data: inner\n\n");
+        yield_!(event!("relayed"));
+    }
+    yield_!(event!("outer 2"));
+}
+
+#[tokio::test]
+async fn an_on_close_that_polls_a_stream_inside_another_handler() {
+    let addr = serve(Router::new().route("/", get(relay_then_drop))).await;
+    let events = request(addr, "/", &[]).await.events().all().await;
+    let data: Vec<_> = events.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(data, ["outer 1", "relayed", "outer 2"]);
+    assert_eq!(ON_CLOSE_POLLED.load(Ordering::SeqCst), 1);
+}
+
+/// Never waits on anything but its client: every poll fills the outbox.
+#[sse_handler(keep_alive = "1ms")]
+async fn firehose() {
+    let chunk = "f".repeat(1024);
+    loop {
+        yield_!(event!(data: &chunk));
+    }
+}
+
+/// Shutdown while a handler is mid-burst, with a 1 ms keep-alive: the
+/// stream ends promptly with the final event after whole events, and no
+/// keep-alive ever interrupts the burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_stream_mid_burst() {
+    let shutdown =
+        sse_runtime::Shutdown::new().final_event(event!(data: "bye", event: "shutdown").unwrap());
+    let app = Router::new()
+        .route("/", get(firehose))
+        .layer(axum::Extension(shutdown.clone()));
+    let (trigger, triggered) = tokio::sync::oneshot::channel::<()>();
+    let (addr, server) = support::serve_until(app, &shutdown, async move {
+        let _ = triggered.await;
+    });
+    let mut chunks = request(addr, "/", &[]).await.chunks();
+    let mut text = String::new();
+    while text.len() < 256 * 1024 {
+        text.push_str(std::str::from_utf8(&chunks.next().await.unwrap()).unwrap());
+    }
+    trigger.send(()).unwrap();
+    while let Some(chunk) = chunks.next().await {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(
+        text.ends_with("event: shutdown\ndata: bye\n\n"),
+        "{:?}",
+        &text[text.len().saturating_sub(100)..]
+    );
+    let events: Vec<_> = text.split_terminator("\n\n").collect();
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|event| event.len() == "data: ".len() + 1024),
+        "only whole events before the final one, no keep-alive"
+    );
+    within(server).await.unwrap();
+}
+
+/// Relays a stream whose handler panics mid-burst, polled inside this
+/// handler's own poll: that stream ends with its error, this one goes on.
+#[sse_handler]
+async fn relay_a_panicking_stream() {
+    let inner = sse_runtime::SseResponse::new(|mut emitter| async move {
+        for n in 0..100 {
+            emitter.send(event!(data: format!("inner {n}"))).await;
+            if n == 40 {
+                panic!("the relayed handler fails mid-burst");
+            }
+        }
+    })
+    .with_config(SseConfig::new().error_event(true))
+    .into_body();
+    let mut inner = std::pin::pin!(inner);
+    let mut relayed = String::new();
+    while let Some(frame) = inner.frame().await {
+        relayed.push_str(std::str::from_utf8(&frame.unwrap().into_data().unwrap()).unwrap());
+    }
+    let lines = relayed
+        .lines()
+        .filter(|line| line.starts_with("data: inner"))
+        .count();
+    yield_!(event!(data: lines.to_string(), event: "relayed"));
+    yield_!(event!(data: relayed.contains("event: error\n").to_string(), event: "error seen"));
+    yield_!(event!(data: "outer goes on"));
+}
+
+#[tokio::test]
+async fn a_relayed_stream_that_panics_ends_only_itself() {
+    let addr = serve(Router::new().route("/", get(relay_a_panicking_stream))).await;
+    let events = request(addr, "/", &[]).await.events().all().await;
+    let got: Vec<_> = events
+        .iter()
+        .map(|event| (event.event.as_str(), event.data.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("relayed", "41"),
+            ("error seen", "true"),
+            ("message", "outer goes on")
+        ]
+    );
+}

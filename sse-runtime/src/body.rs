@@ -68,7 +68,7 @@ pin_project_lite::pin_project! {
             let mut this = this.project();
             // The handler goes first, so that its locals are gone before
             // the close is reported.
-            this.phase.set(Phase::Ended);
+            drop_handler(this.phase.as_mut(), Phase::Ended, this.record);
             this.record.report(this.outbox.events());
         }
     }
@@ -187,7 +187,7 @@ where
             };
             // Dropped before the final frames are written, so that its
             // locals' destructors run first.
-            this.phase.set(Phase::Ending);
+            drop_handler(this.phase.as_mut(), Phase::Ending, this.record);
             end.write_final_frames(this.outbox, *this.error_event, this.record);
         }
     }
@@ -227,6 +227,26 @@ where
             Some(failure) => End::error(failure),
         }),
         Err(_panic) => Some(End::error(PANIC_MESSAGE.to_owned())),
+    }
+}
+
+/// Moves the body to `next`, dropping the handler if it still runs. Its
+/// locals' destructors are the handler's code too: a panic there is caught
+/// as a panic in the handler is, so that it ends this stream only (with
+/// its final frames, and its close reported) and never reaches the
+/// connection task. Assigning a pinned place writes the new value even
+/// when dropping the old one panics, so the body is in `next` either way.
+fn drop_handler<F>(mut phase: Pin<&mut Phase<F>>, next: Phase<F>, record: &StreamRecord) {
+    if std::thread::panicking() {
+        // A panic now could not be caught: the process would abort.
+        phase.set(next);
+        return;
+    }
+    if catch_unwind(AssertUnwindSafe(|| phase.as_mut().set(next))).is_err() {
+        tracing::error!(
+            route = record.route_str(),
+            "a local of the SSE handler panicked as it was dropped"
+        );
     }
 }
 

@@ -143,6 +143,11 @@ impl Emitter {
         // Queued here rather than when first polled, so that the future
         // holds no event: it lives in the handler's state at every `yield`.
         let state = with_own_outbox(self.stream, |outbox| match event {
+            // A refused event ends the stream once this poll is over, but
+            // the handler may go on until then (another branch of a
+            // `select!` won, and it never awaited the refused send):
+            // nothing it sends after the refused event may be written.
+            _ if outbox.refused.is_some() => SendState::Refused,
             Ok(event) => {
                 outbox.accept(event);
                 if outbox.pending_bytes >= HIGH_WATER {

@@ -23,6 +23,10 @@ fn live_bytes() -> isize {
 
 const STREAMS: usize = 200;
 
+/// Held by each test: the count is of the whole process's heap, so the
+/// tests of this binary must not run side by side.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Opens `STREAMS` streams that each send one `size`-byte event and then
 /// wait; writes the event out of each; returns the live heap bytes per
 /// stream while they all sit idle.
@@ -66,6 +70,9 @@ fn idle_bytes_per_stream(size: usize) -> isize {
 
 #[test]
 fn an_idle_stream_keeps_no_buffer_after_a_large_event() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // Just under and just over the 16 KiB high-water mark.
     let under = idle_bytes_per_stream(15_800);
     let over = idle_bytes_per_stream(17_000);
@@ -74,4 +81,69 @@ fn an_idle_stream_keeps_no_buffer_after_a_large_event() {
         "an idle stream keeps {over} bytes after a 17,000-byte event, {under} after 15,800"
     );
     assert!(under < 1024, "{under} bytes per idle stream");
+}
+
+/// Streams that each forward a hub subscription, idle after a burst of
+/// shared (hub) events larger than the outbox's high-water mark: what
+/// each keeps beyond what it kept before the burst, the hub's own log
+/// aside.
+#[test]
+fn an_idle_stream_keeps_nothing_of_a_burst_of_hub_events() {
+    use sse_runtime::hub::{Hub, HubConfig};
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let hub = Hub::with_config(HubConfig {
+            replay: 200,
+            ..HubConfig::default()
+        });
+        let mut bodies: Vec<Pin<Box<SseBody<_>>>> = Vec::with_capacity(STREAMS);
+        for _ in 0..STREAMS {
+            let hub = hub.clone();
+            let body = SseResponse::new(|mut emitter| async move {
+                let mut subscription = hub.subscribe(&["t"], None);
+                while let Some(event) = subscription.next().await {
+                    emitter.send(event).await;
+                }
+            })
+            .with_config(SseConfig::new().keep_alive(None))
+            .into_body();
+            bodies.push(Box::pin(body));
+        }
+        let drain = |bodies: &mut Vec<Pin<Box<SseBody<_>>>>| {
+            let waker = std::task::Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            let mut bytes = 0;
+            for body in bodies.iter_mut() {
+                while let Poll::Ready(frame) = body.as_mut().poll_frame(&mut cx) {
+                    bytes += frame.unwrap().unwrap().into_data().unwrap().len();
+                }
+            }
+            bytes
+        };
+        // Each stream subscribes and waits.
+        assert_eq!(drain(&mut bodies), 0);
+        let before = live_bytes();
+        let payload = "h".repeat(1000);
+        for _ in 0..100 {
+            hub.publish("t", Event::data(&payload)).await.unwrap();
+        }
+        let published = live_bytes() - before;
+        assert!(drain(&mut bodies) > STREAMS * 100 * 1000);
+        let kept = (live_bytes() - before - published) / STREAMS as isize;
+        drop(bodies);
+        // The frame queue keeps room for four frames (`IDLE_QUEUE_CAPACITY`
+        // in emitter.rs), so that a stream fed one hub event at a time does
+        // not allocate for each: 128 bytes, and nothing of the burst.
+        let queue = 4 * std::mem::size_of::<bytes::Bytes>() as isize;
+        assert!(
+            kept <= queue + 16,
+            "an idle stream keeps {kept} bytes after a burst of hub events"
+        );
+    });
 }

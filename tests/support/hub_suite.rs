@@ -349,3 +349,273 @@ pub async fn replay_respects_max_age(backend: &Backend) {
     let mut stale = hubs[1].subscribe(&["t"], a.to_string().as_str());
     assert_eq!(next(&mut stale).await.0, "reset");
 }
+
+/// Ids a client may send that this hub never issued, at the edges of what
+/// parses: each gets a `reset`, then live events. An issued id written
+/// with leading zeros is that id.
+pub async fn ids_at_the_edges_reset_or_resume(backend: &Backend) {
+    let hubs = backend.hubs(HubConfig::default(), 2).await;
+    let mut watcher = hubs[1].subscribe(&["t"], None);
+    let issued = publish(&hubs[0], "t", "first").await;
+    assert_eq!(next(&mut watcher).await.1, "first");
+    let max = format!("{0}-{0}", u64::MAX);
+    let too_large = format!("{}0-0", u64::MAX);
+    let long = "9".repeat(10_000);
+    let past = format!("{}-{}", issued.ms(), issued.seq() + 1_000_000);
+    let edges = [
+        "0-0",
+        "0-1",
+        max.as_str(),
+        too_large.as_str(),
+        long.as_str(),
+        past.as_str(),
+        "",
+        "-",
+        "1-",
+        "-1",
+        "+1-0",
+        "1-+0",
+        "-1-0",
+        " 1-0",
+        "1-0 ",
+        "1 -0",
+        "1--0",
+        "1-0-0",
+        "0x1-0",
+        "１-0",
+    ];
+    for last in edges {
+        let mut subscription = hubs[1].subscribe(&["t"], last);
+        let (kind, _, id) = next(&mut subscription).await;
+        assert_eq!(kind, "reset", "for {last:.40?}: got {kind} {id}");
+        let live = publish(&hubs[0], "t", "live").await;
+        assert_eq!(next(&mut watcher).await.2, live.to_string());
+        assert_eq!(
+            next(&mut subscription).await.2,
+            live.to_string(),
+            "for {last:.40?}"
+        );
+    }
+    let padded = format!("000{}-000{}", issued.ms(), issued.seq());
+    let mut resumed = hubs[1].subscribe(&["t"], padded.as_str());
+    let (kind, _, id) = next(&mut resumed).await;
+    assert_eq!(kind, "note", "{padded}: {kind} {id}");
+    assert!(id.parse::<EventId>().unwrap() > issued);
+}
+
+/// A subscription to several topics of very different rates, one of them
+/// named twice, hopping between instances with its last id while
+/// publishing goes on: each of its events once, in order, and nothing of
+/// the others.
+pub async fn topics_of_different_rates_arrive_once_in_order_across_reconnects(backend: &Backend) {
+    const EVENTS: usize = 2000;
+    let config = HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let topics = ["fast", "slow", "fast", "rare"];
+    let mut subscription = hubs[0].subscribe(&topics, None);
+    let publisher = {
+        let hubs = hubs.clone();
+        tokio::spawn(async move {
+            let mut wanted = Vec::new();
+            for n in 0..EVENTS {
+                let topic = match n {
+                    n if n % 500 == 499 => "rare",
+                    n if n % 20 == 7 => "slow",
+                    n if n % 3 == 0 => "other",
+                    _ => "fast",
+                };
+                let id = publish(&hubs[n % 2], topic, &format!("{topic} {n}")).await;
+                if topic != "other" {
+                    wanted.push(id);
+                }
+                if n % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            wanted
+        })
+    };
+    let mut seen: Vec<EventId> = Vec::new();
+    let mut instance = 0;
+    for _ in 0..6 {
+        for _ in 0..150 {
+            let (kind, data, id) = next(&mut subscription).await;
+            assert_eq!(kind, "note", "{data}");
+            assert!(!data.starts_with("other"), "{data}");
+            seen.push(id.parse().unwrap());
+        }
+        let last = seen.last().unwrap().to_string();
+        drop(subscription);
+        instance = (instance + 1) % hubs.len();
+        subscription = hubs[instance].subscribe(&topics, last.as_str());
+    }
+    let wanted = within(publisher).await.unwrap();
+    while seen.len() < wanted.len() {
+        let (kind, data, id) = next(&mut subscription).await;
+        assert_eq!(kind, "note", "{data}");
+        seen.push(id.parse().unwrap());
+    }
+    assert_eq!(seen, wanted, "every event of its topics, once, in order");
+}
+
+/// No topic at all: nothing arrives, live or resumed, and nothing fails.
+pub async fn an_empty_topic_list_receives_nothing(backend: &Backend) {
+    let hubs = backend.hubs(HubConfig::default(), 2).await;
+    let mut watcher = hubs[1].subscribe(&["t"], None);
+    let first = publish(&hubs[0], "t", "first").await;
+    assert_eq!(next(&mut watcher).await.1, "first");
+    let mut live = hubs[1].subscribe(&[], None);
+    let mut resumed = hubs[1].subscribe(&[], first.to_string().as_str());
+    let second = publish(&hubs[0], "t", "second").await;
+    assert_eq!(next(&mut watcher).await.2, second.to_string());
+    for subscription in [&mut live, &mut resumed] {
+        let got = tokio::time::timeout(Duration::from_millis(200), subscription.next()).await;
+        assert!(got.is_err(), "{:?}", got.map(|e| e.map(|e| read(&e))));
+    }
+    assert_eq!(hubs[1].subscribers(), 3);
+}
+
+/// Concurrent publishes land many to a millisecond: ids still increase in
+/// the order subscribers receive them, and one inside a millisecond
+/// resumes exactly after itself.
+pub async fn many_events_in_one_millisecond_keep_their_order(backend: &Backend) {
+    const EVENTS: usize = 2000;
+    let config = HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let mut subscription = hubs[1].subscribe(&["t"], None);
+    let publishes = (0..EVENTS).map(|n| {
+        let hub = hubs[n % 2].clone();
+        async move { publish(&hub, "t", &n.to_string()).await }
+    });
+    let mut published = within(futures_util::future::join_all(publishes)).await;
+    published.sort();
+    published.dedup();
+    assert_eq!(published.len(), EVENTS, "every id is new");
+    assert!(
+        published
+            .windows(2)
+            .any(|pair| pair[0].ms() == pair[1].ms()),
+        "several events in one millisecond"
+    );
+    let mut received = Vec::with_capacity(EVENTS);
+    for _ in 0..EVENTS {
+        received.push(next(&mut subscription).await.2.parse::<EventId>().unwrap());
+    }
+    assert_eq!(received, published, "received in id order");
+    let middle = published
+        .windows(2)
+        .position(|pair| pair[0].ms() == pair[1].ms() && pair[0].seq() > 0)
+        .expect("a millisecond with three events or more");
+    let mut resumed = hubs[0].subscribe(&["t"], published[middle].to_string().as_str());
+    for id in &published[middle + 1..] {
+        assert_eq!(next(&mut resumed).await.2, id.to_string());
+    }
+}
+
+/// An event exactly at the byte budget (counting the id the hub adds) is
+/// kept, one byte more is refused; two at the budget leave only the newer,
+/// and a subscriber that read neither is told it missed both.
+pub async fn events_at_the_byte_budget(backend: &Backend) {
+    const BUDGET: usize = 4096;
+    // `data: ` and two line feeds, and the longest `id:` line.
+    const ID_LINE: usize = 4 + 20 + 1 + 20 + 1;
+    let config = HubConfig {
+        replay_bytes: BUDGET,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let mut slow = hubs[1].subscribe(&["t"], None);
+    let mut fast = hubs[1].subscribe(&["t"], None);
+    let at_budget = "x".repeat(BUDGET - 8 - ID_LINE);
+    let too_large = hubs[0]
+        .publish("t", event!(data: format!("{at_budget}x")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(too_large, HubError::TooLarge { .. }),
+        "{too_large}"
+    );
+    for _ in 0..2 {
+        let id = hubs[0]
+            .publish("t", event!(data: &at_budget))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut fast).await.2, id.to_string());
+    }
+    let stats = hubs[1].stats();
+    assert_eq!(stats.events, 1, "{stats:?}");
+    assert!(stats.bytes <= BUDGET, "{stats:?}");
+    let (kind, missed, _) = next(&mut slow).await;
+    assert_eq!((kind.as_str(), missed.as_str()), ("lagged", "2"));
+    // Just under a quarter of the budget each: the newest three or four
+    // are held, and a client resuming among them gets the rest.
+    let quarter = "q".repeat(BUDGET / 4 - 8 - ID_LINE - 1);
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        let id = hubs[0].publish("t", event!(data: &quarter)).await.unwrap();
+        assert_eq!(next(&mut fast).await.2, id.to_string());
+        ids.push(id);
+    }
+    assert!(
+        (3..=4).contains(&hubs[1].stats().events),
+        "{:?}",
+        hubs[1].stats()
+    );
+    let mut resumed = hubs[1].subscribe(&["t"], ids[97].to_string().as_str());
+    assert_eq!(next(&mut resumed).await.2, ids[98].to_string());
+    assert_eq!(next(&mut resumed).await.2, ids[99].to_string());
+}
+
+/// `max_age` holds when nothing is published: a client resuming from an
+/// id whose successors are older than that gets a `reset`, not events
+/// the hub was not to keep.
+pub async fn max_age_holds_while_nothing_is_published(backend: &Backend) {
+    let config = HubConfig {
+        max_age: Some(Duration::from_millis(300)),
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let mut watcher = hubs[1].subscribe(&["t"], None);
+    let a = publish(&hubs[0], "t", "a").await;
+    publish(&hubs[0], "t", "b").await;
+    assert_eq!(next(&mut watcher).await.1, "a");
+    assert_eq!(next(&mut watcher).await.1, "b");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for hub in &hubs {
+        let mut stale = hub.subscribe(&["t"], a.to_string().as_str());
+        let (kind, data, _) = next(&mut stale).await;
+        assert_eq!(kind, "reset", "got {data:?}, older than max_age");
+    }
+}
+
+/// A slow subscriber of two topics, among others it does not read: `lagged`
+/// counts exactly the events of its own topics it missed.
+pub async fn lagged_counts_the_events_of_its_own_topics(backend: &Backend) {
+    let config = HubConfig {
+        replay: 8,
+        lag: LagPolicy::SkipAhead,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let mut slow = hubs[1].subscribe(&["a", "b"], None);
+    let mut fast = hubs[1].subscribe(&["a", "b", "c"], None);
+    let mut mine = 0;
+    for n in 0..300 {
+        let topic = ["a", "c", "b", "c", "c"][n % 5];
+        publish(&hubs[0], topic, &n.to_string()).await;
+        assert_eq!(next(&mut fast).await.1, n.to_string());
+        if topic != "c" {
+            mine += 1;
+        }
+    }
+    let (kind, missed, _) = next(&mut slow).await;
+    assert_eq!((kind.as_str(), missed), ("lagged", mine.to_string()));
+    let after = publish(&hubs[0], "b", "after").await;
+    assert_eq!(next(&mut slow).await.2, after.to_string());
+}

@@ -104,16 +104,34 @@ impl RedisServer {
         }
     }
 
-    /// Runs one command (inline protocol) and returns the raw reply.
+    /// Runs one command (inline protocol) and returns the raw reply, read
+    /// until it is complete.
     pub fn command(&self, line: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        let mut reply = vec![0u8; 64 * 1024];
-        let n = stream.read(&mut reply).unwrap_or(0);
-        String::from_utf8_lossy(&reply[..n]).into_owned()
+        let mut reply = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        while reply_end(&reply, 0).is_none() {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
+    /// One field of `INFO`, as a number.
+    pub fn info(&self, field: &str) -> u64 {
+        let info = self.command("INFO");
+        info.lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {field} in INFO"))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     fn answers(&self) -> bool {
@@ -133,6 +151,32 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where the RESP reply starting at `at` in `buf` ends, if it is complete.
+fn reply_end(buf: &[u8], at: usize) -> Option<usize> {
+    let line_end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+    let header = std::str::from_utf8(&buf[at + 1..line_end]).ok()?;
+    let after = line_end + 2;
+    match buf.get(at)? {
+        b'$' => {
+            let len: i64 = header.parse().ok()?;
+            if len < 0 {
+                return Some(after);
+            }
+            let end = after + len as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' => {
+            let count: i64 = header.parse().ok()?;
+            let mut end = after;
+            for _ in 0..count.max(0) {
+                end = reply_end(buf, end)?;
+            }
+            Some(end)
+        }
+        _ => Some(after),
     }
 }
 

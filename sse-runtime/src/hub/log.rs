@@ -85,6 +85,11 @@ struct State {
     /// Ids up to this one came before the log began (or before a gap in
     /// what it received): they are not known here.
     start: EventId,
+    /// Whether everything after `start` reached this log, so that a
+    /// subscriber can resume after `start` itself from here: true when the
+    /// log began there (the transport delivers all that follows), false
+    /// after a gap, when what came right after it may be lost.
+    complete_after_start: bool,
     /// The newest id appended, or `start`.
     head: EventId,
     /// The newest id evicted, over all topics.
@@ -135,6 +140,7 @@ impl Log {
                 first_index: 0,
                 bytes: 0,
                 start,
+                complete_after_start: true,
                 head: start,
                 last_evicted: start,
                 topics: HashMap::new(),
@@ -203,22 +209,18 @@ impl Log {
     /// Forgets everything held: events after the newest may have been lost
     /// before reaching this log (see [`LiveFeed::gap`](super::LiveFeed::gap)).
     /// Subscribers that had read everything go on with what comes next;
-    /// the others fall behind, and resuming after any id held until now
-    /// asks the transport's history, which knows what is gone.
+    /// the others fall behind, and resuming after any id held until now,
+    /// the newest included, asks the transport's history, which knows what
+    /// is gone.
     pub(crate) fn gap(&self) {
-        let mut state = lock(&self.state);
-        state.first_index += state.entries.len() as u64;
-        state.entries.clear();
-        state.bytes = 0;
-        let head = state.head;
-        for topic in state.topics.values_mut() {
-            topic.evicted = topic.appended;
-            topic.last_evicted = head;
-            topic.index.clear();
-        }
-        state.start = head;
-        state.last_evicted = head;
-        state.wake_all();
+        lock(&self.state).forget(false);
+    }
+
+    /// Like [`gap`](Self::gap), for events after the newest that were lost
+    /// for sure (see [`LiveFeed::lost`](super::LiveFeed::lost)): every
+    /// subscriber falls behind, those that had read everything included.
+    pub(crate) fn lost(&self) {
+        lock(&self.state).forget(true);
     }
 
     /// Registers a subscriber of `topics`; returns its key, and a cursor at
@@ -313,7 +315,7 @@ impl Log {
         if after > state.head {
             return ResumeAt::After;
         }
-        if after < state.start {
+        if after < state.start || (after == state.start && !state.complete_after_start) {
             return ResumeAt::Before;
         }
         // Everything after the newest eviction is held, so an id there must
@@ -388,6 +390,11 @@ impl Log {
         Read::Waiting
     }
 
+    /// The newest id received.
+    pub(crate) fn newest(&self) -> EventId {
+        lock(&self.state).head
+    }
+
     /// Moves a cursor that fell behind to the newest event; returns how
     /// many events of its topics it skipped.
     pub(crate) fn skip_to_newest(&self, cursor: &mut Cursor) -> u64 {
@@ -435,6 +442,34 @@ impl State {
                 })
                 .collect(),
         }
+    }
+
+    /// What [`Log::gap`] and [`Log::lost`] do: forget every held event,
+    /// and with `lost`, count one lost event in each topic subscribed to,
+    /// so that every subscriber falls behind and is told. How many were
+    /// lost is not known here (the broker lost them before this process
+    /// received them): one stands for them in a `lagged` count.
+    fn forget(&mut self, lost: bool) {
+        self.first_index += self.entries.len() as u64;
+        self.entries.clear();
+        self.bytes = 0;
+        let head = self.head;
+        // A topic no one subscribes to and with no event held is tracked no
+        // longer, as eviction does; kept, every topic ever published to
+        // before a gap would stay in memory.
+        self.topics.retain(|_, topic| !topic.subscribers.is_empty());
+        for topic in self.topics.values_mut() {
+            if lost {
+                topic.appended += 1;
+            }
+            topic.evicted = topic.appended;
+            topic.last_evicted = head;
+            topic.index.clear();
+        }
+        self.start = head;
+        self.complete_after_start = false;
+        self.last_evicted = head;
+        self.wake_all();
     }
 
     fn entry(&self, index: u64) -> &Entry {
@@ -517,5 +552,55 @@ impl State {
                 waker.wake();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(log: &Log, topic: &str) -> EventId {
+        log.append(
+            topic,
+            |newest| newest.next_at(0),
+            |_| Bytes::from_static(b"data: x\n\n"),
+        )
+        .expect("a new id")
+    }
+
+    /// Topics are tracked while they hold events or have subscribers; a
+    /// gap forgets the others, as eviction does, so that every topic ever
+    /// published to before a gap does not stay in memory.
+    #[test]
+    fn a_gap_forgets_topics_no_one_subscribes_to() {
+        let log = Log::new(HubConfig::default(), EventId::new(1, 0));
+        let subscribed: Arc<str> = Arc::from("kept");
+        let (key, _) = log.register(std::slice::from_ref(&subscribed));
+        for n in 0..1000 {
+            append(&log, &format!("user-{n}"));
+        }
+        append(&log, "kept");
+        assert_eq!(lock(&log.state).topics.len(), 1001);
+        log.gap();
+        assert_eq!(lock(&log.state).topics.len(), 1);
+        log.unregister(key, &[subscribed]);
+        assert!(lock(&log.state).topics.is_empty());
+    }
+
+    /// After a gap, resuming after the newest id received before it asks
+    /// the transport: what came right after it may be what was lost. At
+    /// the start, the id the log starts after is resumed from here.
+    #[test]
+    fn after_a_gap_even_the_newest_id_asks_the_transport() {
+        let start = EventId::new(1, 0);
+        let log = Log::new(HubConfig::default(), start);
+        let topics = [Arc::from("t")];
+        assert!(matches!(log.resume_at(start, &topics), ResumeAt::Here(_)));
+        let newest = append(&log, "t");
+        assert!(matches!(log.resume_at(newest, &topics), ResumeAt::Here(_)));
+        log.gap();
+        assert!(matches!(log.resume_at(newest, &topics), ResumeAt::Before));
+        let next = append(&log, "t");
+        assert!(matches!(log.resume_at(next, &topics), ResumeAt::Here(_)));
     }
 }

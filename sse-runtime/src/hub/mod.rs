@@ -355,7 +355,7 @@ impl Hub {
     /// ```
     pub fn with_transport(transport: impl Transport, config: HubConfig) -> Self {
         let log = Arc::new(log::Log::new(config, transport.starts_after()));
-        transport.attach(LiveFeed::new(Arc::clone(&log)));
+        transport.attach(LiveFeed::new(&log));
         Hub {
             log,
             transport: Arc::new(transport),

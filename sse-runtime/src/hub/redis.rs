@@ -5,7 +5,8 @@
 //!   by bytes and by age, recording what it trimmed, atomically. The entry
 //!   holds the topic (`t`), the encoded event without its id (`d`), and a
 //!   running byte count (`c`) that lets the script trim to
-//!   [`HubConfig::replay_bytes`] without a counter that could drift. The
+//!   [`HubConfig::replay_bytes`] without a counter that could drift, and
+//!   a reader tell that it read every entry in turn. The
 //!   Redis entry id is the event's SSE id. Publishes go over redis-rs's
 //!   multiplexed connection manager, so concurrent publishes are pipelined
 //!   rather than waiting one round trip each.
@@ -14,7 +15,10 @@
 //!   stall publishes), and appends what it reads to the hub's log, where
 //!   every local subscriber reads it. So an event is encoded once per
 //!   process, whatever the number of subscribers. The reader reconnects
-//!   with backoff and resumes from the last id it read.
+//!   with backoff and resumes from the last id it read. It checks that the
+//!   entries it reads follow one another (their byte counts chain), so
+//!   that entries trimmed before it read them (it was slow, or away) are
+//!   never skipped in silence.
 //! * **History** runs a second script ([`HISTORY`]), which first checks that
 //!   nothing after the id asked for is gone, then reads on with `XRANGE`.
 //! * **Lost history is never a silent gap.** A `meta` hash beside the
@@ -132,6 +136,8 @@ impl RedisOptions {
 pub struct RedisTransport {
     shared: Arc<Shared>,
     started: EventId,
+    /// The byte count when `started` was the newest entry.
+    started_bytes: i64,
 }
 
 impl std::fmt::Debug for RedisTransport {
@@ -236,9 +242,12 @@ return id
 "#;
 
 /// Reads up to ARGV[2] entries after the id ARGV[1], or says that some of
-/// what came after it is gone. KEYS: stream, meta. Returns {'ok', entries}
-/// or {'gone', id}, where the stream holds everything after `id`. The id
-/// `0-0` means "from the first event of this epoch".
+/// what came after it is gone (or older than ARGV[3] ms). KEYS: stream,
+/// meta. Returns {'ok', entries}
+/// or {'gone', id}, where the stream holds everything after `id`, or
+/// {'gone', id, 'trimmed'} when entries after ARGV[1] were surely removed
+/// (trimmed or deleted) in this epoch, rather than perhaps lost with
+/// Redis's data. The id `0-0` means "from the first event of this epoch".
 const HISTORY: &str = r#"
 local stream, meta = KEYS[1], KEYS[2]
 local after, limit = ARGV[1], tonumber(ARGV[2])
@@ -268,28 +277,44 @@ end
 -- The stream holds everything after this id.
 local complete = deleted
 if trimmed and less(complete, trimmed) then complete = trimmed end
-local gone = false
 if after == '0-0' then
-  gone = complete ~= '0-0'
+  if complete ~= '0-0' then return {'gone', complete, 'trimmed'} end
 else
-  -- Issued before this epoch, or something after it was removed, or never issued.
-  gone = less(after, epoch) or less(after, complete) or less(last, after)
-    or (after ~= complete and #redis.call('XRANGE', stream, after, after) == 0)
+  -- Issued before this epoch, or after the newest (never issued, or lost
+  -- with data Redis no longer has).
+  if less(after, epoch) or less(last, after) then return {'gone', complete} end
+  -- Something after it was removed.
+  if less(after, complete) then return {'gone', complete, 'trimmed'} end
+  -- Not an entry of this stream.
+  if after ~= complete and #redis.call('XRANGE', stream, after, after) == 0 then
+    return {'gone', complete}
+  end
 end
-if gone then return {'gone', complete} end
+-- What comes next is older than the hub keeps (ARGV[3]: max age in ms, 0:
+-- none), though not trimmed yet: the publish script trims by age only as
+-- events are published, and the hub's log lets such events go on its own.
+local max_age = tonumber(ARGV[3])
+if max_age > 0 then
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - max_age
+  local upcoming = redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', 1)
+  if #upcoming > 0 and parse(upcoming[1][1]) < cutoff then return {'gone', complete} end
+end
 if limit == 0 then return {'ok', {}} end
 return {'ok', redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit)}
 "#;
 
-/// The id after which a reader starts: the newest id the stream ever
-/// issued, or `0-0`. KEYS: stream.
+/// Where a reader starts: {the newest id the stream ever issued (or `0-0`),
+/// the byte count so far (the newest entry's `c`, or 0)}. KEYS: stream,
+/// meta.
 const NEWEST: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return '0-0' end
+local bytes = redis.call('HGET', KEYS[2], 'bytes') or '0'
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'0-0', bytes} end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 for i = 1, #info, 2 do
-  if info[i] == 'last-generated-id' then return info[i + 1] end
+  if info[i] == 'last-generated-id' then return {info[i + 1], bytes} end
 end
-return '0-0'
+return {'0-0', bytes}
 "#;
 
 /// How long a reader's `XREAD` blocks: also how soon it notices that its
@@ -343,8 +368,9 @@ impl RedisTransport {
         check_version(&info).map_err(connect_error)?;
         let events_key = format!("{{{}}}:events", options.prefix);
         let meta_key = format!("{{{}}}:meta", options.prefix);
-        let newest: String = Script::new(NEWEST)
+        let (newest, started_bytes): (String, i64) = Script::new(NEWEST)
             .key(&events_key)
+            .key(&meta_key)
             .invoke_async(&mut connection)
             .await
             .map_err(|error| connect_error(error.to_string()))?;
@@ -370,6 +396,7 @@ impl RedisTransport {
                 feed: OnceLock::new(),
             }),
             started,
+            started_bytes,
         })
     }
 }
@@ -405,7 +432,7 @@ impl Transport for RedisTransport {
         let shared = Arc::clone(&self.shared);
         self.shared
             .runtime
-            .spawn(read_forever(shared, feed, self.started));
+            .spawn(read_forever(shared, feed, self.started, self.started_bytes));
     }
 
     fn publish(&self, topic: Arc<str>, frame: Bytes) -> BoxFuture<Result<EventId, HubError>> {
@@ -435,7 +462,7 @@ impl Transport for RedisTransport {
                 tokio::time::timeout(timeout, invocation.invoke_async(&mut connection))
                     .await
                     .map_err(|_| HubError::Timeout(timeout))?
-                    .map_err(|error| HubError::Broker(error.to_string()))?;
+                    .map_err(|error| broker_error(error, timeout))?;
             id.parse::<EventId>()
                 .map_err(|_| HubError::Broker(format!("Redis returned {id:?} as an id")))
         })
@@ -445,11 +472,37 @@ impl Transport for RedisTransport {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let mut connection = shared.connection.clone();
-            Ok(read_history(&shared, &mut connection, after, limit)
-                .await?
-                .0)
+            let max_age = shared.feed.get().and_then(|feed| feed.config().max_age);
+            Ok(
+                read_history(&shared, &mut connection, after, limit, max_age)
+                    .await?
+                    .history,
+            )
         })
     }
+}
+
+/// A failed command as a [`HubError`]. The connection's own response
+/// timeout (the publish timeout too) may fire before ours: that is a
+/// timeout as well, after which the script may yet run, never a failure
+/// that stored nothing.
+fn broker_error(error: redis::RedisError, timeout: Duration) -> HubError {
+    if error.is_timeout() {
+        HubError::Timeout(timeout)
+    } else {
+        HubError::Broker(error.to_string())
+    }
+}
+
+/// The history script's reply.
+struct HistoryReply {
+    history: History,
+    /// For [`History::Gone`]: the id after which the stream is complete.
+    complete_after: EventId,
+    /// For [`History::Gone`]: whether entries after the id asked for were
+    /// surely removed (trimmed or deleted), rather than perhaps lost with
+    /// Redis's data.
+    trimmed: bool,
 }
 
 async fn read_history(
@@ -457,37 +510,42 @@ async fn read_history(
     connection: &mut impl redis::aio::ConnectionLike,
     after: EventId,
     limit: usize,
-) -> Result<(History, EventId), HubError> {
+    max_age: Option<Duration>,
+) -> Result<HistoryReply, HubError> {
     let mut invocation = shared.history.prepare_invoke();
     invocation
         .key(&shared.events_key)
         .key(&shared.meta_key)
         .arg(after.to_string())
-        .arg(limit);
+        .arg(limit)
+        .arg(max_age.map_or(0, |age| age.as_millis().max(1) as u64));
     let timeout = shared.options.publish_timeout;
     let reply: Value = tokio::time::timeout(timeout, invocation.invoke_async(connection))
         .await
         .map_err(|_| HubError::Timeout(timeout))?
-        .map_err(|error| HubError::Broker(error.to_string()))?;
+        .map_err(|error| broker_error(error, timeout))?;
     parse_history(reply)
 }
 
-/// The history script's reply, and for `gone`, the id after which the
-/// stream is complete.
-fn parse_history(reply: Value) -> Result<(History, EventId), HubError> {
+fn parse_history(reply: Value) -> Result<HistoryReply, HubError> {
     let malformed = || HubError::Broker("unexpected reply to the history script".into());
     let Value::Array(parts) = reply else {
         return Err(malformed());
     };
     match parts.first() {
         Some(Value::BulkString(status)) if status == b"gone" => {
-            let complete = parts
-                .into_iter()
-                .nth(1)
+            let mut parts = parts.into_iter().skip(1);
+            let complete_after = parts
+                .next()
                 .and_then(text)
                 .and_then(|id| id.parse::<EventId>().ok())
                 .ok_or_else(malformed)?;
-            return Ok((History::Gone, complete));
+            let trimmed = parts.next().and_then(text).as_deref() == Some("trimmed");
+            return Ok(HistoryReply {
+                history: History::Gone,
+                complete_after,
+                trimmed,
+            });
         }
         Some(Value::BulkString(status)) if status == b"ok" => {}
         _ => return Err(malformed()),
@@ -498,13 +556,18 @@ fn parse_history(reply: Value) -> Result<(History, EventId), HubError> {
     };
     let mut events = Vec::with_capacity(entries.len());
     for entry in entries {
-        events.push(parse_entry(entry).ok_or_else(malformed)?);
+        events.push(parse_entry(entry).ok_or_else(malformed)?.0);
     }
-    Ok((History::Events(events), EventId::default()))
+    Ok(HistoryReply {
+        history: History::Events(events),
+        complete_after: EventId::default(),
+        trimmed: false,
+    })
 }
 
-/// One stream entry, `[id, [field, value, ..]]`, as a stored event.
-fn parse_entry(entry: Value) -> Option<StoredEvent> {
+/// One stream entry, `[id, [field, value, ..]]`, as a stored event, with
+/// its byte count (`c`) if it has one.
+fn parse_entry(entry: Value) -> Option<(StoredEvent, Option<i64>)> {
     let Value::Array(mut parts) = entry else {
         return None;
     };
@@ -526,21 +589,27 @@ fn fields_of(fields: Vec<Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
     pairs
 }
 
-fn stored_event(id: EventId, fields: Vec<(Vec<u8>, Vec<u8>)>) -> Option<StoredEvent> {
+fn stored_event(
+    id: EventId,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+) -> Option<(StoredEvent, Option<i64>)> {
     let mut topic = None;
     let mut frame = None;
+    let mut count = None;
     for (name, value) in fields {
         match &name[..] {
             b"t" => topic = Some(String::from_utf8(value).ok()?),
             b"d" => frame = Some(Bytes::from(value)),
+            b"c" => count = std::str::from_utf8(&value).ok()?.parse().ok(),
             _ => {}
         }
     }
-    Some(StoredEvent {
+    let event = StoredEvent {
         id,
         topic: Arc::from(topic?),
         frame: frame?,
-    })
+    };
+    Some((event, count))
 }
 
 fn text(value: Value) -> Option<String> {
@@ -552,50 +621,84 @@ fn text(value: Value) -> Option<String> {
 }
 
 /// This process's reader: follows the stream from `cursor` and feeds the
-/// hub's log, until the hub is dropped.
-async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId) {
+/// hub's log, until the hub is dropped. `count` is the byte count (`c`)
+/// of the entry at `cursor`.
+///
+/// Nothing the stream held after `cursor` may be skipped in silence, and
+/// Redis gives no sign when it removes what a reader has not read yet: an
+/// `XREAD` after `cursor` simply starts at the oldest entry left. So the
+/// reader checks the entries' byte counts, which chain (an entry's `c`
+/// less its size is the `c` of the entry before it, see [`PUBLISH`]): a
+/// jump forward means entries between were trimmed or deleted before this
+/// process read them ([`LiveFeed::lost`]); a jump back, that the count
+/// started again because Redis lost its data ([`LiveFeed::gap`]). And each
+/// connection starts by asking the history script whether anything after
+/// `cursor` is gone.
+async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, count: i64) {
     let mut backoff = BACKOFF_MIN;
     let mut connected_before = false;
+    let mut count = Some(count);
     while !feed.is_closed() {
         let mut connection = match connect_reader(&shared).await {
             Ok(connection) => connection,
             Err(error) => {
                 tracing::warn!(url = %shared.url, %error, retry_in = ?backoff, "the hub's Redis reader cannot connect");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff = wait(backoff).await;
                 continue;
             }
         };
-        if connected_before {
-            // While away, Redis may have trimmed what this process had not
-            // read yet, or lost its data: then the log must not read on as
-            // if nothing happened.
-            match read_history(&shared, &mut connection, cursor, 0).await {
-                Ok((History::Events(_), _)) => {}
-                Ok((History::Gone, complete_after)) => {
-                    tracing::warn!(url = %shared.url, after = %cursor, "events were lost while the hub's Redis reader was disconnected (trimmed, or Redis lost its data); subscribers that had not read them are told");
+        // While away (or since the hub's start), Redis may have trimmed
+        // what this process had not read yet, or lost its data: then the
+        // log must not read on as if nothing happened.
+        // Regardless of age: what is still there is read, not lost.
+        match read_history(&shared, &mut connection, cursor, 0, None).await {
+            Ok(HistoryReply {
+                history: History::Events(_),
+                ..
+            }) => {}
+            Ok(reply) => {
+                tracing::warn!(url = %shared.url, after = %cursor, trimmed = reply.trimmed, "events were lost while the hub's Redis reader was away (trimmed, or Redis lost its data); subscribers that had not read them are told");
+                if reply.trimmed {
+                    feed.lost();
+                } else {
                     feed.gap();
-                    cursor = complete_after;
                 }
-                Err(error) => {
-                    tracing::warn!(url = %shared.url, %error, "the hub's Redis reader could not check for lost events");
-                    tokio::time::sleep(backoff).await;
-                    continue;
-                }
+                cursor = reply.complete_after;
+                count = None;
             }
+            Err(error) => {
+                tracing::warn!(url = %shared.url, %error, retry_in = ?backoff, "the hub's Redis reader could not check for lost events");
+                backoff = wait(backoff).await;
+                continue;
+            }
+        }
+        if connected_before {
             tracing::info!(url = %shared.url, after = %cursor, "the hub's Redis reader reconnected");
         }
         connected_before = true;
-        backoff = BACKOFF_MIN;
+        let mut read_any = false;
         loop {
             if feed.is_closed() {
                 return;
             }
             match read_once(&shared, &mut connection, cursor).await {
                 Ok(entries) => {
-                    for (id, topic, frame) in entries {
-                        feed.append(id, &topic, frame);
-                        cursor = id;
+                    read_any = true;
+                    backoff = BACKOFF_MIN;
+                    for (event, entry_count) in entries {
+                        if let (Some(before), Some(after)) = (count, entry_count) {
+                            let expected = after - event.frame.len() as i64;
+                            if expected > before {
+                                tracing::warn!(url = %shared.url, after = %cursor, "Redis trimmed or deleted events the hub's reader had not read yet; subscribers are told");
+                                feed.lost();
+                            } else if expected < before {
+                                tracing::warn!(url = %shared.url, after = %cursor, "Redis lost its data while the hub's reader was connected; subscribers that had not read everything are told");
+                                feed.gap();
+                            }
+                        }
+                        count = entry_count;
+                        feed.append(event.id, &event.topic, event.frame);
+                        cursor = event.id;
                     }
                 }
                 Err(error) => {
@@ -604,7 +707,19 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId) 
                 }
             }
         }
+        if !read_any {
+            // The read fails as soon as it is made (a refused command, a
+            // server still loading its data): reconnecting at once would
+            // spin.
+            backoff = wait(backoff).await;
+        }
     }
+}
+
+/// Sleeps for `backoff`; returns the next one.
+async fn wait(backoff: Duration) -> Duration {
+    tokio::time::sleep(backoff).await;
+    (backoff * 2).min(BACKOFF_MAX)
 }
 
 async fn connect_reader(shared: &Shared) -> redis::RedisResult<MultiplexedConnection> {
@@ -617,12 +732,13 @@ async fn connect_reader(shared: &Shared) -> redis::RedisResult<MultiplexedConnec
         .await
 }
 
-/// One blocking `XREAD` after `cursor`.
+/// One blocking `XREAD` after `cursor`: the entries, with their byte
+/// counts.
 async fn read_once(
     shared: &Shared,
     connection: &mut MultiplexedConnection,
     cursor: EventId,
-) -> redis::RedisResult<Vec<(EventId, String, Bytes)>> {
+) -> redis::RedisResult<Vec<(StoredEvent, Option<i64>)>> {
     let reply: Value = redis::cmd("XREAD")
         .arg("COUNT")
         .arg(READ_COUNT)
@@ -653,7 +769,7 @@ async fn read_once(
         };
         for entry in stream_entries {
             match parse_entry(entry) {
-                Some(event) => entries.push((event.id, event.topic.to_string(), event.frame)),
+                Some(entry) => entries.push(entry),
                 None => tracing::warn!("skipping a malformed entry in the hub's Redis stream"),
             }
         }

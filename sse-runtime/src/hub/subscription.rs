@@ -61,11 +61,10 @@ enum State {
 struct Catchup {
     /// The newest id passed: delivered, or read and not of these topics.
     after: EventId,
-    /// Whether `after` came from the client's `Last-Event-ID`, with nothing
-    /// read since: history that is gone then means `reset`, not `lagged`.
-    resuming: bool,
     /// Where the subscriber was in the log when it fell behind, to count
-    /// what it missed if history cannot make up for it.
+    /// what it missed if history cannot make up for it; `None` for a
+    /// catch-up from the client's `Last-Event-ID`, whose history that is
+    /// gone means `reset`.
     fell_behind: Option<Cursor>,
     /// Events delivered from history since it fell behind.
     delivered: u64,
@@ -78,13 +77,16 @@ struct Catchup {
     retry: Option<Pin<Box<Sleep>>>,
     /// History had nothing newer yet: wait for the log to catch up.
     waiting_for_log: bool,
+    /// History is gone past `after` for a subscriber that fell behind:
+    /// once the log has received everything up to `after`, count what it
+    /// missed and end or skip ahead.
+    gone: bool,
 }
 
 impl Catchup {
-    fn new(after: EventId, resuming: bool, fell_behind: Option<Cursor>) -> Box<Catchup> {
+    fn new(after: EventId, fell_behind: Option<Cursor>) -> Box<Catchup> {
         Box::new(Catchup {
             after,
-            resuming,
             fell_behind,
             delivered: 0,
             page: VecDeque::new(),
@@ -92,6 +94,7 @@ impl Catchup {
             fetch: None,
             retry: None,
             waiting_for_log: false,
+            gone: false,
         })
     }
 }
@@ -128,9 +131,12 @@ impl Subscription {
         };
         if let Some(last) = last {
             match last.parse::<EventId>() {
-                Ok(after) => subscription.resume_after(after, true),
+                // `0-0` is where every transport's ids begin, never one of
+                // them: a transport that began with an empty broker would
+                // otherwise read it as "from the start".
+                Ok(after) if after != EventId::default() => subscription.resume_after(after),
                 // Not an id this hub issued.
-                Err(_) => subscription.notice = Some(reset_frame(last)),
+                _ => subscription.notice = Some(reset_frame(last)),
             }
         }
         subscription
@@ -146,12 +152,10 @@ impl Subscription {
 
     /// Goes on after `after`, from the log if it holds what comes next,
     /// else from the transport's history.
-    fn resume_after(&mut self, after: EventId, resuming: bool) {
+    fn resume_after(&mut self, after: EventId) {
         self.state = match self.log.resume_at(after, &self.topics) {
             ResumeAt::Here(cursor) => State::Log(cursor),
-            ResumeAt::Before | ResumeAt::After => {
-                State::History(Catchup::new(after, resuming, None))
-            }
+            ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(after, None)),
             ResumeAt::Unknown => {
                 self.notice = Some(reset_frame(&after.to_string()));
                 State::Log(self.log.live_cursor(&self.topics))
@@ -189,13 +193,12 @@ impl Subscription {
                         // The transport's history may still hold what the
                         // log let go.
                         let cursor = cursor.clone();
-                        self.state = State::History(Catchup::new(cursor.id, false, Some(cursor)));
+                        self.state = State::History(Catchup::new(cursor.id, Some(cursor)));
                     }
                 },
                 State::History(catchup) => {
                     if let Some((id, frame)) = catchup.page.pop_front() {
                         catchup.after = id;
-                        catchup.resuming = false;
                         catchup.delivered += 1;
                         return Poll::Ready(Some(Event::shared(frame)));
                     }
@@ -221,6 +224,21 @@ impl Subscription {
                     return Poll::Pending;
                 }
                 catchup.retry = None;
+            }
+            if catchup.gone {
+                // History may have run ahead of this process's log (its
+                // broker delivers here later than it answers history):
+                // skipping to the log's newest before the log has passed
+                // `after` would deliver again what history delivered, and
+                // the log could not count what was missed.
+                self.log.wait(self.key, cx.waker());
+                if self.log.newest() < catchup.after {
+                    return Poll::Pending;
+                }
+                let delivered = catchup.delivered;
+                let fell_behind = catchup.fell_behind.take().expect("set when gone");
+                self.apply_lag_policy(fell_behind, delivered);
+                return Poll::Ready(());
             }
             match self.log.resume_at(catchup.after, &self.topics) {
                 ResumeAt::Here(cursor) => {
@@ -272,13 +290,17 @@ impl Subscription {
                 Poll::Ready(())
             }
             Ok(History::Gone) => {
-                if catchup.resuming {
+                if catchup.fell_behind.is_none() {
+                    // Resuming from the client's id, at once or after some
+                    // of its history was read: what comes after `after`
+                    // is gone, and how many of its events is not known
+                    // here (the log never held them), so the client is
+                    // told as it is told of an id that is gone, never
+                    // `lagged` with a count that could only be a guess.
                     self.notice = Some(reset_frame(&catchup.after.to_string()));
                     self.state = State::Log(self.log.live_cursor(&self.topics));
                 } else {
-                    let delivered = catchup.delivered;
-                    let fell_behind = catchup.fell_behind.take();
-                    self.apply_lag_policy(fell_behind, delivered);
+                    catchup.gone = true;
                 }
                 Poll::Ready(())
             }
@@ -292,8 +314,7 @@ impl Subscription {
 
     /// The subscriber fell behind what the hub still holds: tell it how
     /// many events of its topics it did not get, and end or skip ahead.
-    fn apply_lag_policy(&mut self, fell_behind: Option<Cursor>, delivered: u64) {
-        let mut cursor = fell_behind.unwrap_or_else(|| self.log.live_cursor(&self.topics));
+    fn apply_lag_policy(&mut self, mut cursor: Cursor, delivered: u64) {
         let missed = self
             .log
             .skip_to_newest(&mut cursor)

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -92,9 +92,16 @@ pub struct StoredEvent {
 
 /// Where a transport delivers events: the hub's log in this process. See
 /// [`Transport::attach`].
+///
+/// It does not keep the hub alive: a transport keeps it for as long as it
+/// runs (its background reader holds it, and often the transport itself
+/// too), so a strong reference here would keep the log, and with it the
+/// reader, alive forever once the hub is dropped. [`is_closed`](Self::is_closed)
+/// tells a reader when to stop.
 #[derive(Clone)]
 pub struct LiveFeed {
-    log: Arc<Log>,
+    log: Weak<Log>,
+    config: HubConfig,
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -104,14 +111,18 @@ impl std::fmt::Debug for LiveFeed {
 }
 
 impl LiveFeed {
-    pub(crate) fn new(log: Arc<Log>) -> LiveFeed {
-        LiveFeed { log }
+    pub(crate) fn new(log: &Arc<Log>) -> LiveFeed {
+        LiveFeed {
+            log: Arc::downgrade(log),
+            config: *log.config(),
+        }
     }
 
     /// Delivers one event to this process's subscribers. Ids must increase:
     /// an event whose id is not newer than the last one delivered is
     /// ignored (returns `false`), so a transport that reads an event twice
-    /// after reconnecting delivers it once.
+    /// after reconnecting delivers it once. Returns `false` too once the hub
+    /// is gone.
     ///
     /// ```
     /// use sse_runtime::hub::{EventId, Hub, HubConfig, LiveFeed, LocalTransport, Transport};
@@ -128,32 +139,50 @@ impl LiveFeed {
     /// # assert_eq!(hub.stats().events, 1);
     /// ```
     pub fn append(&self, id: EventId, topic: &str, frame: Bytes) -> bool {
-        self.log
-            .append(topic, |_| id, |id| frame_with_id(&frame, id))
-            .is_some()
+        self.log.upgrade().is_some_and(|log| {
+            log.append(topic, |_| id, |id| frame_with_id(&frame, id))
+                .is_some()
+        })
     }
 
     /// Tells the hub that some events published after the newest one
-    /// delivered may never be delivered (the broker trimmed them while this
-    /// transport was disconnected, or lost its data). The hub forgets what
-    /// it holds, so that no subscriber reads across the gap: each that had
-    /// not read everything finds what it misses gone from
-    /// [`Transport::history`] and is told so; those that had go on with
-    /// the next event delivered.
+    /// delivered may never be delivered (the broker lost its data, and
+    /// cannot tell whether any came after that one; when some surely did,
+    /// call [`lost`](Self::lost)). The hub forgets what it holds, so that
+    /// no subscriber reads across the gap: each that had not read
+    /// everything, and each client resuming after any id held until now,
+    /// finds what it misses gone from [`Transport::history`] and is told
+    /// so; subscribers that had read everything go on with the next event
+    /// delivered.
     pub fn gap(&self) {
-        self.log.gap();
+        if let Some(log) = self.log.upgrade() {
+            log.gap();
+        }
+    }
+
+    /// Tells the hub that events published after the newest one delivered
+    /// were lost for sure before this transport could deliver them (the
+    /// broker trimmed them while this process was slow or away). As with
+    /// [`gap`](Self::gap) the hub forgets what it holds, and every
+    /// subscriber falls behind, those that had read everything too: each
+    /// gets `event: lagged` (how many were lost is not known; each of its
+    /// topics counts one) rather than going on past the loss in silence.
+    pub fn lost(&self) {
+        if let Some(log) = self.log.upgrade() {
+            log.lost();
+        }
     }
 
     /// The hub's options, for a transport that bounds its broker's history
     /// the same way.
     pub fn config(&self) -> &HubConfig {
-        self.log.config()
+        &self.config
     }
 
-    /// Whether the hub is gone (every clone dropped): a transport's
-    /// background reader stops then.
+    /// Whether the hub is gone (every clone of it and every subscription
+    /// dropped): a transport's background reader stops then.
     pub fn is_closed(&self) -> bool {
-        Arc::strong_count(&self.log) == 1
+        self.log.strong_count() == 0
     }
 }
 
@@ -215,9 +244,8 @@ impl Transport for LocalTransport {
     }
 
     fn publish(&self, topic: Arc<str>, frame: Bytes) -> BoxFuture<Result<EventId, HubError>> {
-        let published = match self.feed.get() {
-            Some(feed) => feed
-                .log
+        let published = match self.feed.get().and_then(|feed| feed.log.upgrade()) {
+            Some(log) => log
                 .append(
                     &topic,
                     |newest| newest.next_at(unix_ms()),
