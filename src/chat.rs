@@ -86,7 +86,7 @@ async fn post_message(State(room): State<Room>, Json(message): Json<Message>) ->
             Json(serde_json::json!({ "id": id.to_string() })),
         )
             .into_response(),
-        Err(error @ (HubError::Timeout(_) | HubError::Broker(_))) => {
+        Err(error @ (HubError::Timeout(_) | HubError::Broker(_) | HubError::Unconfirmed(_))) => {
             tracing::warn!(%error, "publishing a chat message failed");
             (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response()
         }

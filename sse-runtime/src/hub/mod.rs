@@ -237,6 +237,9 @@ pub enum HubError {
     Timeout(Duration),
     /// The broker failed or is unreachable; the event was not stored.
     Broker(String),
+    /// The connection to the broker failed after the event was sent: it
+    /// may or may not have been stored (a subscriber may still get it).
+    Unconfirmed(String),
     /// The broker could not be reached when the hub was built.
     Connect {
         /// Where it was looked for.
@@ -259,6 +262,10 @@ impl fmt::Display for HubError {
                 "the broker did not confirm the event within {after:?}; it may or may not have been stored"
             ),
             HubError::Broker(reason) => write!(f, "the broker failed: {reason}"),
+            HubError::Unconfirmed(reason) => write!(
+                f,
+                "the connection to the broker failed after the event was sent, so it may or may not have been stored: {reason}"
+            ),
             HubError::Connect { url, reason } => {
                 write!(f, "could not connect to the broker at {url}: {reason}")
             }

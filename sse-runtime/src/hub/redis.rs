@@ -482,15 +482,18 @@ impl Transport for RedisTransport {
     }
 }
 
-/// A failed command as a [`HubError`]. The connection's own response
-/// timeout (the publish timeout too) may fire before ours: that is a
-/// timeout as well, after which the script may yet run, never a failure
-/// that stored nothing.
+/// A failed command as a [`HubError`], saying only what is known of the
+/// event: not stored when the connection was refused (nothing was sent) or
+/// Redis answered with an error; perhaps stored when the connection failed
+/// after the command went out, or the answer did not come in time (the
+/// connection's own response timeout may fire before ours).
 fn broker_error(error: redis::RedisError, timeout: Duration) -> HubError {
     if error.is_timeout() {
         HubError::Timeout(timeout)
-    } else {
+    } else if error.is_connection_refusal() || matches!(error.kind(), redis::ErrorKind::Server(_)) {
         HubError::Broker(error.to_string())
+    } else {
+        HubError::Unconfirmed(error.to_string())
     }
 }
 
