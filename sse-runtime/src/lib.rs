@@ -104,6 +104,9 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 ///   non-extractor argument at the route instead.
 /// * `on_close = path`: a `fn(&StreamSummary)` called once when the stream
 ///   ends (see [`SseConfig::on_close`]).
+/// * `events = T`: the handler yields only values of `T`, a
+///   `#[derive(SseEvent)]` type, and comments (see [`YieldOf`]); anything
+///   else is a compile error on the yielded value.
 /// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
 ///
 /// A body may return `()` or `Result<(), E>` with `E: Display`; `?` works.
