@@ -11,6 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -37,6 +38,8 @@ pub const FAIL_MARKER: &str = "[fail]";
 struct App {
     runs: Runs,
     token_delay: Duration,
+    /// Events a run may send ([`RunsConfig::max_events`]).
+    max_events: usize,
 }
 
 /// The application: the endpoints above over `hub`, producing a token every
@@ -53,7 +56,11 @@ pub fn app_with(hub: Hub, token_delay: Duration, config: RunsConfig) -> Router {
         .route("/v1/chat/completions", post(completions))
         .route("/v1/runs/{id}/events", get(attach))
         .route("/v1/runs/{id}/cancel", post(cancel))
-        .with_state(App { runs, token_delay })
+        .with_state(App {
+            runs,
+            token_delay,
+            max_events: config.max_events,
+        })
 }
 
 async fn index() -> Html<&'static str> {
@@ -257,7 +264,19 @@ fn stream_of(runs: &Runs, id: &str, last: Option<&str>) -> Response {
     }
 }
 
-async fn completions(State(app): State<App>, Json(request): Json<ChatRequest>) -> Response {
+async fn completions(
+    State(app): State<App>,
+    request: Result<Json<ChatRequest>, JsonRejection>,
+) -> Response {
+    // A body that is not the JSON expected (or too large, or not declared
+    // JSON) is answered in OpenAI's shape, which its clients raise with
+    // the message; axum's own rejection is plain text.
+    let Json(request) = match request {
+        Ok(request) => request,
+        Err(rejection) => {
+            return api_error(rejection.status(), rejection.body_text(), "invalid_request")
+        }
+    };
     if request.messages.is_empty() {
         return api_error(
             StatusCode::BAD_REQUEST,
@@ -268,6 +287,22 @@ async fn completions(State(app): State<App>, Json(request): Json<ChatRequest>) -
     let completion = Completion::new(&request);
     if !request.stream {
         return Json(whole(&completion)).into_response();
+    }
+    // The role chunk, a chunk per token, the finish chunk, usage, `[DONE]`.
+    // A run refuses events past `max_events`: an answer that does not fit
+    // would be cut off with no finish reason and no error, so it is
+    // refused up front, as OpenAI refuses a request that exceeds its
+    // context.
+    let events = completion.tokens.len() + 4;
+    if events > app.max_events {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the answer would take {events} events, more than a run may send ({})",
+                app.max_events
+            ),
+            "context_length_exceeded",
+        );
     }
     let delay = app.token_delay;
     match app

@@ -17,14 +17,21 @@ export function typed(source) {
         list = [];
         handlers.set(name, list);
         source.addEventListener(name, (event) => {
+          // The connection's own `open` and `error` are plain events with
+          // no data; only the server's events are messages.
+          if (typeof event.data !== "string") return;
           const data = NO_DATA.has(name) ? null : JSON.parse(event.data);
-          for (const listener of [...list]) listener(data, event);
+          // A handler removed during this dispatch is not called, as with
+          // `removeEventListener`.
+          for (const entry of [...list]) if (!entry.removed) entry.handler(data, event);
         });
       }
-      list.push(handler);
+      const entry = { handler, removed: false };
+      list.push(entry);
       return () => {
-        const at = list.indexOf(handler);
-        if (at >= 0) list.splice(at, 1);
+        if (entry.removed) return;
+        entry.removed = true;
+        list.splice(list.indexOf(entry), 1);
       };
     },
   };

@@ -6,6 +6,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type};
 
@@ -163,12 +164,19 @@ fn sse_options(attrs: &[syn::Attribute], valid: &[&str], errors: &mut Errors) ->
                     )));
                 }
             };
-            let value: LitStr = meta.value()?.parse().map_err(|error| {
+            let takes_a_string = |span| {
                 syn::Error::new(
-                    error.span(),
+                    span,
                     format!("`{key}` takes a string, like `{key} = \"..\"`"),
                 )
-            })?;
+            };
+            // `#[sse(rename)]` alone: said as a missing value, not syn's
+            // "expected `=`".
+            let value: LitStr = meta
+                .value()
+                .map_err(|_| takes_a_string(meta.path.span()))?
+                .parse()
+                .map_err(|error: syn::Error| takes_a_string(error.span()))?;
             if slot.replace(value).is_some() {
                 return Err(meta.error(format!("`{key}` is specified more than once")));
             }
@@ -187,8 +195,9 @@ fn name_of(ident: &Ident, rename: Option<LitStr>) -> Name {
             value: rename.value(),
             span: rename.span(),
         },
+        // Without the `r#` of a raw identifier, as serde names it.
         None => Name {
-            value: snake_case(&ident.to_string()),
+            value: snake_case(&ident.unraw().to_string()),
             span: ident.span(),
         },
     }
@@ -294,7 +303,7 @@ fn expand(model: &EventType) -> TokenStream {
     match &model.kind {
         Kind::Struct { name } => {
             let name = &name.value;
-            let type_name = ident.to_string();
+            let type_name = ident.unraw().to_string();
             quote! {
                 impl #private::SseEvent for #ident {
                     const EVENT_NAMES: &'static [&'static str] = &[#name];
@@ -335,7 +344,7 @@ fn expand(model: &EventType) -> TokenStream {
 }
 
 fn expand_enum(ident: &Ident, private: &TokenStream, variants: &[Variant]) -> TokenStream {
-    let type_name = ident.to_string();
+    let type_name = ident.unraw().to_string();
     let names: Vec<&str> = variants.iter().map(|v| v.name.value.as_str()).collect();
     let mut name_arms = Vec::new();
     let mut encode_arms = Vec::new();
@@ -399,8 +408,12 @@ fn expand_enum(ident: &Ident, private: &TokenStream, variants: &[Variant]) -> To
             Shape::Struct(fields) => {
                 payload_types.extend(fields.iter().map(|(_, ty)| ty));
                 let field_idents: Vec<&Ident> = fields.iter().map(|(field, _)| field).collect();
-                let field_names: Vec<String> =
-                    field_idents.iter().map(|field| field.to_string()).collect();
+                // JSON keys as serde's derive writes them (and the decoder
+                // below, a serde derive, reads them): `r#type` is "type".
+                let field_names: Vec<String> = field_idents
+                    .iter()
+                    .map(|field| field.unraw().to_string())
+                    .collect();
                 let field_types: Vec<&Type> = fields.iter().map(|(_, ty)| ty).collect();
                 let generics: Vec<Ident> = (0..fields.len())
                     .map(|i| format_ident!("__SseT{}", i))
@@ -430,12 +443,18 @@ fn expand_enum(ident: &Ident, private: &TokenStream, variants: &[Variant]) -> To
                     }
                 });
                 let serde_path = format!("{}::serde", private.to_string().replace(' ', ""));
+                // Generic over the field types, as on the encoding side: a
+                // local struct with the field types written in would have
+                // its own `Deserialize` impl checked where the enum is
+                // defined, so an enum only a server sends could not have a
+                // field that does not deserialize. Instantiated here, its
+                // bounds are the impl's `where` clause.
                 decode_arms.push(quote! {
                     #name => {
                         #[derive(#private::serde::Deserialize)]
                         #[serde(crate = #serde_path, deny_unknown_fields)]
-                        struct __SseFields { #(#field_idents: #field_types),* }
-                        let fields = #private::decode_json::<__SseFields>(name, data)?;
+                        struct __SseFields<#(#generics),*> { #(#field_idents: #generics),* }
+                        let fields = #private::decode_json::<__SseFields<#(#field_types),*>>(name, data)?;
                         ::core::result::Result::Ok(Self::#v { #(#field_idents: fields.#field_idents),* })
                     }
                 });

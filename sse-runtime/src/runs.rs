@@ -10,8 +10,12 @@
 //!   exactly as any hub subscription does, and are bounded by the hub's
 //!   [`HubConfig`](crate::hub::HubConfig) as well as by
 //!   [`RunsConfig::max_events`].
-//! * A run ends with a comment frame of its own (invisible to `EventSource`
-//!   and to SSE client libraries) that tells attached streams to end.
+//! * A run begins and ends with comment frames of its own. The start mark
+//!   is never delivered: attaching from the start resumes after it. The
+//!   end mark tells attached streams to end and carries the run's last id;
+//!   `EventSource` does not dispatch it (nor do WHATWG-conforming
+//!   libraries, though openai-python 3.57 dispatches it as an event with
+//!   empty data when no `[DONE]` came first).
 //! * Which runs exist, and how they ended, travels on the hub too (the
 //!   topic [`CONTROL_TOPIC`]), so every instance knows the runs of every
 //!   other, and a cancel sent to one instance stops a producer on another.
@@ -19,6 +23,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,6 +42,16 @@ pub const CONTROL_TOPIC: &str = "sse-runtime:runs";
 /// The comment that ends a run's stream. A hub event, so it carries the
 /// run's last id; a comment, so clients never see it.
 const END_MARK: &[u8] = b": sse-runtime run ended\n";
+
+/// The comment that begins a run's topic: its id is where a client that
+/// attaches without a `Last-Event-ID` resumes after, so that a run whose
+/// beginning the hub no longer holds is said to be (`reset`), and so that
+/// an instance whose own log never held that beginning reads it from the
+/// broker's history. Never delivered: every attach starts after it.
+const START_MARK: &str = "sse-runtime run started";
+
+/// How a `reset` notice begins (see `hub::reset_frame`).
+const RESET_NOTICE: &[u8] = b"event: reset\n";
 
 /// Limits for [`Runs`].
 ///
@@ -173,6 +188,9 @@ enum Control {
         run: String,
         state: RunState,
         at: u64,
+        /// The id of the run's start mark.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first: Option<String>,
         /// The id of the run's end mark, once it ended.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last: Option<String>,
@@ -234,11 +252,48 @@ struct Entry {
     state: RunState,
     /// When it stopped running, in milliseconds since the epoch.
     ended_at: Option<u64>,
+    /// Whether this instance produces it. A run counts against
+    /// `max_running` from the moment it is recorded here until it ends, so
+    /// that starts that come together (each waiting on the broker) cannot
+    /// all pass the check.
+    local: bool,
     /// Set on the instance that produces it, while it does.
     producer: Option<AbortHandle>,
+    /// Set when the run ends; its senders refuse to send after that.
+    ended: Arc<AtomicBool>,
+    /// The id of the run's start mark: attaching from the start resumes
+    /// after it.
+    first: Option<String>,
     /// The id of the run's end mark, once it ended: a client whose last id
     /// it is has everything.
     last: Option<String>,
+}
+
+impl Entry {
+    fn new(local: bool) -> Entry {
+        Entry {
+            state: RunState::Running,
+            ended_at: None,
+            local,
+            producer: None,
+            ended: Arc::new(AtomicBool::new(false)),
+            first: None,
+            last: None,
+        }
+    }
+}
+
+impl Registry {
+    /// Forgets the runs that finished longer ago than `keep`.
+    fn expire(&mut self, keep: Duration) {
+        let keep = keep.as_millis() as u64;
+        let now = crate::hub::unix_ms();
+        self.runs.retain(|_, entry| {
+            entry
+                .ended_at
+                .is_none_or(|ended| now.saturating_sub(ended) <= keep)
+        });
+    }
 }
 
 impl std::fmt::Debug for Runs {
@@ -269,7 +324,7 @@ impl Runs {
         });
         let control = shared
             .hub
-            .subscribe_with_recent(&[CONTROL_TOPIC], None, 4096);
+            .subscribe_with_recent(&[CONTROL_TOPIC], None, CONTROL_RECENT);
         tokio::spawn(follow_control(Arc::downgrade(&shared), control));
         Runs { shared }
     }
@@ -294,43 +349,64 @@ impl Runs {
         F: FnOnce(RunSender) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        {
-            let registry = lock(&self.shared.registry);
+        let id = new_run_id();
+        let ended = {
+            let mut registry = lock(&self.shared.registry);
+            // Starting is as good a time as attaching to forget expired
+            // runs: a server whose runs are never attached again would
+            // otherwise keep them all.
+            registry.expire(self.shared.config.keep_finished);
             let running = registry
                 .runs
                 .values()
-                .filter(|entry| entry.producer.is_some())
+                .filter(|entry| entry.local && entry.state == RunState::Running)
                 .count();
             if running >= self.shared.config.max_running {
                 return Err(RunError::TooManyRuns(self.shared.config.max_running));
             }
-        }
-        let id = new_run_id();
-        lock(&self.shared.registry).runs.insert(
-            id.clone(),
-            Entry {
-                state: RunState::Running,
-                ended_at: None,
-                producer: None,
-                last: None,
-            },
-        );
-        self.announce(&id, RunState::Running, None).await;
+            let entry = Entry::new(true);
+            let ended = Arc::clone(&entry.ended);
+            registry.runs.insert(id.clone(), entry);
+            ended
+        };
+        let topic = run_topic(&id);
+        let first = match self
+            .shared
+            .hub
+            .publish(&topic, Event::comment(START_MARK))
+            .await
+        {
+            Ok(first) => Some(first.to_string()),
+            Err(error) => {
+                tracing::warn!(run = id, %error, "could not mark the start of a run");
+                None
+            }
+        };
         let sender = RunSender {
             hub: self.shared.hub.clone(),
-            topic: run_topic(&id),
-            sent: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            topic,
+            sent: Arc::new(AtomicUsize::new(0)),
             limit: self.shared.config.max_events,
+            ended,
         };
         let task = tokio::spawn(producer(sender));
-        if let Some(entry) = lock(&self.shared.registry).runs.get_mut(&id) {
-            if entry.state == RunState::Running {
-                entry.producer = Some(task.abort_handle());
+        {
+            let mut registry = lock(&self.shared.registry);
+            if let Some(entry) = registry.runs.get_mut(&id) {
+                entry.first.clone_from(&first);
+                if entry.state == RunState::Running {
+                    entry.producer = Some(task.abort_handle());
+                } else {
+                    // Cancelled while its start was being marked.
+                    task.abort();
+                }
             }
         }
         // A panic in the producer fails the run, not the process; a cancel
-        // has ended the run already.
-        let shared = Arc::downgrade(&self.shared);
+        // has ended the run already. This task holds the runs, not a weak
+        // handle: a run's end is marked even if every `Runs` handle was
+        // dropped while it ran, or streams attached to it would never end.
+        let runs = self.clone();
         let run = id.clone();
         tokio::spawn(async move {
             let state = match task.await {
@@ -338,10 +414,9 @@ impl Runs {
                 Err(error) if error.is_panic() => RunState::Failed,
                 Err(_) => RunState::Cancelled,
             };
-            if let Some(shared) = shared.upgrade() {
-                Runs { shared }.end(&run, state).await;
-            }
+            runs.end(&run, state).await;
         });
+        self.announce(&id, RunState::Running, first, None).await;
         Ok(id)
     }
 
@@ -370,31 +445,46 @@ impl Runs {
         last: impl Into<LastSeen<'a>>,
     ) -> Result<Attached, RunError> {
         let last = last.into();
-        {
-            let state = self.state(id);
-            let registry = lock(&self.shared.registry);
-            let entry = match (state, registry.runs.get(id)) {
-                (Some(_), Some(entry)) => entry,
-                _ => return Err(RunError::UnknownRun(id.to_owned())),
+        let first = {
+            let mut registry = lock(&self.shared.registry);
+            registry.expire(self.shared.config.keep_finished);
+            let Some(entry) = registry.runs.get(id) else {
+                return Err(RunError::UnknownRun(id.to_owned()));
             };
-            if entry.state != RunState::Running
-                && entry.last.as_deref() == last.id()
-                && last.id().is_some()
-            {
-                return Err(RunError::Ended);
+            if entry.state != RunState::Running {
+                if let (Some(end), Some(last)) = (&entry.last, last.id()) {
+                    // The end mark, or an id after it (of another run's
+                    // event, say): nothing of this run comes after it,
+                    // and a subscription there would wait for ever.
+                    let beyond = match (end.parse::<EventId>(), last.parse::<EventId>()) {
+                        (Ok(end), Ok(last)) => last >= end,
+                        _ => end == last,
+                    };
+                    if beyond {
+                        return Err(RunError::Ended);
+                    }
+                }
             }
-        }
+            entry.first.clone()
+        };
         let topic = run_topic(id);
-        let subscription = match last.id() {
-            Some(_) => self.shared.hub.subscribe(&[topic.as_str()], last),
-            // Everything the run sent: its events are all on its topic.
-            None => self
-                .shared
-                .hub
-                .subscribe_with_recent(&[topic.as_str()], None, usize::MAX),
+        let subscription = match (last.id(), first.as_deref()) {
+            (Some(_), _) => self.shared.hub.subscribe(&[topic.as_str()], last),
+            // From the start: after the start mark, from the log or the
+            // broker's history, or a `reset` if the beginning is gone.
+            (None, Some(first)) => self.shared.hub.subscribe(&[topic.as_str()], first),
+            // The start was not marked: whatever the log holds.
+            (None, None) => {
+                self.shared
+                    .hub
+                    .subscribe_with_recent(&[topic.as_str()], None, usize::MAX)
+            }
         };
         Ok(Attached {
             subscription,
+            runs: Arc::downgrade(&self.shared),
+            run: id.to_owned(),
+            after_reset: None,
             ended: false,
         })
     }
@@ -409,13 +499,7 @@ impl Runs {
     /// ```
     pub fn state(&self, id: &str) -> Option<RunState> {
         let mut registry = lock(&self.shared.registry);
-        let keep = self.shared.config.keep_finished.as_millis() as u64;
-        let now = crate::hub::unix_ms();
-        registry.runs.retain(|_, entry| {
-            entry
-                .ended_at
-                .is_none_or(|ended| now.saturating_sub(ended) <= keep)
-        });
+        registry.expire(self.shared.config.keep_finished);
         registry.runs.get(id).map(|entry| entry.state)
     }
 
@@ -452,39 +536,40 @@ impl Runs {
         Ok(())
     }
 
-    /// Stops the local producer of `id`, if this instance has it.
+    /// Stops the local producer of `id`, if this instance has it. A run
+    /// started here whose producer is not spawned yet counts too: `start`
+    /// does not spawn it once the run has ended.
     fn abort_local(&self, id: &str) -> bool {
-        let producer = lock(&self.shared.registry)
-            .runs
-            .get_mut(id)
-            .and_then(|entry| entry.producer.take());
-        match producer {
-            Some(producer) => {
-                producer.abort();
+        let mut registry = lock(&self.shared.registry);
+        match registry.runs.get_mut(id) {
+            Some(entry) if entry.local && entry.state == RunState::Running => {
+                if let Some(producer) = entry.producer.take() {
+                    producer.abort();
+                }
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
     /// Records the end of a run produced here, ends its streams, and tells
     /// the other instances.
     async fn end(&self, id: &str, state: RunState) {
-        let changed = {
+        let first = {
             let mut registry = lock(&self.shared.registry);
             match registry.runs.get_mut(id) {
                 Some(entry) if entry.state == RunState::Running => {
                     entry.state = state;
                     entry.ended_at = Some(crate::hub::unix_ms());
                     entry.producer = None;
-                    true
+                    // Before the end mark: a send that sees the run
+                    // running is (unless it is in flight now) before it.
+                    entry.ended.store(true, Ordering::SeqCst);
+                    entry.first.clone()
                 }
-                _ => false,
+                _ => return,
             }
         };
-        if !changed {
-            return;
-        }
         let mark = Event::comment("sse-runtime run ended");
         let last = match self.shared.hub.publish(&run_topic(id), mark).await {
             Ok(last) => {
@@ -499,14 +584,21 @@ impl Runs {
                 None
             }
         };
-        self.announce(id, state, last).await;
+        self.announce(id, state, first, last).await;
     }
 
-    async fn announce(&self, id: &str, state: RunState, last: Option<String>) {
+    async fn announce(
+        &self,
+        id: &str,
+        state: RunState,
+        first: Option<String>,
+        last: Option<String>,
+    ) {
         let control = Control::State {
             run: id.to_owned(),
             state,
             at: crate::hub::unix_ms(),
+            first,
             last,
         };
         let published = match Event::json(&control) {
@@ -520,41 +612,68 @@ impl Runs {
 }
 
 /// Keeps this instance's registry in step with what every instance says.
+///
+/// The control subscription is a hub subscriber like any other: one that
+/// falls behind what the hub holds is told `lagged` and, by default,
+/// ended. Then it subscribes again, with what the log still holds of the
+/// control topic (reading it twice does no harm: a run only moves on from
+/// `running`, and cancelling an ended run does nothing); without that, this
+/// instance would stop hearing of other instances' runs for good.
 async fn follow_control(shared: Weak<Shared>, mut control: Subscription) {
-    while let Some(event) = control.next().await {
+    loop {
+        while let Some(event) = control.next().await {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if let Some(message) = parse_control(event.as_bytes()) {
+                Runs { shared }.apply(message).await;
+            }
+        }
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let Some(message) = parse_control(event.as_bytes()) else {
-            continue;
-        };
-        let runs = Runs { shared };
+        tracing::warn!("fell behind the runs' control topic; following it again");
+        control = shared
+            .hub
+            .subscribe_with_recent(&[CONTROL_TOPIC], None, CONTROL_RECENT);
+    }
+}
+
+/// How many recent control events an instance reads when it begins to
+/// follow the control topic.
+const CONTROL_RECENT: usize = 4096;
+
+impl Runs {
+    /// Applies what an instance (this one too) said on the control topic.
+    async fn apply(&self, message: Control) {
         match message {
             Control::State {
                 run,
                 state,
                 at,
+                first,
                 last,
             } => {
-                let mut registry = lock(&runs.shared.registry);
-                let entry = registry.runs.entry(run).or_insert(Entry {
-                    state: RunState::Running,
-                    ended_at: None,
-                    producer: None,
-                    last: None,
-                });
+                let mut registry = lock(&self.shared.registry);
+                let entry = registry
+                    .runs
+                    .entry(run)
+                    .or_insert_with(|| Entry::new(false));
                 // A run only moves on from `running`.
                 if entry.state == RunState::Running && state != RunState::Running {
                     entry.state = state;
                     entry.ended_at = Some(at);
+                }
+                if first.is_some() {
+                    entry.first = first;
                 }
                 if last.is_some() {
                     entry.last = last;
                 }
             }
             Control::Cancel { run } => {
-                if runs.abort_local(&run) {
-                    runs.end(&run, RunState::Cancelled).await;
+                if self.abort_local(&run) {
+                    self.end(&run, RunState::Cancelled).await;
                 }
             }
         }
@@ -571,15 +690,23 @@ fn run_topic(id: &str) -> String {
     format!("sse-runtime:run:{id}")
 }
 
-/// 128 random bits, as hex: unguessable, so a run id is its capability.
+/// A run's end mark as the hub delivers it, with `last` as its id.
+fn end_mark(last: EventId) -> Event {
+    let mut frame = END_MARK.to_vec();
+    frame.extend_from_slice(format!("id: {last}\n\n").as_bytes());
+    Event::shared(bytes::Bytes::from(frame))
+}
+
+/// 128 random bits from the operating system, as hex: unguessable, so a
+/// run id is its capability. (It was two SipHash-1-3 outputs of the clock
+/// under std's `RandomState` keys, which are drawn once per thread and
+/// then only incremented: not 128 fresh random bits per id.)
 fn new_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
     let mut id = String::with_capacity(32);
-    for _ in 0..2 {
-        // `RandomState` draws fresh keys from the system's randomness.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(crate::hub::unix_ms());
-        id.push_str(&format!("{:016x}", hasher.finish()));
+    for byte in bytes {
+        id.push_str(&format!("{byte:02x}"));
     }
     id
 }
@@ -599,8 +726,10 @@ fn new_run_id() -> String {
 pub struct RunSender {
     hub: Hub,
     topic: String,
-    sent: Arc<std::sync::atomic::AtomicUsize>,
+    sent: Arc<AtomicUsize>,
     limit: usize,
+    /// Set when the run ends (returns, panics, or is cancelled).
+    ended: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RunSender {
@@ -613,8 +742,11 @@ impl std::fmt::Debug for RunSender {
 
 impl RunSender {
     /// Records `event` in the run; resolves to its id. Fails with
-    /// [`RunError::RunLogFull`] past [`RunsConfig::max_events`], and when
-    /// the hub cannot store it.
+    /// [`RunError::RunLogFull`] past [`RunsConfig::max_events`], with
+    /// [`RunError::Ended`] once the run has ended (a clone of the sender
+    /// kept by a task of the producer's: what it sent would come after the
+    /// run's end, where no attached client reads), and when the hub cannot
+    /// store it.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -629,7 +761,9 @@ impl RunSender {
     /// # });
     /// ```
     pub async fn send<E: IntoEvent>(&self, event: E) -> Result<EventId, RunError> {
-        use std::sync::atomic::Ordering;
+        if self.ended.load(Ordering::SeqCst) {
+            return Err(RunError::Ended);
+        }
         let event = event.into_event()?;
         if self.sent.fetch_add(1, Ordering::Relaxed) >= self.limit {
             self.sent.fetch_sub(1, Ordering::Relaxed);
@@ -653,6 +787,13 @@ impl RunSender {
 /// ```
 pub struct Attached {
     subscription: Subscription,
+    /// The runs, and this run's id, to learn at a `reset` notice whether
+    /// the run is over.
+    runs: Weak<Shared>,
+    run: String,
+    /// After a `reset` notice for a run that is over: the end mark to send
+    /// next, if the run's end id is known (`Some(None)` if it is not).
+    after_reset: Option<Option<Event>>,
     ended: bool,
 }
 
@@ -685,6 +826,10 @@ impl Attached {
         if self.ended {
             return Poll::Ready(None);
         }
+        if let Some(mark) = self.after_reset.take() {
+            self.ended = true;
+            return Poll::Ready(mark);
+        }
         let polled = Pin::new(&mut self.subscription);
         match futures_core::Stream::poll_next(polled, cx) {
             Poll::Ready(Some(event)) if event.as_bytes().starts_with(END_MARK) => {
@@ -693,7 +838,34 @@ impl Attached {
                 // that reconnects after the end asks for nothing more.
                 Poll::Ready(Some(event))
             }
+            Poll::Ready(Some(event)) if event.as_bytes().starts_with(RESET_NOTICE) => {
+                // What the client asked to resume after is gone (or never
+                // was), and the subscription goes on with live events. If
+                // the run is over, its end mark has gone by and none will
+                // come: end here, with a mark of the run's last id, so
+                // that the client's next attempt is answered `Ended`.
+                // (`end` marks a run over before it publishes the mark, so
+                // a run still running here will have its mark delivered.)
+                if let Some(end) = self.run_over() {
+                    let end = end.and_then(|last| last.parse::<EventId>().ok());
+                    self.after_reset = Some(end.map(end_mark));
+                }
+                Poll::Ready(Some(event))
+            }
             other => other,
+        }
+    }
+
+    /// `Some(last id)` if the run is over (or forgotten), `None` if it runs.
+    fn run_over(&self) -> Option<Option<String>> {
+        let Some(shared) = self.runs.upgrade() else {
+            return Some(None);
+        };
+        let registry = lock(&shared.registry);
+        match registry.runs.get(&self.run) {
+            Some(entry) if entry.state == RunState::Running => None,
+            Some(entry) => Some(entry.last.clone()),
+            None => Some(None),
         }
     }
 }
@@ -703,5 +875,19 @@ impl futures_core::Stream for Attached {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         self.get_mut().poll_next_event(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_run_id;
+
+    #[test]
+    fn run_ids_are_128_bits_as_hex_and_do_not_repeat() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_run_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids
+            .iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
     }
 }
