@@ -40,16 +40,25 @@ struct App {
     token_delay: Duration,
     /// Events a run may send ([`RunsConfig::max_events`]).
     max_events: usize,
+    keep_alive: Duration,
 }
+
+/// How often streams send a keep-alive while the stand-in is quiet.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The application: the endpoints above over `hub`, producing a token every
 /// `token_delay`.
 pub fn app(hub: Hub, token_delay: Duration) -> Router {
-    app_with(hub, token_delay, RunsConfig::default())
+    app_with(hub, token_delay, RunsConfig::default(), KEEP_ALIVE)
 }
 
-/// [`app`] with limits of its own for the runs.
-pub fn app_with(hub: Hub, token_delay: Duration, config: RunsConfig) -> Router {
+/// [`app`] with limits of its own for the runs, and its own keep-alive.
+pub fn app_with(
+    hub: Hub,
+    token_delay: Duration,
+    config: RunsConfig,
+    keep_alive: Duration,
+) -> Router {
     let runs = Runs::new(hub, config);
     Router::new()
         .route("/", get(index))
@@ -60,6 +69,7 @@ pub fn app_with(hub: Hub, token_delay: Duration, config: RunsConfig) -> Router {
             runs,
             token_delay,
             max_events: config.max_events,
+            keep_alive,
         })
 }
 
@@ -247,21 +257,47 @@ fn run_error(error: RunError) -> Response {
 }
 
 /// A run's events as an SSE response, with the run's id in `x-run-id`.
-fn stream_of(runs: &Runs, id: &str, last: Option<&str>) -> Response {
-    match runs.attach(id, last) {
-        Ok(attached) => {
-            // Keep-alive comments are sent by the response; none are needed
-            // from the run itself.
-            let response = SseResponse::from_stream(attached)
-                .with_config(SseConfig::new().keep_alive(Some(Duration::from_secs(15))));
-            let mut response = response.into_response();
-            if let Ok(value) = HeaderValue::from_str(id) {
-                response.headers_mut().insert("x-run-id", value);
-            }
-            response
-        }
-        Err(error) => run_error(error),
+///
+/// `for_sdk`: the answer to `POST /v1/chat/completions` goes to OpenAI's
+/// clients, which do not resume, so its events carry no `id:`, and the
+/// run's end mark (a comment with an id) is left out, as OpenAI's own
+/// streams have neither. It matters: openai-python keeps the last id it
+/// saw and then takes every blank line as an event, so a keep-alive after
+/// an id crashes it. `GET /v1/runs/{id}/events`, which a page resumes, keeps
+/// both.
+fn stream_of(app: &App, id: &str, last: Option<&str>, for_sdk: bool) -> Response {
+    let attached = match app.runs.attach(id, last) {
+        Ok(attached) => attached,
+        Err(error) => return run_error(error),
+    };
+    let config = SseConfig::new().keep_alive(Some(app.keep_alive));
+    let mut response = if for_sdk {
+        let without_ids = futures_util::StreamExt::filter_map(attached, |event| {
+            std::future::ready(data_of(&event).map(|data| Event::data(&data)))
+        });
+        SseResponse::from_stream(without_ids)
+            .with_config(config)
+            .into_response()
+    } else {
+        SseResponse::from_stream(attached)
+            .with_config(config)
+            .into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert("x-run-id", value);
     }
+    response
+}
+
+/// The data of one of the run's events (its `data:` lines joined), or
+/// `None` for a comment.
+fn data_of(event: &Event) -> Option<String> {
+    let text = std::str::from_utf8(event.as_bytes()).ok()?;
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 async fn completions(
@@ -310,7 +346,7 @@ async fn completions(
         .start(move |run| completion.produce(run, delay))
         .await
     {
-        Ok(id) => stream_of(&app.runs, &id, None),
+        Ok(id) => stream_of(&app, &id, None, true),
         Err(error) => run_error(error),
     }
 }
@@ -346,7 +382,7 @@ async fn attach(
     last: LastEventId,
 ) -> Response {
     let last = last.into_inner().or(resume.last_event_id);
-    stream_of(&app.runs, &id, last.as_deref())
+    stream_of(&app, &id, last.as_deref(), false)
 }
 
 async fn cancel(State(app): State<App>, Path(id): Path<String>, _headers: HeaderMap) -> Response {

@@ -219,7 +219,13 @@ async fn an_answer_longer_than_a_run_may_send_is_an_error_not_a_cut() {
         max_events: 20,
         ..Default::default()
     };
-    let addr = serve(llm::app_with(Hub::new(), Duration::from_millis(1), config)).await;
+    let addr = serve(llm::app_with(
+        Hub::new(),
+        Duration::from_millis(1),
+        config,
+        llm::KEEP_ALIVE,
+    ))
+    .await;
     let base = format!("http://{addr}/v1");
     let Some(result) = run_client("python3", "tests/llm/client.py", &base, "a short question")
     else {
@@ -233,18 +239,23 @@ async fn an_answer_longer_than_a_run_may_send_is_an_error_not_a_cut() {
     assert!(message.contains("more than a run may send"), "{message}");
 }
 
-/// The stream's keep-alive is a comment and a blank line (`:\n\n`) every
-/// 15 s of silence. The official Python client (openai 3.57) dispatches a
-/// blank line as an event whenever an `id:` was ever seen (it keeps the
-/// last id, and does not look for data), and parses its empty data as
-/// JSON: a model that pauses 15 s mid-answer, with this example's ids,
-/// crashes it with `JSONDecodeError`. So does the run's end mark (a
-/// comment with the last id) when no `[DONE]` came before it: a cancelled
-/// or failed run. OpenAI itself sends neither ids nor comments.
+/// The stream's keep-alive is a comment and a blank line (`:\n\n`) after a
+/// silence. The official Python client (openai 3.57) dispatches a blank
+/// line as an event whenever an `id:` was ever seen (it keeps the last id,
+/// and does not look for data), and parses its empty data as JSON: with ids
+/// on the stream, a model that pauses longer than the keep-alive crashes it
+/// with `JSONDecodeError`. So the POST stream carries no ids (OpenAI's own
+/// sends none either); here, keep-alives come three times per token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a design: a keep-alive and an end mark that such a client ignores (a lone comment line with no blank line after it would do for the keep-alive, but the end mark needs its blank line for EventSource to take its id), or no ids on the POST stream; takes 16 s"]
 async fn the_python_client_survives_a_pause_longer_than_the_keep_alive() {
-    let addr = serve(llm::app(Hub::new(), Duration::from_secs(16))).await;
+    // Tokens every 600 ms, keep-alives every 200 ms.
+    let addr = serve(llm::app_with(
+        Hub::new(),
+        Duration::from_millis(600),
+        sse_runtime::runs::RunsConfig::default(),
+        Duration::from_millis(200),
+    ))
+    .await;
     let base = format!("http://{addr}/v1");
     let Some(result) = run_client_with(
         "python3",

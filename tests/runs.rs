@@ -143,7 +143,13 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
         keep_finished: Duration::from_millis(300),
         ..RunsConfig::default()
     };
-    let addr = serve(llm::app_with(Hub::new(), Duration::from_millis(1), config)).await;
+    let addr = serve(llm::app_with(
+        Hub::new(),
+        Duration::from_millis(1),
+        config,
+        llm::KEEP_ALIVE,
+    ))
+    .await;
     let unknown = request(addr, "/v1/runs/0123456789abcdef/events", &[]).await;
     assert_eq!(unknown.inner.status(), 404);
     let body: serde_json::Value = serde_json::from_str(&unknown.text().await).unwrap();
@@ -175,11 +181,18 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
             .await
             .unwrap()
             .to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("data: [DONE]"));
+        // OpenAI's clients do not resume: their stream carries no ids.
+        assert!(!text.contains("\nid: "), "{text}");
+        // The run's own stream does; read it to its end.
+        let run = support::get(addr, &format!("/v1/runs/{id}/events"), &[]).await;
+        let bytes = run.text().await;
         let mut parser = sse_runtime::testing::Parser::new();
-        parser.feed(&bytes);
+        parser.feed(bytes.as_bytes());
         parser.finish();
         let last = parser.last_event_id().to_owned();
-        assert!(String::from_utf8_lossy(&bytes).contains("data: [DONE]"));
+        assert!(!last.is_empty());
         (id, last)
     };
     // Everything read: 204, so an EventSource stops reconnecting.
