@@ -53,23 +53,9 @@ async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {
 }
 
 async fn post_raw(addr: std::net::SocketAddr, user: &str, text: &str) -> (u16, String) {
-    use http_body_util::{BodyExt, Full};
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
     let body = serde_json::json!({ "user": user, "text": text }).to_string();
-    let request = hyper::Request::post("/messages")
-        .header("host", "chat")
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    let response = within(sender.send_request(request)).await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let (status, _, body) = support::post(addr, "/messages", Some("application/json"), &body).await;
+    (status, body)
 }
 
 fn message(event: &eventsource_stream::Event) -> (String, String, String) {

@@ -285,23 +285,10 @@ async fn chat_instances_in_separate_processes_share_one_room() {
 }
 
 async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {
-    use http_body_util::{BodyExt, Full};
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
     let body = serde_json::json!({ "user": user, "text": text }).to_string();
-    let request = hyper::Request::post("/messages")
-        .header("host", "chat")
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    let response = within(sender.send_request(request)).await.unwrap();
-    assert_eq!(response.status(), 201);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
+    let (status, _, body) = support::post(addr, "/messages", Some("application/json"), &body).await;
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned()

@@ -132,43 +132,18 @@ async fn post(
     content_type: Option<&str>,
     body: &str,
 ) -> (u16, String, String) {
-    use http_body_util::{BodyExt, Full};
     let addr = base
         .trim_start_matches("http://")
         .trim_end_matches("/v1")
-        .to_owned();
-    let stream = support::within(tokio::net::TcpStream::connect(&addr))
-        .await
-        .unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let mut request = hyper::Request::post(path).header("host", addr.as_str());
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
-    }
-    let request = request
-        .body(Full::new(bytes::Bytes::from(body.to_owned())))
-        .unwrap();
-    let response = support::within(sender.send_request(request)).await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
+        .parse()
+        .expect("an address");
+    let (status, headers, body) = support::post(addr, path, content_type, body).await;
+    let content_type = headers
         .get("content-type")
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = support::within(response.into_body().collect())
-        .await
-        .unwrap()
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    (status, content_type, body)
 }
 
 /// A request the endpoint cannot read (not JSON, the wrong shape, no

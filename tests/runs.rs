@@ -161,27 +161,16 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
 
     // A run read to its end.
     let (id, last) = {
-        use http_body_util::{BodyExt, Full};
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
         let body = serde_json::json!({"model": "sse-demo", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
-        let request = hyper::Request::post("/v1/chat/completions")
-            .header("host", "llm")
-            .header("content-type", "application/json")
-            .body(Full::new(bytes::Bytes::from(body.to_string())))
-            .unwrap();
-        let response = within(sender.send_request(request)).await.unwrap();
-        assert_eq!(response.status(), 200);
-        let id = response.headers()["x-run-id"].to_str().unwrap().to_owned();
-        let bytes = within(response.into_body().collect())
-            .await
-            .unwrap()
-            .to_bytes();
-        let text = String::from_utf8_lossy(&bytes);
+        let (status, headers, text) = support::post(
+            addr,
+            "/v1/chat/completions",
+            Some("application/json"),
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let id = headers["x-run-id"].to_str().unwrap().to_owned();
         assert!(text.contains("data: [DONE]"));
         // OpenAI's clients do not resume: their stream carries no ids.
         assert!(!text.contains("\nid: "), "{text}");
@@ -211,19 +200,8 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let expired = request(addr, &format!("/v1/runs/{id}/events"), &[]).await;
     assert_eq!(expired.inner.status(), 404);
-    let cancel_unknown = {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        let request = hyper::Request::post(format!("/v1/runs/{id}/cancel"))
-            .header("host", "llm")
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .unwrap();
-        within(sender.send_request(request)).await.unwrap().status()
-    };
+    let (cancel_unknown, _, _) =
+        support::post(addr, &format!("/v1/runs/{id}/cancel"), None, "").await;
     assert_eq!(cancel_unknown, 404);
 }
 

@@ -101,6 +101,39 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])]) -> Res
     }
 }
 
+/// One HTTP/1.1 POST of `body` (with `content-type: CONTENT_TYPE` when one
+/// is given) on its own connection, read whole: status, headers, body text.
+pub async fn post(
+    addr: SocketAddr,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, hyper::HeaderMap, String) {
+    let stream = within(TcpStream::connect(addr)).await.expect("connect");
+    let (mut sender, connection) =
+        within(hyper::client::conn::http1::handshake(TokioIo::new(stream)))
+            .await
+            .expect("handshake");
+    tokio::spawn(connection);
+    let mut request = hyper::Request::post(path).header("host", addr.to_string());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request
+        .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
+        .expect("request");
+    let response = within(sender.send_request(request))
+        .await
+        .expect("send request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = within(response.into_body().collect())
+        .await
+        .expect("read body")
+        .to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
 /// A response whose connection closes when it is dropped.
 pub struct Response {
     /// The response as hyper gave it.
