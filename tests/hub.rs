@@ -130,12 +130,7 @@ async fn a_client_that_stops_reading_never_slows_the_others() {
     let addr = serve(app).await;
     let stalled = request(addr, "/", &[]).await;
     let mut reader = request(addr, "/", &[]).await.events();
-    within(async {
-        while hub.subscribers() < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| hub.subscribers() < 2).await;
     let payload = "y".repeat(4096);
     // 32 MiB: far more than the stalled client's socket buffers hold.
     for n in 0..8192u64 {
@@ -149,12 +144,7 @@ async fn a_client_that_stops_reading_never_slows_the_others() {
     let last = events.last().unwrap();
     assert_eq!(last.event, "lagged");
     assert!(events.len() < 8192);
-    within(async {
-        while hub.subscribers() > 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| hub.subscribers() > 1).await;
 }
 
 #[tokio::test]

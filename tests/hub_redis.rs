@@ -56,6 +56,24 @@ suite!(
     lagged_counts_the_events_of_its_own_topics,
 );
 
+/// Publishes `data` to `topic` as soon as Redis takes it again (after a
+/// restart): the readers and the connection manager reconnect with backoff.
+async fn publish_once_redis_is_back(
+    hub: &Hub,
+    topic: &str,
+    data: &str,
+) -> sse_runtime::hub::EventId {
+    within(async {
+        loop {
+            if let Ok(id) = hub.publish(topic, event!(data: data)).await {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
 async fn redis_hub(redis: &RedisServer, prefix: &str, config: HubConfig) -> Hub {
     let transport = RedisTransport::connect(
         &redis.url(),
@@ -152,12 +170,7 @@ async fn streams_survive_redis_stopping_and_restarting() {
         let addr_b = serve(room_app(b.clone())).await;
         let mut on_a = request(addr_a, "/room", &[]).await.chunks();
         let mut on_b = request(addr_b, "/room", &[]).await.chunks();
-        within(async {
-            while a.subscribers() + b.subscribers() < 2 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        support::wait_while(|| a.subscribers() + b.subscribers() < 2).await;
 
         let mut acknowledged = Vec::new();
         for n in 0..3 {
@@ -192,15 +205,7 @@ async fn streams_survive_redis_stopping_and_restarting() {
         redis.restart();
 
         // Readers reconnect with backoff; publishing works again.
-        let after = within(async {
-            loop {
-                if let Ok(id) = a.publish("room", event!(data: "after")).await {
-                    return id;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await;
+        let after = publish_once_redis_is_back(&a, "room", "after").await;
         for chunks in [&mut on_a, &mut on_b] {
             let (events, keep_alives) = read_events(chunks, 1).await;
             assert_eq!(events, [("after".to_owned(), after.to_string())]);
@@ -374,12 +379,7 @@ async fn a_stalled_client_slows_neither_the_reader_nor_other_clients() {
     let stalled = request(addr_a, "/room", &[]).await;
     let mut reader_a = request(addr_a, "/room", &[]).await.events();
     let mut reader_b = request(addr_b, "/room", &[]).await.events();
-    within(async {
-        while a.subscribers() < 2 || b.subscribers() < 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| a.subscribers() < 2 || b.subscribers() < 1).await;
     let payload = "y".repeat(4096);
     // 16 MiB: far more than the stalled client's socket buffers hold.
     for n in 0..4096 {
@@ -534,12 +534,7 @@ async fn a_dropped_hub_stops_its_reader_and_closes_its_connections() {
     assert!(redis.info("connected_clients") > before);
     drop(subscription);
     drop(hub);
-    within(async {
-        while redis.info("connected_clients") > before {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| redis.info("connected_clients") > before).await;
     within(async {
         while tokio::runtime::Handle::current()
             .metrics()
@@ -579,15 +574,7 @@ async fn lose_an_event_b_never_read(
     let lost = a.publish("t", event!(data: "lost")).await.unwrap();
     assert!(lost > seen);
     lose(redis);
-    let after = within(async {
-        loop {
-            if let Ok(id) = a.publish("t", event!(data: "after")).await {
-                return id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let after = publish_once_redis_is_back(&a, "t", "after").await;
     (b, live, seen, after)
 }
 
@@ -971,15 +958,7 @@ async fn ids_that_go_back_after_redis_loses_its_data_are_not_dropped() {
     assert!(before > ahead);
     assert_eq!(next(&mut live).await.2, before.to_string());
     redis.restart();
-    let after = within(async {
-        loop {
-            if let Ok(id) = a.publish("t", event!(data: "after")).await {
-                return id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let after = publish_once_redis_is_back(&a, "t", "after").await;
     assert!(after < before, "Redis's ids went back");
     let (kind, data, id) = next(&mut live).await;
     assert!(

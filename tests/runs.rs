@@ -64,12 +64,7 @@ async fn a_run_completes_after_every_client_has_gone() {
         within(attached.next()).await.unwrap(),
     ];
     drop(attached);
-    within(async {
-        while !finished.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| !finished.load(Ordering::SeqCst)).await;
     let seen = events_of(&first);
     assert_eq!(
         seen.iter()
@@ -86,12 +81,7 @@ async fn a_run_completes_after_every_client_has_gone() {
     let data: Vec<String> = events_of(&rest).into_iter().map(|(data, _)| data).collect();
     let expected: Vec<String> = (3..=20).map(|n| n.to_string()).collect();
     assert_eq!(data, expected);
-    within(async {
-        while runs.state(&id) != Some(RunState::Finished) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| runs.state(&id) != Some(RunState::Finished)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,12 +104,7 @@ async fn cancel_stops_the_producer_promptly_and_ends_attached_streams() {
     );
     let started = std::time::Instant::now();
     runs.cancel(&id).await.unwrap();
-    within(async {
-        while !dropped.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
     assert!(
         started.elapsed() < Duration::from_millis(500),
         "{:?}",
@@ -245,12 +230,7 @@ async fn runs_attach_and_cancel_across_instances() {
         .await
         .unwrap();
     // B learns of the run from the hub.
-    within(async {
-        while b.state(&id) != Some(RunState::Finished) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| b.state(&id) != Some(RunState::Finished)).await;
     let mut attached = b.attach(&id, None).unwrap();
     let mut frames = Vec::new();
     while let Some(event) = within(attached.next()).await {
@@ -271,17 +251,10 @@ async fn runs_attach_and_cancel_across_instances() {
         })
         .await
         .unwrap();
-    within(async {
-        while b.state(&endless) != Some(RunState::Running) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| b.state(&endless) != Some(RunState::Running)).await;
     b.cancel(&endless).await.unwrap();
-    within(async {
-        while !dropped.load(Ordering::SeqCst) || b.state(&endless) != Some(RunState::Cancelled) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    support::wait_while(|| {
+        !dropped.load(Ordering::SeqCst) || b.state(&endless) != Some(RunState::Cancelled)
     })
     .await;
 }
@@ -345,12 +318,7 @@ impl sse_runtime::hub::Transport for Yielding {
 
 /// Waits until `runs` says run `id` is in `state`.
 async fn until_state(runs: &Runs, id: &str, state: RunState) {
-    within(async {
-        while runs.state(id) != Some(state) {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| runs.state(id) != Some(state)).await;
 }
 
 /// A client that resumes a finished run with an id that is not before its

@@ -41,12 +41,7 @@ async fn a_panicking_on_close_loses_nothing_of_the_response() {
         let data: Vec<_> = events.iter().map(|event| event.data.as_str()).collect();
         assert_eq!(data, ["1", "2", "3"], "every event, then a clean end");
     }
-    within(async {
-        while ON_CLOSE_CALLS.load(Ordering::SeqCst) < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    support::wait_while(|| ON_CLOSE_CALLS.load(Ordering::SeqCst) < 3).await;
 }
 
 static UNWIND_CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -113,12 +108,7 @@ async fn keep_alive_leaves_no_tasks_behind_under_thread_churn() {
         });
         futures_util::future::join_all(streams).await;
         // Let the connection tasks finish.
-        within(async {
-            while sse_runtime::open_streams() > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        support::wait_while(|| sse_runtime::open_streams() > 0).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         alive_after_round.push(metrics.num_alive_tasks());
     }

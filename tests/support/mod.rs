@@ -248,6 +248,17 @@ impl Events {
     }
 }
 
+/// Waits while `condition` holds, checking every few milliseconds; fails
+/// the test after [`TIMEOUT`].
+pub async fn wait_while(mut condition: impl FnMut() -> bool) {
+    within(async {
+        while condition() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
 /// Awaits `future`, failing the test after [`TIMEOUT`].
 pub async fn within<F: std::future::Future>(future: F) -> F::Output {
     tokio::time::timeout(TIMEOUT, future)
