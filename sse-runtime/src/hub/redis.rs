@@ -175,10 +175,9 @@ struct Shared {
 /// in the meta hash, and trims to exactly there. Like `MAXLEN ~`, it trims
 /// by count only once the stream is a sixteenth over, so that a publish
 /// rarely pays for it.
-const PUBLISH: &str = r#"
-local stream, meta = KEYS[1], KEYS[2]
-local frame = ARGV[2]
-local maxlen, budget, max_age = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+/// Stream ids compared as Redis orders them (`ms-seq`, both numbers), for
+/// the scripts that need it: put in front of [`PUBLISH`] and [`HISTORY`].
+const ID_ORDER: &str = r#"
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
   return tonumber(ms), tonumber(seq)
@@ -188,6 +187,12 @@ local function less(a, b)
   local bm, bs = parse(b)
   return am < bm or (am == bm and as < bs)
 end
+"#;
+
+const PUBLISH: &str = r#"
+local stream, meta = KEYS[1], KEYS[2]
+local frame = ARGV[2]
+local maxlen, budget, max_age = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local total = redis.call('HINCRBY', meta, 'bytes', string.len(frame))
 local id = redis.call('XADD', stream, '*', 't', ARGV[1], 'd', frame, 'c', total)
 -- The first event since the stream was (re)created sets the epoch.
@@ -251,15 +256,6 @@ return id
 const HISTORY: &str = r#"
 local stream, meta = KEYS[1], KEYS[2]
 local after, limit = ARGV[1], tonumber(ARGV[2])
-local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
-  return tonumber(ms), tonumber(seq)
-end
-local function less(a, b)
-  local am, as = parse(a)
-  local bm, bs = parse(b)
-  return am < bm or (am == bm and as < bs)
-end
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   -- Nothing stored since the data was (re)created: only "from the start" is known.
@@ -390,8 +386,8 @@ impl RedisTransport {
                 events_key,
                 meta_key,
                 options,
-                publish: Script::new(PUBLISH),
-                history: Script::new(HISTORY),
+                publish: Script::new(&format!("{ID_ORDER}{PUBLISH}")),
+                history: Script::new(&format!("{ID_ORDER}{HISTORY}")),
                 runtime,
                 feed: OnceLock::new(),
             }),
