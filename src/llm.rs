@@ -20,8 +20,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use sse_runtime::hub::Hub;
-use sse_runtime::runs::{RunError, RunSender, Runs, RunsConfig};
-use sse_runtime::{Event, LastEventId, SseConfig, SseResponse};
+use sse_runtime::runs::{Attached, RunError, RunItem, RunSender, RunState, Runs, RunsConfig};
+use sse_runtime::{Emitter, Event, LastEventId, SseConfig, SseResponse};
 
 /// The stand-in model's name; any other is accepted and echoed.
 pub const MODEL: &str = "sse-demo";
@@ -260,22 +260,21 @@ fn run_error(error: RunError) -> Response {
 ///
 /// `for_sdk`: the answer to `POST /v1/chat/completions` goes to OpenAI's
 /// clients, which do not resume, so its events carry no `id:`, and the
-/// run's end mark (a comment with an id) is left out, as OpenAI's own
-/// streams have neither. It matters: openai-python keeps the last id it
-/// saw and then takes every blank line as an event, so a keep-alive after
-/// an id crashes it. `GET /v1/runs/{id}/events`, which a page resumes, keeps
-/// both.
-fn stream_of(app: &App, id: &str, last: Option<&str>, for_sdk: bool) -> Response {
-    let attached = match app.runs.attach(id, last) {
+/// run's end is left out, as OpenAI's own streams have neither. It matters:
+/// openai-python keeps the last id it saw and then takes every blank line
+/// as an event, so a keep-alive after an id crashes it. The hub's notices
+/// and a run that ends other than finished become an error in OpenAI's
+/// shape, which the SDKs raise, rather than a chunk they cannot read.
+/// `GET /v1/runs/{id}/events`, which a page resumes, keeps ids, notices
+/// and the end as they are.
+async fn stream_of(app: &App, id: &str, last: Option<&str>, for_sdk: bool) -> Response {
+    let attached = match app.runs.attach(id, last).await {
         Ok(attached) => attached,
         Err(error) => return run_error(error),
     };
     let config = SseConfig::new().keep_alive(Some(app.keep_alive));
     let mut response = if for_sdk {
-        let without_ids = futures_util::StreamExt::filter_map(attached, |event| {
-            std::future::ready(data_of(&event).map(|data| Event::data(&data)))
-        });
-        SseResponse::from_stream(without_ids)
+        SseResponse::new(move |emitter| for_openai_clients(attached, emitter))
             .with_config(config)
             .into_response()
     } else {
@@ -287,6 +286,55 @@ fn stream_of(app: &App, id: &str, last: Option<&str>, for_sdk: bool) -> Response
         response.headers_mut().insert("x-run-id", value);
     }
     response
+}
+
+/// Forwards a run to OpenAI's clients: each event's data alone; a notice,
+/// or an end other than finished, as an error they raise, which ends the
+/// stream.
+async fn for_openai_clients(mut attached: Attached, mut emitter: Emitter) {
+    while let Some(item) = attached.next().await {
+        let (message, code) = match item {
+            RunItem::Event(event) => {
+                if let Some(data) = data_of(&event) {
+                    emitter.send(Event::data(&data)).await;
+                }
+                continue;
+            }
+            RunItem::Lagged(lagged) => (
+                format!(
+                    "the stream fell behind the answer and {} chunks of it are gone; ask again",
+                    lagged.missed()
+                ),
+                "stream_lagged",
+            ),
+            RunItem::Reset(_) => (
+                "the start of the answer is no longer held; ask again".to_owned(),
+                "stream_reset",
+            ),
+            RunItem::End(end) => match end.state() {
+                RunState::Finished => return,
+                RunState::Cancelled => ("the answer was cancelled".to_owned(), "run_cancelled"),
+                _ => (
+                    "the answer failed: the server producing it stopped".to_owned(),
+                    "run_failed",
+                ),
+            },
+            _ => continue,
+        };
+        emitter.send(error_chunk(&message, code)).await;
+        return;
+    }
+}
+
+/// A chunk in the shape OpenAI's clients raise as an API error mid-stream.
+fn error_chunk(message: &str, code: &str) -> Event {
+    Event::json(&json!({ "error": {
+        "message": message,
+        "type": "server_error",
+        "param": null,
+        "code": code,
+    }}))
+    .expect("JSON values serialize")
 }
 
 /// The data of one of the run's events (its `data:` lines joined), or
@@ -346,7 +394,7 @@ async fn completions(
         .start(move |run| completion.produce(run, delay))
         .await
     {
-        Ok(id) => stream_of(&app, &id, None, true),
+        Ok(id) => stream_of(&app, &id, None, true).await,
         Err(error) => run_error(error),
     }
 }
@@ -382,7 +430,7 @@ async fn attach(
     last: LastEventId,
 ) -> Response {
     let last = last.into_inner().or(resume.last_event_id);
-    stream_of(&app, &id, last.as_deref(), false)
+    stream_of(&app, &id, last.as_deref(), false).await
 }
 
 async fn cancel(State(app): State<App>, Path(id): Path<String>, _headers: HeaderMap) -> Response {

@@ -186,7 +186,7 @@ impl LaggingBroker {
         let feed = broker.feed.clone().unwrap();
         while broker.delivered < up_to {
             let event = broker.stored[broker.delivered].clone();
-            feed.append(event.id, &event.topic, event.frame);
+            feed.append(event.id, &event.topic, event.kind, event.frame);
             broker.delivered += 1;
         }
     }
@@ -208,14 +208,18 @@ impl sse_runtime::hub::Transport for LaggingBroker {
     fn publish(
         &self,
         topic: std::sync::Arc<str>,
+        kind: sse_runtime::hub::EntryKind,
         frame: bytes::Bytes,
     ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::EventId, sse_runtime::hub::HubError>>
     {
         let mut broker = self.0.lock().unwrap();
         let id = sse_runtime::hub::EventId::new(2, broker.stored.len() as u64);
-        broker
-            .stored
-            .push(sse_runtime::hub::StoredEvent { id, topic, frame });
+        broker.stored.push(sse_runtime::hub::StoredEvent {
+            id,
+            topic,
+            kind,
+            frame,
+        });
         Box::pin(std::future::ready(Ok(id)))
     }
 

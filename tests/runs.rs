@@ -2,36 +2,157 @@
 //! Disconnecting does not cancel; cancelling stops the producer promptly
 //! (its future is dropped); attaching to an unknown or expired run is a
 //! clear HTTP error; a finished run with nothing left answers 204, which
-//! stops `EventSource` from reconnecting; and a run attaches, and cancels,
-//! across instances sharing a hub on Redis.
+//! stops `EventSource` from reconnecting.
+//!
+//! The control plane: a run's marks are entries of their own kind, so
+//! nothing a producer sends ends a stream; its state lives in the store
+//! (in process, or in Redis beside the hub's stream), so an instance
+//! started mid-run attaches to it, a run that ends while Redis is down
+//! ends its streams once Redis is back, a run whose instance was killed is
+//! failed within its lease, and futures dropped at any await point leave
+//! no run running and no place taken. Tests marked "both" run in process
+//! and on Redis.
 
 mod support;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use sse_runtime::event;
 use sse_runtime::hub::{Hub, HubConfig, RedisOptions, RedisTransport};
-use sse_runtime::runs::{RunState, Runs, RunsConfig};
+use sse_runtime::runs::{Attached, RunError, RunItem, RunState, Runs, RunsConfig};
 use sse_runtime::testing::{parse_all, Received};
+use sse_runtime::IntoEvent;
 use sse_suite::llm;
 use support::redis::RedisServer;
 use support::{get as request, serve, within};
 
-/// The data and id of each event in `frames`.
-fn events_of(frames: &[sse_runtime::Event]) -> Vec<(String, String)> {
-    let bytes: Vec<u8> = frames
+/// Where the runs of a test keep their state: one hub in process, or a
+/// private Redis that every instance connects to.
+enum Store {
+    Local(Hub),
+    Redis(RedisServer),
+}
+
+impl Store {
+    fn local() -> Store {
+        Store::Local(Hub::new())
+    }
+
+    fn local_with(config: HubConfig) -> Store {
+        Store::Local(Hub::with_config(config))
+    }
+
+    /// `None` (the test skips) without `redis-server`.
+    fn redis() -> Option<Store> {
+        RedisServer::start().map(Store::Redis)
+    }
+
+    fn redis_server(&self) -> Option<&RedisServer> {
+        match self {
+            Store::Local(_) => None,
+            Store::Redis(server) => Some(server),
+        }
+    }
+
+    /// A hub instance: the one hub in process, or a new connection.
+    async fn hub(&self, config: HubConfig) -> Hub {
+        match self {
+            Store::Local(hub) => hub.clone(),
+            Store::Redis(server) => redis_hub(&server.url(), config).await,
+        }
+    }
+
+    /// An instance of the runs.
+    async fn instance(&self, config: RunsConfig) -> Runs {
+        Runs::new(self.hub(HubConfig::default()).await, config)
+    }
+}
+
+async fn redis_hub(url: &str, config: HubConfig) -> Hub {
+    let transport = RedisTransport::connect(url, RedisOptions::new().prefix("runs"))
+        .await
+        .expect("connect to the test's redis-server");
+    Hub::with_transport(transport, config)
+}
+
+/// What a client would read of `items`.
+fn wire(items: &[RunItem]) -> Vec<u8> {
+    items
         .iter()
-        .flat_map(|frame| frame.as_bytes().to_vec())
-        .collect();
-    parse_all(&bytes)
+        .flat_map(|item| item.clone().into_event().unwrap().as_bytes().to_vec())
+        .collect()
+}
+
+/// The data and id of each event a client reads of `items` (the run's end
+/// included, as `run_end`).
+fn events_of(items: &[RunItem]) -> Vec<(String, String)> {
+    received(items)
+        .into_iter()
+        .map(|(_, data, id)| (data, id))
+        .collect()
+}
+
+/// Each event a client reads of `items`: (type, data, id).
+fn received(items: &[RunItem]) -> Vec<(String, String, String)> {
+    parse_all(&wire(items))
         .into_iter()
         .filter_map(|item| match item {
-            Received::Event(event) => Some((event.data, event.last_event_id)),
+            Received::Event(event) => Some((event.event_type, event.data, event.last_event_id)),
             _ => None,
         })
         .collect()
+}
+
+/// The data of the producer's events in `items`.
+fn data_of(items: &[RunItem]) -> Vec<String> {
+    let events: Vec<RunItem> = items
+        .iter()
+        .filter(|item| matches!(item, RunItem::Event(_)))
+        .cloned()
+        .collect();
+    events_of(&events)
+        .into_iter()
+        .map(|(data, _)| data)
+        .collect()
+}
+
+/// How the run ended, from the last of `items`.
+fn end_of(items: &[RunItem]) -> Option<RunState> {
+    match items.last() {
+        Some(RunItem::End(end)) => Some(end.state()),
+        _ => None,
+    }
+}
+
+/// A run's items, read from `attached` to its end (each read bounded).
+async fn read_to_end(attached: &mut Attached) -> Vec<RunItem> {
+    let mut items = Vec::new();
+    while let Some(item) = within(attached.next()).await {
+        items.push(item);
+    }
+    items
+}
+
+/// Waits until `runs` says run `id` is in `state`.
+async fn until_state(runs: &Runs, id: &str, state: RunState) {
+    within(async {
+        loop {
+            if runs.state(id).await.ok().flatten() == Some(state) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// Waits until `runs` produces `count` runs.
+async fn until_running(runs: &Runs, count: usize) {
+    support::wait_while(|| runs.running() != count).await;
 }
 
 /// Sets its flag when dropped: shows a producer's future was dropped.
@@ -40,6 +161,25 @@ struct DropFlag(Arc<AtomicBool>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn drop_flag() -> (DropFlag, Arc<AtomicBool>) {
+    let flag = Arc::new(AtomicBool::new(false));
+    (DropFlag(flag.clone()), flag)
+}
+
+/// A producer that waits for ever, with a flag that says when its future
+/// is dropped.
+fn endless(
+    guard: DropFlag,
+) -> impl FnOnce(sse_runtime::runs::RunSender) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+{
+    move |_run| {
+        Box::pin(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        })
     }
 }
 
@@ -58,7 +198,7 @@ async fn a_run_completes_after_every_client_has_gone() {
         })
         .await
         .unwrap();
-    let mut attached = runs.attach(&id, None).unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
     let first = vec![
         within(attached.next()).await.unwrap(),
         within(attached.next()).await.unwrap(),
@@ -73,22 +213,18 @@ async fn a_run_completes_after_every_client_has_gone() {
         ["1", "2"]
     );
     // Attaching again after the last id seen: the rest, then the end.
-    let mut resumed = runs.attach(&id, seen[1].1.as_str()).unwrap();
-    let mut rest = Vec::new();
-    while let Some(event) = within(resumed.next()).await {
-        rest.push(event);
-    }
-    let data: Vec<String> = events_of(&rest).into_iter().map(|(data, _)| data).collect();
+    let mut resumed = runs.attach(&id, seen[1].1.as_str()).await.unwrap();
+    let rest = read_to_end(&mut resumed).await;
     let expected: Vec<String> = (3..=20).map(|n| n.to_string()).collect();
-    assert_eq!(data, expected);
-    support::wait_while(|| runs.state(&id) != Some(RunState::Finished)).await;
+    assert_eq!(data_of(&rest), expected);
+    assert_eq!(end_of(&rest), Some(RunState::Finished));
+    until_state(&runs, &id, RunState::Finished).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_the_producer_promptly_and_ends_attached_streams() {
     let runs = Runs::new(Hub::new(), RunsConfig::default());
-    let dropped = Arc::new(AtomicBool::new(false));
-    let guard = DropFlag(dropped.clone());
+    let (guard, dropped) = drop_flag();
     let id = runs
         .start(|run| async move {
             let _guard = guard;
@@ -97,12 +233,12 @@ async fn cancel_stops_the_producer_promptly_and_ends_attached_streams() {
         })
         .await
         .unwrap();
-    let mut attached = runs.attach(&id, None).unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
     assert_eq!(
-        events_of(&[within(attached.next()).await.unwrap()])[0].0,
-        "started"
+        data_of(&[within(attached.next()).await.unwrap()]),
+        ["started"]
     );
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     runs.cancel(&id).await.unwrap();
     support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
     assert!(
@@ -110,16 +246,17 @@ async fn cancel_stops_the_producer_promptly_and_ends_attached_streams() {
         "{:?}",
         started.elapsed()
     );
-    // The attached stream ends with the run.
-    let mut rest = Vec::new();
-    while let Some(event) = within(attached.next()).await {
-        rest.push(event);
-    }
-    assert!(
-        events_of(&rest).is_empty(),
-        "only the end mark, which no client sees"
+    // The attached stream ends with the run, and says how.
+    let rest = read_to_end(&mut attached).await;
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(end_of(&rest), Some(RunState::Cancelled));
+    let (name, data, _) = &received(&rest)[0];
+    assert_eq!(
+        (name.as_str(), data.as_str()),
+        ("run_end", r#"{"state":"cancelled"}"#)
     );
-    assert_eq!(runs.state(&id), Some(RunState::Cancelled));
+    assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Cancelled));
+    until_running(&runs, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,14 +272,16 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
         llm::KEEP_ALIVE,
     ))
     .await;
-    let unknown = request(addr, "/v1/runs/0123456789abcdef/events", &[]).await;
-    assert_eq!(unknown.inner.status(), 404);
-    let body: serde_json::Value = serde_json::from_str(&unknown.text().await).unwrap();
-    assert_eq!(body["error"]["code"], "unknown_run");
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("never existed, or it finished and expired"));
+    for unknown in ["0123456789abcdef", "0123456789abcdef0123456789abcdef"] {
+        let unknown = request(addr, &format!("/v1/runs/{unknown}/events"), &[]).await;
+        assert_eq!(unknown.inner.status(), 404);
+        let body: serde_json::Value = serde_json::from_str(&unknown.text().await).unwrap();
+        assert_eq!(body["error"]["code"], "unknown_run");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never existed, or it finished and expired"));
+    }
 
     // A run read to its end.
     let (id, last) = {
@@ -157,11 +296,17 @@ async fn unknown_expired_and_finished_runs_answer_clearly_over_http() {
         assert_eq!(status, 200);
         let id = headers["x-run-id"].to_str().unwrap().to_owned();
         assert!(text.contains("data: [DONE]"));
-        // OpenAI's clients do not resume: their stream carries no ids.
+        // OpenAI's clients do not resume: their stream carries no ids, and
+        // not the run's end.
         assert!(!text.contains("\nid: "), "{text}");
+        assert!(!text.contains("run_end"), "{text}");
         // The run's own stream does; read it to its end.
         let run = support::get(addr, &format!("/v1/runs/{id}/events"), &[]).await;
         let bytes = run.text().await;
+        assert!(
+            bytes.contains("event: run_end\ndata: {\"state\":\"finished\"}\nid: "),
+            "{bytes}"
+        );
         let mut parser = sse_runtime::testing::Parser::new();
         parser.feed(bytes.as_bytes());
         parser.finish();
@@ -204,23 +349,10 @@ async fn too_many_runs_are_refused_with_a_clear_error() {
     assert!(refused.to_string().contains("max_running"), "{refused}");
 }
 
-/// Produced on one instance, attached to and cancelled from another, both
-/// on one Redis.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_attach_and_cancel_across_instances() {
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
-    let instance = || async {
-        let transport = RedisTransport::connect(&redis.url(), RedisOptions::new().prefix("runs"))
-            .await
-            .unwrap();
-        Runs::new(
-            Hub::with_transport(transport, HubConfig::default()),
-            RunsConfig::default(),
-        )
-    };
-    let (a, b) = (instance().await, instance().await);
+/// Produced on one instance, attached to and cancelled from another.
+async fn runs_attach_and_cancel_across_instances(store: Store) {
+    let a = store.instance(RunsConfig::default()).await;
+    let b = store.instance(RunsConfig::default()).await;
     let id = a
         .start(|run| async move {
             for n in 1..=5 {
@@ -229,96 +361,43 @@ async fn runs_attach_and_cancel_across_instances() {
         })
         .await
         .unwrap();
-    // B learns of the run from the hub.
-    support::wait_while(|| b.state(&id) != Some(RunState::Finished)).await;
-    let mut attached = b.attach(&id, None).unwrap();
-    let mut frames = Vec::new();
-    while let Some(event) = within(attached.next()).await {
-        frames.push(event);
-    }
-    let data: Vec<String> = events_of(&frames)
-        .into_iter()
-        .map(|(data, _)| data)
-        .collect();
-    assert_eq!(data, ["1", "2", "3", "4", "5"]);
+    until_state(&b, &id, RunState::Finished).await;
+    let mut attached = b.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["1", "2", "3", "4", "5"]);
+    assert_eq!(end_of(&items), Some(RunState::Finished));
 
-    let dropped = Arc::new(AtomicBool::new(false));
-    let guard = DropFlag(dropped.clone());
-    let endless = a
-        .start(|_run| async move {
-            let _guard = guard;
-            std::future::pending::<()>().await;
-        })
-        .await
-        .unwrap();
-    support::wait_while(|| b.state(&endless) != Some(RunState::Running)).await;
-    b.cancel(&endless).await.unwrap();
-    support::wait_while(|| {
-        !dropped.load(Ordering::SeqCst) || b.state(&endless) != Some(RunState::Cancelled)
-    })
-    .await;
+    let (guard, dropped) = drop_flag();
+    let run = a.start(endless(guard)).await.unwrap();
+    assert_eq!(b.state(&run).await.unwrap(), Some(RunState::Running));
+    let mut attached_here = a.attach(&run, None).await.unwrap();
+    let started = Instant::now();
+    b.cancel(&run).await.unwrap();
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    // At once: the producing instance reads the cancel's end mark.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        end_of(&read_to_end(&mut attached_here).await),
+        Some(RunState::Cancelled)
+    );
+    assert_eq!(a.state(&run).await.unwrap(), Some(RunState::Cancelled));
+    until_running(&a, 0).await;
 }
 
-/// A run's events, read from `attached` to its end (each read bounded).
-async fn read_to_end(attached: &mut sse_runtime::runs::Attached) -> Vec<sse_runtime::Event> {
-    let mut frames = Vec::new();
-    while let Some(event) = within(attached.next()).await {
-        frames.push(event);
-    }
-    frames
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_attach_and_cancel_across_instances_in_process() {
+    runs_attach_and_cancel_across_instances(Store::local()).await;
 }
 
-/// The whole of a parsed stream, notices included: (event type, data).
-fn typed_events_of(frames: &[sse_runtime::Event]) -> Vec<(String, String)> {
-    let bytes: Vec<u8> = frames
-        .iter()
-        .flat_map(|frame| frame.as_bytes().to_vec())
-        .collect();
-    parse_all(&bytes)
-        .into_iter()
-        .filter_map(|item| match item {
-            Received::Event(event) => Some((event.event_type, event.data)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// An in-process transport whose publish takes a turn of the scheduler
-/// before it stores the event, as every broker round trip does.
-struct Yielding(sse_runtime::hub::LocalTransport);
-
-impl sse_runtime::hub::Transport for Yielding {
-    fn starts_after(&self) -> sse_runtime::hub::EventId {
-        self.0.starts_after()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_attach_and_cancel_across_instances_on_redis() {
+    if let Some(store) = Store::redis() {
+        runs_attach_and_cancel_across_instances(store).await;
     }
-    fn attach(&self, feed: sse_runtime::hub::LiveFeed) {
-        self.0.attach(feed)
-    }
-    fn publish(
-        &self,
-        topic: Arc<str>,
-        frame: bytes::Bytes,
-    ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::EventId, sse_runtime::hub::HubError>>
-    {
-        let stored = self.0.publish(topic, frame);
-        Box::pin(async move {
-            tokio::task::yield_now().await;
-            stored.await
-        })
-    }
-    fn history(
-        &self,
-        after: sse_runtime::hub::EventId,
-        limit: usize,
-    ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::History, sse_runtime::hub::HubError>>
-    {
-        self.0.history(after, limit)
-    }
-}
-
-/// Waits until `runs` says run `id` is in `state`.
-async fn until_state(runs: &Runs, id: &str, state: RunState) {
-    support::wait_while(|| runs.state(id) != Some(state)).await;
 }
 
 /// A client that resumes a finished run with an id that is not before its
@@ -346,66 +425,71 @@ async fn resuming_a_finished_run_from_beyond_its_end_does_not_hang() {
     let later = within(later).await.unwrap();
     until_state(&runs, &second, RunState::Finished).await;
     for last in [later.as_str(), "99999999999999-0"] {
-        let attached = runs.attach(&first, last);
+        let attached = runs.attach(&first, last).await;
         assert!(
-            matches!(attached, Err(sse_runtime::runs::RunError::Ended)),
+            matches!(attached, Err(RunError::Ended)),
             "{last:?}: {attached:?}"
         );
     }
     // An id no hub issued: `reset`, as the hub says it, then the end (with
     // the run's last id, so that the client's next attempt is `Ended`).
-    let mut attached = runs.attach(&first, "not-an-id").unwrap();
-    let frames = read_to_end(&mut attached).await;
-    let events = typed_events_of(&frames);
-    assert_eq!(events, [("reset".to_owned(), "\"not-an-id\"".to_owned())]);
-    let bytes: Vec<u8> = frames.iter().flat_map(|f| f.as_bytes().to_vec()).collect();
-    let mut parser = sse_runtime::testing::Parser::new();
-    parser.feed(&bytes);
-    parser.finish();
-    let again = runs.attach(&first, parser.last_event_id());
-    assert!(
-        matches!(again, Err(sse_runtime::runs::RunError::Ended)),
-        "{again:?}"
+    let mut attached = runs.attach(&first, "not-an-id").await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    let names: Vec<(String, String)> = received(&items)
+        .into_iter()
+        .map(|(name, data, _)| (name, data))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("reset".to_owned(), "\"not-an-id\"".to_owned()),
+            ("run_end".to_owned(), r#"{"state":"finished"}"#.to_owned())
+        ]
     );
+    let mut parser = sse_runtime::testing::Parser::new();
+    parser.feed(&wire(&items));
+    parser.finish();
+    let again = runs.attach(&first, parser.last_event_id()).await;
+    assert!(matches!(again, Err(RunError::Ended)), "{again:?}");
 }
 
-/// Every instance follows the others through the hub's control topic. That
-/// subscription is a hub subscriber like any other: when a burst of events
-/// evicts control events it has not read, it is told `lagged` and ended
-/// (the default `LagPolicy::Disconnect`). It used to stop following then,
-/// for good: runs started elsewhere were unknown to it (404) from then on.
-#[tokio::test]
-async fn an_instance_keeps_following_the_others_after_its_control_feed_lagged() {
-    let hub = Hub::with_config(HubConfig {
-        replay: 8,
-        ..HubConfig::default()
-    });
-    let producer = Runs::new(hub.clone(), RunsConfig::default());
-    let follower = Runs::new(hub.clone(), RunsConfig::default());
-    // Control events the follower has not read yet (it has not run), then
-    // a burst on another topic that evicts them.
-    let early = producer
-        .start(|_run| std::future::pending::<()>())
-        .await
-        .unwrap();
-    for n in 0..32 {
-        hub.publish("busy", event!(data: n.to_string()))
-            .await
-            .unwrap();
+/// An in-process transport whose publish takes a turn of the scheduler
+/// before it stores the event, as every broker round trip does.
+struct Yielding(sse_runtime::hub::LocalTransport);
+
+impl sse_runtime::hub::Transport for Yielding {
+    fn starts_after(&self) -> sse_runtime::hub::EventId {
+        self.0.starts_after()
     }
-    tokio::task::yield_now().await;
-    let _ = early;
-    // A run started after the burst: the follower must learn of it.
-    let later = producer
-        .start(|_run| std::future::pending::<()>())
-        .await
-        .unwrap();
-    until_state(&follower, &later, RunState::Running).await;
+    fn attach(&self, feed: sse_runtime::hub::LiveFeed) {
+        self.0.attach(feed)
+    }
+    fn publish(
+        &self,
+        topic: Arc<str>,
+        kind: sse_runtime::hub::EntryKind,
+        frame: bytes::Bytes,
+    ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::EventId, sse_runtime::hub::HubError>>
+    {
+        let stored = self.0.publish(topic, kind, frame);
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            stored.await
+        })
+    }
+    fn history(
+        &self,
+        after: sse_runtime::hub::EventId,
+        limit: usize,
+    ) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::History, sse_runtime::hub::HubError>>
+    {
+        self.0.history(after, limit)
+    }
 }
 
 /// `max_running` was checked before the run was recorded as running here,
-/// with the announcement to other instances (a broker round trip) in
-/// between: starts that came together all passed the check.
+/// with a broker round trip in between: starts that came together all
+/// passed the check.
 #[tokio::test]
 async fn max_running_holds_for_starts_that_come_together() {
     let hub = Hub::with_transport(
@@ -427,8 +511,7 @@ async fn max_running_holds_for_starts_that_come_together() {
 
 /// A producer may hand clones of its sender to tasks of its own. Once the
 /// run has ended, what they send is after the end mark, where no attached
-/// client reads: it used to be accepted (`Ok` with an id) and lost.
-/// `RunError::Ended` says the run is over.
+/// client reads: it is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_kept_past_the_end_of_its_run_is_refused() {
     let runs = Runs::new(Hub::new(), RunsConfig::default());
@@ -443,10 +526,7 @@ async fn a_sender_kept_past_the_end_of_its_run_is_refused() {
     let sender = within(sender).await.unwrap();
     until_state(&runs, &id, RunState::Finished).await;
     let late = sender.send(event!(data: "too late")).await;
-    assert!(
-        matches!(late, Err(sse_runtime::runs::RunError::Ended)),
-        "{late:?}"
-    );
+    assert!(matches!(late, Err(RunError::Ended)), "{late:?}");
 
     // And after a cancel, from a task the producer spawned.
     let (kept, sender) = tokio::sync::oneshot::channel();
@@ -460,37 +540,35 @@ async fn a_sender_kept_past_the_end_of_its_run_is_refused() {
     let sender = within(sender).await.unwrap();
     runs.cancel(&cancelled).await.unwrap();
     let late = sender.send(event!(data: "after cancel")).await;
-    assert!(
-        matches!(late, Err(sse_runtime::runs::RunError::Ended)),
-        "{late:?}"
-    );
+    assert!(matches!(late, Err(RunError::Ended)), "{late:?}");
 }
 
-/// Dropping every `Runs` handle (an application rebuilt, a test's server
-/// gone) leaves its producers running. Their ends used to go unmarked (the
-/// task that marks them held only a weak handle), so streams attached to
-/// them, here and on other instances, never ended.
+/// Dropping every `Runs` handle of an instance stops its producers (their
+/// futures are dropped) and every task the runs started; their runs end
+/// as failed, so that streams attached to them end, here and elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_end_with_their_run_after_runs_is_dropped() {
+async fn dropping_runs_stops_its_producers_and_fails_their_runs() {
     let hub = Hub::new();
     let runs = Runs::new(hub.clone(), RunsConfig::default());
     let other_instance = Runs::new(hub, RunsConfig::default());
+    let (guard, dropped) = drop_flag();
     let id = runs
         .start(|run| async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            run.send(event!(data: "late but sent")).await.unwrap();
+            let _guard = guard;
+            run.send(event!(data: "sent")).await.unwrap();
+            std::future::pending::<()>().await;
         })
         .await
         .unwrap();
-    let mut attached = runs.attach(&id, None).unwrap();
-    until_state(&other_instance, &id, RunState::Running).await;
+    let mut attached = other_instance.attach(&id, None).await.unwrap();
+    assert_eq!(data_of(&[within(attached.next()).await.unwrap()]), ["sent"]);
     drop(runs);
-    let data: Vec<String> = events_of(&read_to_end(&mut attached).await)
-        .into_iter()
-        .map(|(data, _)| data)
-        .collect();
-    assert_eq!(data, ["late but sent"]);
-    until_state(&other_instance, &id, RunState::Finished).await;
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    assert_eq!(
+        end_of(&read_to_end(&mut attached).await),
+        Some(RunState::Failed)
+    );
+    until_state(&other_instance, &id, RunState::Failed).await;
 }
 
 /// A run longer than what the hub keeps: a client attaching from the start
@@ -513,13 +591,13 @@ async fn attaching_from_the_start_after_the_start_was_evicted_says_reset() {
         .await
         .unwrap();
     until_state(&runs, &id, RunState::Finished).await;
-    let mut attached = runs.attach(&id, None).unwrap();
-    let events = typed_events_of(&read_to_end(&mut attached).await);
-    let first = events.first().expect("some events");
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
     assert!(
-        first.0 == "reset" || first.1 == "1",
-        "a run without its start, and nothing said: {events:?}"
+        matches!(items.first(), Some(RunItem::Reset(_))),
+        "a run without its start, and nothing said: {items:?}"
     );
+    assert_eq!(end_of(&items), Some(RunState::Finished));
 }
 
 /// With Redis, an instance started after a run began holds none of the
@@ -527,19 +605,10 @@ async fn attaching_from_the_start_after_the_start_was_evicted_says_reset() {
 /// to read only that log: the run without its beginning, and nothing said.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attaching_from_the_start_on_an_instance_that_came_later_gets_the_whole_run() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(store) = Store::redis() else {
         return;
     };
-    let instance = || async {
-        let transport = RedisTransport::connect(&redis.url(), RedisOptions::new().prefix("late"))
-            .await
-            .unwrap();
-        Runs::new(
-            Hub::with_transport(transport, HubConfig::default()),
-            RunsConfig::default(),
-        )
-    };
-    let early = instance().await;
+    let early = store.instance(RunsConfig::default()).await;
     let (go_on, proceed) = tokio::sync::oneshot::channel::<()>();
     let id = early
         .start(|run| async move {
@@ -553,73 +622,18 @@ async fn attaching_from_the_start_on_an_instance_that_came_later_gets_the_whole_
         })
         .await
         .unwrap();
-    let mut first_three = early.attach(&id, None).unwrap();
+    let mut first_three = early.attach(&id, None).await.unwrap();
     for _ in 0..3 {
         within(first_three.next()).await.unwrap();
     }
-    let late = instance().await;
+    let late = store.instance(RunsConfig::default()).await;
+    // It knows the run while it runs, from Redis.
+    assert_eq!(late.state(&id).await.unwrap(), Some(RunState::Running));
+    let mut attached = late.attach(&id, None).await.unwrap();
     go_on.send(()).unwrap();
-    // The late instance learns of the run from its end.
-    until_state(&late, &id, RunState::Finished).await;
-    let mut attached = late.attach(&id, None).unwrap();
-    let data: Vec<String> = events_of(&read_to_end(&mut attached).await)
-        .into_iter()
-        .map(|(data, _)| data)
-        .collect();
-    assert_eq!(data, ["1", "2", "3", "4", "5"]);
-}
-
-/// An instance learns of runs from the control events its own log
-/// receives. With Redis, one started after a run began (a new instance
-/// behind the load balancer, a rolling deploy) does not know that run
-/// until it ends: attaching there while it runs is `UnknownRun` (404).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a design: run state that a new instance can read (kept in the broker, e.g. a hash per run, or the control topic's history read back from Redis at start-up); the log of a new process holds nothing from before it started"]
-async fn an_instance_started_during_a_run_knows_the_run() {
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
-    let instance = || async {
-        let transport = RedisTransport::connect(&redis.url(), RedisOptions::new().prefix("new"))
-            .await
-            .unwrap();
-        Runs::new(
-            Hub::with_transport(transport, HubConfig::default()),
-            RunsConfig::default(),
-        )
-    };
-    let early = instance().await;
-    let id = early
-        .start(|_run| std::future::pending::<()>())
-        .await
-        .unwrap();
-    let late = instance().await;
-    until_state(&late, &id, RunState::Running).await;
-}
-
-/// A run produced by an instance that died (killed, crashed, its host
-/// gone) is `running` on every other instance for ever: nothing announces
-/// its end, it never expires, and a client attached to it waits for ever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a design: producer liveness (a lease the producing instance renews, or a heartbeat on the control topic), so that other instances can end a run whose producer is gone"]
-async fn a_run_whose_instance_died_ends_on_the_others() {
-    let hub = Hub::new();
-    let survivor = Runs::new(hub.clone(), RunsConfig::default());
-    // What a producing instance announced before it died.
-    let run = "0123456789abcdef0123456789abcdef";
-    let announced = serde_json::json!({
-        "kind": "state", "run": run, "state": "running", "at": 1u64,
-    });
-    hub.publish(
-        sse_runtime::runs::CONTROL_TOPIC,
-        sse_runtime::Event::json(&announced).unwrap(),
-    )
-    .await
-    .unwrap();
-    until_state(&survivor, run, RunState::Running).await;
-    // No one produces it; it should not stay `running`.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_ne!(survivor.state(run), Some(RunState::Running));
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["1", "2", "3", "4", "5"]);
+    assert_eq!(end_of(&items), Some(RunState::Finished));
 }
 
 /// A producer that panics fails its run, and frees its place under
@@ -638,11 +652,608 @@ async fn failed_and_cancelled_runs_free_their_place() {
         .await
         .unwrap();
     until_state(&runs, &failed, RunState::Failed).await;
+    until_running(&runs, 0).await;
     let cancelled = runs
         .start(|_run| std::future::pending::<()>())
         .await
         .unwrap();
     runs.cancel(&cancelled).await.unwrap();
-    assert_eq!(runs.state(&cancelled), Some(RunState::Cancelled));
+    assert_eq!(
+        runs.state(&cancelled).await.unwrap(),
+        Some(RunState::Cancelled)
+    );
+    until_running(&runs, 0).await;
     runs.start(|_run| async {}).await.unwrap();
+}
+
+/// What a producer sends is its events, whatever they look like: a comment
+/// with the text of the old end mark, events named like the hub's notices
+/// or like the run's end. It used to end every attached stream at that
+/// comment (losing the rest), and to cut a replay short at an event named
+/// `reset`. Both live and replayed after the run finished.
+async fn a_producer_may_send_any_event_name_and_comment_text(store: Store) {
+    let runs = store.instance(RunsConfig::default()).await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|run| async move {
+            let _ = gate.await;
+            run.send(sse_runtime::comment!("sse-runtime run ended"))
+                .await
+                .unwrap();
+            run.send(event!(data: ": sse-runtime run ended"))
+                .await
+                .unwrap();
+            for name in ["reset", "lagged", "run_end", "end"] {
+                run.send(event!(data: format!("a {name}"), event: name))
+                    .await
+                    .unwrap();
+            }
+            run.send(event!(data: "last")).await.unwrap();
+        })
+        .await
+        .unwrap();
+    let mut live = runs.attach(&id, None).await.unwrap();
+    go.send(()).unwrap();
+    let expected = [
+        ("message", ": sse-runtime run ended"),
+        ("reset", "a reset"),
+        ("lagged", "a lagged"),
+        ("run_end", "a run_end"),
+        ("end", "a end"),
+        ("message", "last"),
+    ];
+    let check = |items: &[RunItem]| {
+        assert_eq!(end_of(items), Some(RunState::Finished), "{items:?}");
+        let events: Vec<RunItem> = items
+            .iter()
+            .filter(|item| matches!(item, RunItem::Event(_)))
+            .cloned()
+            .collect();
+        // The comment is an event of the run too (a client sees none).
+        assert_eq!(events.len(), 7, "{items:?}");
+        assert!(events[0]
+            .clone()
+            .into_event()
+            .unwrap()
+            .as_bytes()
+            .starts_with(b": sse-runtime run ended\n"));
+        let got: Vec<(String, String)> = received(&events)
+            .into_iter()
+            .map(|(name, data, _)| (name, data))
+            .collect();
+        let want: Vec<(String, String)> = expected
+            .iter()
+            .map(|(name, data)| (name.to_string(), data.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    };
+    check(&read_to_end(&mut live).await);
+    until_state(&runs, &id, RunState::Finished).await;
+    let mut replayed = runs.attach(&id, None).await.unwrap();
+    check(&read_to_end(&mut replayed).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_may_send_any_event_name_and_comment_text_in_process() {
+    a_producer_may_send_any_event_name_and_comment_text(Store::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_may_send_any_event_name_and_comment_text_on_redis() {
+    if let Some(store) = Store::redis() {
+        a_producer_may_send_any_event_name_and_comment_text(store).await;
+    }
+}
+
+/// `max_events` counts the events stored. A send that failed (refused as
+/// too large for the hub) used to use up a place.
+fn small_events() -> HubConfig {
+    HubConfig {
+        replay_bytes: 4096,
+        ..HubConfig::default()
+    }
+}
+
+async fn failed_sends_do_not_use_up_max_events(store: Store) {
+    let hub = store.hub(small_events()).await;
+    let runs = Runs::new(
+        hub,
+        RunsConfig {
+            max_events: 2,
+            ..RunsConfig::default()
+        },
+    );
+    let (done, results) = tokio::sync::oneshot::channel();
+    runs.start(|run| async move {
+        let mut results = Vec::new();
+        for _ in 0..3 {
+            results.push(run.send(event!(data: "x".repeat(8192))).await.map(|_| ()));
+        }
+        for n in 0..3 {
+            results.push(run.send(event!(data: n.to_string())).await.map(|_| ()));
+        }
+        let _ = done.send(results);
+    })
+    .await
+    .unwrap();
+    let results = within(results).await.unwrap();
+    let outcome: Vec<&str> = results
+        .iter()
+        .map(|result| match result {
+            Ok(()) => "ok",
+            Err(RunError::Hub(sse_runtime::hub::HubError::TooLarge { .. })) => "too large",
+            Err(RunError::RunLogFull(2)) => "full",
+            Err(other) => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        ["too large", "too large", "too large", "ok", "ok", "full"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sends_do_not_use_up_max_events_in_process() {
+    failed_sends_do_not_use_up_max_events(Store::local_with(small_events())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sends_do_not_use_up_max_events_on_redis() {
+    if let Some(store) = Store::redis() {
+        failed_sends_do_not_use_up_max_events(store).await;
+    }
+}
+
+/// Polls `future` `polls` times, letting the runtime run between polls,
+/// then drops it: a caller that stops waiting at that await point. Returns
+/// its output if it finished first.
+async fn drop_after_polls<F: Future>(future: F, polls: usize) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+        if let Poll::Ready(output) = polled {
+            return Some(output);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    None
+}
+
+/// Drops `start`, `send` and `cancel` at each of their await points (polled
+/// 0, 1, 2, .. times, with the broker slowed on Redis so that each poll
+/// finds it waiting), and checks that nothing leaks: every producer future
+/// is dropped or run, every run ends, and every place under `max_running`
+/// is given back.
+async fn dropped_futures_leave_no_run_running_and_no_place_taken(store: Store) {
+    let runs = store
+        .instance(RunsConfig {
+            max_running: 2,
+            ..RunsConfig::default()
+        })
+        .await;
+    let pause = |ms: u64| {
+        if let Some(server) = store.redis_server() {
+            server.command(&format!("CLIENT PAUSE {ms} WRITE"));
+        }
+    };
+    for polls in 0..6 {
+        // `start`, dropped: the run never runs for ever.
+        let (guard, dropped) = drop_flag();
+        pause(30);
+        let started = drop_after_polls(runs.start(endless(guard)), polls).await;
+        match started {
+            // It finished: a run like any other, cancelled here.
+            Some(Ok(id)) => runs.cancel(&id).await.unwrap(),
+            Some(Err(error)) => panic!("{error}"),
+            None => {}
+        }
+        support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+        until_running(&runs, 0).await;
+
+        // `cancel`, dropped: the run is cancelled, or still runs and can
+        // be; never cancelled with its producer still going.
+        let (guard, dropped) = drop_flag();
+        let id = runs.start(endless(guard)).await.unwrap();
+        pause(30);
+        let cancelled = drop_after_polls(runs.cancel(&id), polls).await;
+        if let Some(result) = cancelled {
+            result.unwrap();
+        }
+        within(async {
+            loop {
+                let state = runs.state(&id).await.ok().flatten();
+                let dropped = dropped.load(Ordering::SeqCst);
+                match state {
+                    Some(RunState::Running) if !dropped => break,
+                    Some(RunState::Cancelled) if dropped => break,
+                    _ => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+        })
+        .await;
+        runs.cancel(&id).await.unwrap();
+        assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Cancelled));
+        support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+        until_running(&runs, 0).await;
+
+        // `send`, dropped by the producer: the run goes on and ends, and
+        // its stream with it.
+        let (go, gate) = tokio::sync::oneshot::channel::<()>();
+        let id = runs
+            .start(move |run| async move {
+                let _ = gate.await;
+                let _ = drop_after_polls(run.send(event!(data: "maybe")), polls).await;
+                run.send(event!(data: "surely")).await.unwrap();
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        pause(30);
+        go.send(()).unwrap();
+        let items = read_to_end(&mut attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Finished), "{items:?}");
+        assert_eq!(data_of(&items).last().map(String::as_str), Some("surely"));
+        until_running(&runs, 0).await;
+    }
+    // Every place is free.
+    let (first, _) = drop_flag();
+    let (second, _) = drop_flag();
+    runs.start(endless(first)).await.unwrap();
+    runs.start(endless(second)).await.unwrap();
+    if let Some(server) = store.redis_server() {
+        // Nothing left running in Redis but those two.
+        let keys = server.command("KEYS {runs}:run:*");
+        let running = keys
+            .lines()
+            .filter(|line| line.starts_with("{runs}:run:"))
+            .filter(|key| {
+                server
+                    .command(&format!("HGET {key} state"))
+                    .contains("running")
+            })
+            .count();
+        assert_eq!(running, 2, "{keys}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_futures_leave_no_run_running_and_no_place_taken_in_process() {
+    dropped_futures_leave_no_run_running_and_no_place_taken(Store::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_futures_leave_no_run_running_and_no_place_taken_on_redis() {
+    if let Some(store) = Store::redis() {
+        dropped_futures_leave_no_run_running_and_no_place_taken(store).await;
+    }
+}
+
+/// Starts dropped while Redis is paused used to leave `running` entries
+/// with no producer, each holding a place under `max_running` for ever:
+/// three of them, and every later start failed with `TooManyRuns`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_dropped_while_redis_is_paused_free_their_places() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            max_running: 3,
+            ..RunsConfig::default()
+        })
+        .await;
+    server.command("CLIENT PAUSE 1500 WRITE");
+    for _ in 0..3 {
+        let (guard, _) = drop_flag();
+        let start = tokio::time::timeout(Duration::from_millis(100), runs.start(endless(guard)));
+        assert!(start.await.is_err(), "the start waits on the paused Redis");
+    }
+    server.command("CLIENT UNPAUSE");
+    until_running(&runs, 0).await;
+    for _ in 0..3 {
+        let (guard, _) = drop_flag();
+        runs.start(endless(guard)).await.unwrap();
+    }
+}
+
+/// A cancel stored by another instance is applied by the producing one,
+/// however busy its hub: here its watch on the run falls behind a flood
+/// on the run's topic and misses the end mark, and its next lease renewal
+/// finds the run cancelled. (The control topic it used to travel on was
+/// trimmed under such a flood, and the cancel was lost.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_is_applied_however_busy_the_hub() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let config = RunsConfig {
+        lease: Duration::from_secs(2),
+        ..RunsConfig::default()
+    };
+    let small = HubConfig {
+        replay: 8,
+        ..HubConfig::default()
+    };
+    let a = Runs::new(store.hub(small).await, config);
+    let b = store.instance(config).await;
+    let flood = store.hub(small).await;
+    let (guard, dropped) = drop_flag();
+    let id = a.start(endless(guard)).await.unwrap();
+    let topic = format!("sse-runtime:run:{id}");
+    let flooding = tokio::spawn(async move {
+        for n in 0..4000 {
+            let _ = flood.publish(&topic, event!(data: n.to_string())).await;
+        }
+    });
+    b.cancel(&id).await.unwrap();
+    let cancelled = Instant::now();
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    assert!(
+        cancelled.elapsed() < config.lease,
+        "{:?}",
+        cancelled.elapsed()
+    );
+    flooding.abort();
+    until_running(&a, 0).await;
+}
+
+/// With Redis, an instance started during a run knows it, from Redis: it
+/// used to learn of runs only from the control events its own log
+/// received, so it did not know one until it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_during_a_run_knows_the_run() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let early = store.instance(RunsConfig::default()).await;
+    let id = early
+        .start(|run| async move {
+            run.send(event!(data: "one")).await.unwrap();
+            std::future::pending::<()>().await;
+        })
+        .await
+        .unwrap();
+    let late = store.instance(RunsConfig::default()).await;
+    assert_eq!(late.state(&id).await.unwrap(), Some(RunState::Running));
+    let mut attached = late.attach(&id, None).await.unwrap();
+    assert_eq!(data_of(&[within(attached.next()).await.unwrap()]), ["one"]);
+    late.cancel(&id).await.unwrap();
+    assert_eq!(
+        end_of(&read_to_end(&mut attached).await),
+        Some(RunState::Cancelled)
+    );
+}
+
+/// A run that ends, or is cancelled, while Redis is down: its end is
+/// stored once Redis is back (retried until it is), and the streams
+/// attached to it, on every instance, end then. It used to be published
+/// once and lost: the streams stayed open, and the other instance said
+/// `running` for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_that_end_while_redis_is_down_end_their_streams_once_it_is_back() {
+    let Some(mut server) = RedisServer::start_persistent() else {
+        return;
+    };
+    let url = server.url();
+    let a = Runs::new(
+        redis_hub(&url, HubConfig::default()).await,
+        RunsConfig::default(),
+    );
+    let b = Runs::new(
+        redis_hub(&url, HubConfig::default()).await,
+        RunsConfig::default(),
+    );
+    let (finish, finishing) = tokio::sync::oneshot::channel::<()>();
+    let finished = a
+        .start(|run| async move {
+            run.send(event!(data: "before")).await.unwrap();
+            let _ = finishing.await;
+        })
+        .await
+        .unwrap();
+    let (guard, dropped) = drop_flag();
+    let cancelled = a.start(endless(guard)).await.unwrap();
+    let mut streams = Vec::new();
+    for runs in [&a, &b] {
+        for id in [&finished, &cancelled] {
+            let mut attached = runs.attach(id, None).await.unwrap();
+            if id == &finished {
+                assert_eq!(
+                    data_of(&[within(attached.next()).await.unwrap()]),
+                    ["before"]
+                );
+            }
+            streams.push((id.clone(), attached));
+        }
+    }
+    server.stop();
+    finish.send(()).unwrap();
+    // The producing instance cancels its own run while Redis is down: the
+    // producer stops at once; the end is stored later.
+    a.cancel(&cancelled).await.unwrap();
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.restart();
+    for (id, mut attached) in streams {
+        let expected = if id == finished {
+            RunState::Finished
+        } else {
+            RunState::Cancelled
+        };
+        let items = read_to_end(&mut attached).await;
+        assert_eq!(end_of(&items), Some(expected), "{items:?}");
+    }
+    until_state(&b, &finished, RunState::Finished).await;
+    until_state(&b, &cancelled, RunState::Cancelled).await;
+    until_running(&a, 0).await;
+}
+
+/// A run produced by a server process that is killed (SIGKILL): no one
+/// ends it. Within its lease, an instance with a stream attached to it
+/// marks it failed; the stream ends saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_instance_was_killed_is_failed_within_its_lease() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let url = store.redis_server().unwrap().url();
+    let lease = Duration::from_secs(2);
+    let mut producer = RunProcess::start(&url, lease);
+    let survivor = Runs::new(
+        redis_hub(&url, HubConfig::default()).await,
+        RunsConfig {
+            lease,
+            ..RunsConfig::default()
+        },
+    );
+    assert_eq!(
+        survivor.state(&producer.run).await.unwrap(),
+        Some(RunState::Running)
+    );
+    let mut attached = survivor.attach(&producer.run, None).await.unwrap();
+    assert_eq!(
+        data_of(&[within(attached.next()).await.unwrap()]),
+        ["alive"]
+    );
+    producer.kill();
+    let killed = Instant::now();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    assert!(
+        killed.elapsed() <= lease + Duration::from_millis(500),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_eq!(
+        survivor.state(&producer.run).await.unwrap(),
+        Some(RunState::Failed)
+    );
+}
+
+/// A server process holding one run: this test binary, run with
+/// `RUN_CHILD_REDIS` set, running only [`run_child_process`].
+struct RunProcess {
+    run: String,
+    child: std::process::Child,
+}
+
+impl RunProcess {
+    fn start(redis_url: &str, lease: Duration) -> RunProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "run_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("RUN_CHILD_REDIS", redis_url)
+            .env("RUN_CHILD_LEASE_MS", lease.as_millis().to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a run process");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let run = loop {
+            let line = lines
+                .next()
+                .expect("the run process prints its run")
+                .unwrap();
+            if let Some((_, run)) = line.split_once("RUN STARTED ") {
+                break run.trim().to_owned();
+            }
+        };
+        RunProcess { run, child }
+    }
+
+    /// SIGKILL: the process ends at once, ending nothing.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RunProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The child side of [`RunProcess`]: does nothing unless started by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_child_process() {
+    let Ok(url) = std::env::var("RUN_CHILD_REDIS") else {
+        return;
+    };
+    let lease: u64 = std::env::var("RUN_CHILD_LEASE_MS")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let runs = Runs::new(
+        redis_hub(&url, HubConfig::default()).await,
+        RunsConfig {
+            lease: Duration::from_millis(lease),
+            ..RunsConfig::default()
+        },
+    );
+    let run = runs
+        .start(|run| async move {
+            run.send(event!(data: "alive")).await.unwrap();
+            std::future::pending::<()>().await;
+        })
+        .await
+        .unwrap();
+    println!("RUN STARTED {run}");
+    std::future::pending::<()>().await;
+}
+
+/// Dropping the runs and their hub stops every task they started (the
+/// producers, their supervisors, the Redis reader) and closes their
+/// connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_runs_and_their_hub_stops_their_tasks_and_closes_their_connections() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let clients = || server.info("connected_clients");
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let (clients_before, tasks_before) = (clients(), tasks());
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let runs = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    let finished = runs
+        .start(|run| async move {
+            run.send(event!(data: "x")).await.unwrap();
+        })
+        .await
+        .unwrap();
+    until_state(&runs, &finished, RunState::Finished).await;
+    {
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        // Long enough for the lease to be renewed and the watchdog to check.
+        let _ = tokio::time::timeout(Duration::from_millis(600), attached.next()).await;
+    }
+    assert!(clients() > clients_before);
+    drop(runs);
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    within(async {
+        while clients() != clients_before || tasks() != tasks_before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // Its run was ended as the instance stopped.
+    let other = store.instance(config).await;
+    assert_eq!(other.state(&id).await.unwrap(), Some(RunState::Failed));
 }

@@ -430,23 +430,3 @@ pub fn decode_unit(name: &str, data: &str) -> Result<(), DecodeError> {
         Err(DecodeError::unit_data(name))
     }
 }
-
-/// Whether `names` holds `name`, usable in constants.
-pub(crate) const fn holds(names: &[&str], name: &str) -> bool {
-    let mut i = 0;
-    while i < names.len() {
-        let candidate = names[i].as_bytes();
-        let wanted = name.as_bytes();
-        if candidate.len() == wanted.len() {
-            let mut j = 0;
-            while j < wanted.len() && candidate[j] == wanted[j] {
-                j += 1;
-            }
-            if j == wanted.len() {
-                return true;
-            }
-        }
-        i += 1;
-    }
-    false
-}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sse_runtime::event;
-use sse_runtime::hub::{EventId, Hub, HubConfig, HubError, LagPolicy, Subscription};
+use sse_runtime::hub::{Delivery, EventId, Hub, HubConfig, HubError, LagPolicy, Subscription};
 use sse_runtime::testing::{parse_all, Received};
 
 use super::within;
@@ -40,8 +40,14 @@ impl Backend {
     }
 }
 
-/// One event read back: (type, data, id).
-pub fn read(event: &sse_runtime::Event) -> (String, String, String) {
+/// One item as a response writes it: an event, or a notice's frame.
+pub fn frame(item: &Delivery) -> sse_runtime::Event {
+    sse_runtime::IntoEvent::into_event(item.clone()).expect("every delivery can be written")
+}
+
+/// One item read back as a client reads it: (type, data, id).
+pub fn read(item: &Delivery) -> (String, String, String) {
+    let event = frame(item);
     match parse_all(event.as_bytes()).as_slice() {
         [Received::Event(e)] => (
             e.event_type.clone(),
@@ -86,8 +92,8 @@ pub async fn delivers_every_event_once_to_every_instance(backend: &Backend) {
     }
     // Encoded once per instance: subscribers there share the bytes.
     publish(&hubs[0], "news", "shared").await;
-    let a = within(there.next()).await.unwrap().into_bytes();
-    let b = within(there_too.next()).await.unwrap().into_bytes();
+    let a = frame(&within(there.next()).await.unwrap()).into_bytes();
+    let b = frame(&within(there_too.next()).await.unwrap()).into_bytes();
     assert_eq!(a.as_ptr(), b.as_ptr());
 }
 

@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::transport::EntryKind;
 use super::{EventId, HubConfig};
 use crate::sync::lock;
 
@@ -31,6 +32,11 @@ use crate::sync::lock;
 pub(crate) struct Entry {
     pub(crate) id: EventId,
     topic: Arc<str>,
+    /// A published event, or one of the library's marks; never decided
+    /// from `frame`.
+    pub(crate) kind: EntryKind,
+    /// For an event, the encoded event with its id; for a mark, what the
+    /// mark carries (see [`EntryKind`]).
     pub(crate) frame: Bytes,
     at: Instant,
     /// Its place among its topic's events, from 1.
@@ -49,7 +55,12 @@ pub(crate) struct Cursor {
 
 /// What reading the log gave a subscriber.
 pub(crate) enum Read {
-    Event(Bytes),
+    /// The next entry of its topics.
+    Entry {
+        id: EventId,
+        kind: EntryKind,
+        frame: Bytes,
+    },
     /// Nothing new; the subscriber's waker is registered.
     Waiting,
     /// Events of its topics were evicted before it read them.
@@ -113,9 +124,11 @@ struct Topic {
     subscribers: Vec<usize>,
 }
 
-#[derive(Default)]
 struct Waiter {
     waker: Option<Waker>,
+    /// Whether it counts in [`HubStats::subscribers`]: the library's own
+    /// subscriptions (a run's producer watching for its end) do not.
+    counted: bool,
 }
 
 /// Counts of what the log holds; see [`Hub::stats`](super::Hub::stats).
@@ -155,14 +168,16 @@ impl Log {
         &self.config
     }
 
-    /// Appends an event with the next id `next_id` gives (called with the
-    /// newest id so far, under the lock) and wakes the topic's subscribers.
-    /// `frame` builds the encoded event for that id. Returns the id, or
-    /// `None` when `next_id` gave one not newer than the newest (a
-    /// transport delivering an event twice): nothing is appended then.
+    /// Appends an entry of `kind` with the next id `next_id` gives (called
+    /// with the newest id so far, under the lock) and wakes the topic's
+    /// subscribers. `frame` builds what the entry holds for that id.
+    /// Returns the id, or `None` when `next_id` gave one not newer than the
+    /// newest (a transport delivering an entry twice): nothing is appended
+    /// then.
     pub(crate) fn append(
         &self,
         topic: &str,
+        kind: EntryKind,
         next_id: impl FnOnce(EventId) -> EventId,
         frame: impl FnOnce(EventId) -> Bytes,
     ) -> Option<EventId> {
@@ -186,6 +201,7 @@ impl Log {
         state.entries.push_back(Entry {
             id,
             topic: topic_key.clone(),
+            kind,
             frame,
             at: now,
             ordinal,
@@ -225,15 +241,19 @@ impl Log {
 
     /// Registers a subscriber of `topics`; returns its key, and a cursor at
     /// the newest event, from which it reads what comes next.
-    pub(crate) fn register(&self, topics: &[Arc<str>]) -> (usize, Cursor) {
+    pub(crate) fn register(&self, topics: &[Arc<str>], counted: bool) -> (usize, Cursor) {
         let mut state = lock(&self.state);
+        let waiter = Waiter {
+            waker: None,
+            counted,
+        };
         let key = match state.free.pop() {
             Some(key) => {
-                state.subscribers[key] = Some(Waiter::default());
+                state.subscribers[key] = Some(waiter);
                 key
             }
             None => {
-                state.subscribers.push(Some(Waiter::default()));
+                state.subscribers.push(Some(waiter));
                 state.subscribers.len() - 1
             }
         };
@@ -245,7 +265,7 @@ impl Log {
                 .subscribers
                 .push(key);
         }
-        state.live += 1;
+        state.live += usize::from(counted);
         (key, state.live_cursor(topics))
     }
 
@@ -259,9 +279,11 @@ impl Log {
                 }
             }
         }
-        state.subscribers[key] = None;
+        let counted = state.subscribers[key]
+            .take()
+            .is_some_and(|waiter| waiter.counted);
         state.free.push(key);
-        state.live -= 1;
+        state.live -= usize::from(counted);
     }
 
     /// A cursor at the newest event: the subscriber reads what comes next.
@@ -378,7 +400,11 @@ impl Log {
         if let Some((slot, entry)) = next {
             cursor.id = entry.id;
             cursor.seen[slot].1 = entry.ordinal;
-            return Read::Event(entry.frame.clone());
+            return Read::Entry {
+                id: entry.id,
+                kind: entry.kind,
+                frame: entry.frame.clone(),
+            };
         }
         cursor.id = state.head;
         if let Some(waiter) = state.subscribers[key].as_mut() {
@@ -562,6 +588,7 @@ mod tests {
     fn append(log: &Log, topic: &str) -> EventId {
         log.append(
             topic,
+            EntryKind::Event,
             |newest| newest.next_at(0),
             |_| Bytes::from_static(b"data: x\n\n"),
         )
@@ -575,7 +602,7 @@ mod tests {
     fn a_gap_forgets_topics_no_one_subscribes_to() {
         let log = Log::new(HubConfig::default(), EventId::new(1, 0));
         let subscribed: Arc<str> = Arc::from("kept");
-        let (key, _) = log.register(std::slice::from_ref(&subscribed));
+        let (key, _) = log.register(std::slice::from_ref(&subscribed), true);
         for n in 0..1000 {
             append(&log, &format!("user-{n}"));
         }

@@ -25,16 +25,18 @@
 //!   shares a hub between processes through Redis Streams. Handlers do not
 //!   change.
 
+mod id;
 mod log;
+mod notice;
 #[cfg(feature = "redis")]
 mod redis;
 mod subscription;
 mod transport;
 mod typed;
 
+use std::any::Any;
 use std::fmt;
-use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,13 +45,19 @@ use crate::encode;
 use crate::error::EventError;
 use crate::event::IntoEvent;
 
+pub use self::id::{EventId, ParseEventIdError};
 pub use self::log::HubStats;
+pub use self::notice::{Delivery, Lagged, NoticeNames, Reset};
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::{broker_error, RedisHandle};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisOptions, RedisTransport};
+pub(crate) use self::subscription::Item;
 pub use self::subscription::Subscription;
-pub(crate) use self::transport::unix_ms;
-pub use self::transport::{BoxFuture, History, LiveFeed, LocalTransport, StoredEvent, Transport};
-pub use self::typed::{TypedHub, TypedSubscription};
+pub use self::transport::{
+    BoxFuture, EntryKind, History, LiveFeed, LocalTransport, StoredEvent, Transport,
+};
+pub use self::typed::{TypedDelivery, TypedHub, TypedSubscription};
 
 /// What to do with a subscriber that falls behind what the hub holds.
 ///
@@ -100,6 +108,8 @@ pub struct HubConfig {
     pub max_age: Option<Duration>,
     /// What happens to a subscriber that falls behind.
     pub lag: LagPolicy,
+    /// The event names of the hub's notices (`lagged`, `reset`).
+    pub notices: NoticeNames,
 }
 
 impl Default for HubConfig {
@@ -109,103 +119,8 @@ impl Default for HubConfig {
             replay_bytes: 8 << 20,
             max_age: None,
             lag: LagPolicy::Disconnect,
+            notices: NoticeNames::default(),
         }
-    }
-}
-
-/// A hub event's id: the milliseconds since the Unix epoch when it was
-/// stored, and a sequence number among the events of that millisecond.
-/// Written `<ms>-<seq>` on the wire (as Redis Streams writes its ids), and
-/// ordered as published.
-///
-/// ```
-/// use sse_runtime::hub::EventId;
-/// let id: EventId = "1700000000000-3".parse().unwrap();
-/// assert_eq!((id.ms(), id.seq()), (1_700_000_000_000, 3));
-/// assert_eq!(id.to_string(), "1700000000000-3");
-/// assert!(id < EventId::new(1_700_000_000_001, 0));
-/// assert!("7".parse::<EventId>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct EventId {
-    ms: u64,
-    seq: u64,
-}
-
-impl EventId {
-    /// The id `<ms>-<seq>`.
-    ///
-    /// ```
-    /// assert_eq!(sse_runtime::hub::EventId::new(5, 1).to_string(), "5-1");
-    /// ```
-    pub const fn new(ms: u64, seq: u64) -> EventId {
-        EventId { ms, seq }
-    }
-
-    /// The milliseconds part.
-    ///
-    /// ```
-    /// assert_eq!(sse_runtime::hub::EventId::new(5, 1).ms(), 5);
-    /// ```
-    pub const fn ms(&self) -> u64 {
-        self.ms
-    }
-
-    /// The sequence part.
-    ///
-    /// ```
-    /// assert_eq!(sse_runtime::hub::EventId::new(5, 1).seq(), 1);
-    /// ```
-    pub const fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// The id after this one for an event stored at `now_ms`: later
-    /// milliseconds start a new sequence; the same or an earlier one (the
-    /// clock stepped back) continues this one's.
-    pub(crate) fn next_at(self, now_ms: u64) -> EventId {
-        if now_ms > self.ms {
-            EventId::new(now_ms, 0)
-        } else {
-            EventId::new(self.ms, self.seq + 1)
-        }
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.ms, self.seq)
-    }
-}
-
-/// The error of parsing text that is not an [`EventId`].
-///
-/// ```
-/// assert!("abc".parse::<sse_runtime::hub::EventId>().is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseEventIdError;
-
-impl fmt::Display for ParseEventIdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a hub event id (expected <milliseconds>-<sequence>)")
-    }
-}
-
-impl std::error::Error for ParseEventIdError {}
-
-impl FromStr for EventId {
-    type Err = ParseEventIdError;
-
-    fn from_str(text: &str) -> Result<EventId, ParseEventIdError> {
-        let (ms, seq) = text.split_once('-').ok_or(ParseEventIdError)?;
-        let digits = |part: &str| {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ParseEventIdError);
-            }
-            part.parse::<u64>().map_err(|_| ParseEventIdError)
-        };
-        Ok(EventId::new(digits(ms)?, digits(seq)?))
     }
 }
 
@@ -314,6 +229,15 @@ impl From<EventError> for HubError {
 pub struct Hub {
     log: Arc<log::Log>,
     transport: Arc<dyn Transport>,
+    /// Set when the transport is a [`RedisTransport`]: the runs keep their
+    /// state beside its stream.
+    #[cfg(feature = "redis")]
+    redis: Option<RedisHandle>,
+    /// Where the runs on this hub keep their state in process: one
+    /// registry per hub, shared by every `Runs` built on it, as instances
+    /// on one Redis share its keys. Typed as `Any` so that the hub needs
+    /// nothing of the runs.
+    runs_registry: Arc<OnceLock<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl fmt::Debug for Hub {
@@ -363,9 +287,16 @@ impl Hub {
     pub fn with_transport(transport: impl Transport, config: HubConfig) -> Self {
         let log = Arc::new(log::Log::new(config, transport.starts_after()));
         transport.attach(LiveFeed::new(&log));
+        #[cfg(feature = "redis")]
+        let redis = (&transport as &dyn std::any::Any)
+            .downcast_ref::<RedisTransport>()
+            .map(RedisTransport::handle);
         Hub {
             log,
             transport: Arc::new(transport),
+            #[cfg(feature = "redis")]
+            redis,
+            runs_registry: Arc::new(OnceLock::new()),
         }
     }
 
@@ -390,6 +321,14 @@ impl Hub {
     /// # }).unwrap();
     /// ```
     pub async fn publish<E: IntoEvent>(&self, topic: &str, event: E) -> Result<EventId, HubError> {
+        let frame = self.frame_of(event)?;
+        self.transport
+            .publish(Arc::from(topic), EntryKind::Event, frame)
+            .await
+    }
+
+    /// The encoded `event` to publish, or why it cannot be.
+    pub(crate) fn frame_of<E: IntoEvent>(&self, event: E) -> Result<Bytes, HubError> {
         let frame = event.into_event()?.into_bytes();
         let limit = self.log.config().replay_bytes;
         // The id line the hub adds is at most this long.
@@ -397,7 +336,33 @@ impl Hub {
         if size > limit {
             return Err(HubError::TooLarge { size, limit });
         }
-        self.transport.publish(Arc::from(topic), frame).await
+        Ok(frame)
+    }
+
+    /// The Redis transport underneath, if that is what it is.
+    #[cfg(feature = "redis")]
+    pub(crate) fn redis(&self) -> Option<&RedisHandle> {
+        self.redis.as_ref()
+    }
+
+    /// The runs' registry for this hub, made on first use.
+    pub(crate) fn runs_registry<T: Any + Send + Sync + Default>(&self) -> Option<Arc<T>> {
+        let registry = self
+            .runs_registry
+            .get_or_init(|| Arc::new(T::default()) as Arc<dyn Any + Send + Sync>);
+        Arc::clone(registry).downcast::<T>().ok()
+    }
+
+    /// A subscription of the library's own, to `topics` from their next
+    /// entry, not counted in [`subscribers`](Self::subscribers).
+    pub(crate) fn watch(&self, topics: &[&str]) -> Subscription {
+        Subscription::new_uncounted(Arc::clone(&self.log), Arc::clone(&self.transport), topics)
+    }
+
+    /// The hub's transport, for the runs, which keep their marks beside
+    /// the events.
+    pub(crate) fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
     }
 
     /// Subscribes to `topics`, resuming after `last`: the request's
@@ -529,20 +494,5 @@ fn frame_with_id(frame: &[u8], id: EventId) -> Bytes {
     out.extend_from_slice(body);
     encode::put_id(&mut out, &id.to_string());
     encode::put_end_of_event(&mut out);
-    Bytes::from(out)
-}
-
-/// The `reset` event: its data is the id the client gave, as a JSON string,
-/// so that a typed client decodes it like any event.
-fn reset_frame(last_id: &str) -> Bytes {
-    let mut out = Vec::new();
-    let data = serde_json::to_string(last_id).unwrap_or_else(|_| "\"\"".to_owned());
-    encode::put_named_event(&mut out, "reset", &data);
-    Bytes::from(out)
-}
-
-fn lagged_frame(missed: u64) -> Bytes {
-    let mut out = Vec::new();
-    encode::put_named_event(&mut out, "lagged", itoa::Buffer::new().format(missed));
     Bytes::from(out)
 }

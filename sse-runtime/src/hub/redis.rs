@@ -3,7 +3,8 @@
 //! * **Publishing** runs one Lua script ([`PUBLISH`]): `XADD`, then
 //!   trimming by count (about [`HubConfig::replay`], as `MAXLEN ~` would),
 //!   by bytes and by age, recording what it trimmed, atomically. The entry
-//!   holds the topic (`t`), the encoded event without its id (`d`), and a
+//!   holds the topic (`t`), its [`EntryKind`] (`k`: an event, or a run's
+//!   mark), the encoded event without its id (`d`), and a
 //!   running byte count (`c`) that lets the script trim to
 //!   [`HubConfig::replay_bytes`] without a counter that could drift, and
 //!   a reader tell that it read every entry in turn. The
@@ -31,7 +32,18 @@
 //!   `event: reset`. The epoch lives in Redis, not in the server's run id,
 //!   so a restart that keeps the data (RDB or AOF) is not a loss.
 //!
-//! Needs Redis 7.0 or newer (`max-deleted-entry-id`).
+//! * **Entries it did not write are skipped, never trusted.** An entry
+//!   without a topic and data (written by another program) or of a kind
+//!   this version does not know (written by a newer one) is skipped with a
+//!   warning, and readers move past it; an entry without a kind (written
+//!   before kinds were stored) is read as an event.
+//! * **Errors say what is known.** Every script declares its flags
+//!   (`#!lua`), so Redis refuses one that would write before it runs
+//!   (out of memory, a replica, `MISCONF`, `NOREPLICAS`, busy): every error
+//!   reply means nothing was stored ([`HubError::Broker`]); only a
+//!   connection lost after the command went out leaves it unknown.
+//!
+//! Needs Redis 7.0 or newer (`max-deleted-entry-id`, script flags).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -40,7 +52,7 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, Script, Value};
 
-use super::transport::{BoxFuture, History, LiveFeed, StoredEvent, Transport};
+use super::transport::{BoxFuture, EntryKind, History, LiveFeed, StoredEvent, Transport};
 use super::{EventId, HubError};
 
 /// How a [`RedisTransport`] connects and names its keys.
@@ -149,7 +161,7 @@ impl std::fmt::Debug for RedisTransport {
     }
 }
 
-struct Shared {
+pub(crate) struct Shared {
     url: String,
     client: Client,
     /// Publishes and history reads; never blocking commands.
@@ -163,21 +175,75 @@ struct Shared {
     feed: OnceLock<LiveFeed>,
 }
 
-/// Appends one event and trims the stream to the hub's budgets, atomically.
-/// KEYS: stream, meta. ARGV: topic, frame, replay count, replay bytes, max
-/// age in ms (0: none). Returns the new id.
-///
-/// The script trims by itself rather than with `XADD .. MAXLEN ~`: Redis
-/// records nothing of what its own trimming removed (`max-deleted-entry-id`
-/// counts only `XDEL`), and a resuming client must be told when what it
-/// missed is gone. So the script finds the oldest entry to keep by count,
-/// by bytes and by age, records the newest entry it removes as `trimmed`
-/// in the meta hash, and trims to exactly there. Like `MAXLEN ~`, it trims
-/// by count only once the stream is a sixteenth over, so that a publish
-/// rarely pays for it.
+/// What the runs' scripts need of a Redis transport: its multiplexed
+/// connection, its keys, its budgets and the scripts' shared parts. The
+/// runs keep their state beside the hub's stream and change it in the same
+/// scripts that store their marks.
+#[derive(Clone)]
+pub(crate) struct RedisHandle {
+    shared: Arc<Shared>,
+}
+
+impl RedisHandle {
+    /// The multiplexed connection (never for blocking commands).
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.shared.connection.clone()
+    }
+
+    /// The stream and meta keys, the first two keys of every script that
+    /// stores an entry.
+    pub(crate) fn stream_keys(&self) -> (&str, &str) {
+        (&self.shared.events_key, &self.shared.meta_key)
+    }
+
+    /// A key of its own beside the stream, in the same Redis Cluster slot.
+    pub(crate) fn key(&self, name: &str) -> String {
+        format!("{{{}}}:{name}", self.shared.options.prefix)
+    }
+
+    /// How long a command may take.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.shared.options.publish_timeout
+    }
+
+    /// The arguments `append_entry` takes after the frame: replay count,
+    /// replay bytes, max age in ms (0: none).
+    pub(crate) fn budget(&self) -> (usize, usize, u64) {
+        let config = self
+            .shared
+            .feed
+            .get()
+            .map(|feed| *feed.config())
+            .unwrap_or_default();
+        budget_args(&config)
+    }
+
+    /// A script whose `body` may call `append_entry` and `less`.
+    pub(crate) fn script(body: &str) -> Script {
+        Script::new(&format!("{FLAGS}{ID_ORDER}{APPEND}{body}"))
+    }
+}
+
+/// `append_entry`'s budget arguments for `config`.
+fn budget_args(config: &super::HubConfig) -> (usize, usize, u64) {
+    (
+        config.replay.max(1),
+        config.replay_bytes,
+        config
+            .max_age
+            .map_or(0, |age| age.as_millis().max(1) as u64),
+    )
+}
+
+/// The first line of every script: declares it (Redis 7 script flags, none
+/// set), so that Redis refuses it before it runs when it could not write
+/// (out of memory, a read-only replica, `MISCONF`, `NOREPLICAS`). So an
+/// error reply always means that nothing was stored.
+const FLAGS: &str = "#!lua\n";
+
 /// Stream ids compared as Redis orders them (`ms-seq`, both numbers), for
-/// the scripts that need it: put in front of [`PUBLISH`] and [`HISTORY`].
-const ID_ORDER: &str = r#"
+/// the scripts that need it.
+pub(crate) const ID_ORDER: &str = r#"
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
   return tonumber(ms), tonumber(seq)
@@ -189,12 +255,25 @@ local function less(a, b)
 end
 "#;
 
-const PUBLISH: &str = r#"
-local stream, meta = KEYS[1], KEYS[2]
-local frame = ARGV[2]
-local maxlen, budget, max_age = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+/// `append_entry(stream, meta, topic, kind, frame, maxlen, budget,
+/// max_age)`: appends one entry and trims the stream to the hub's budgets
+/// (`maxlen` entries, `budget` bytes, `max_age` ms or 0 for none). Returns
+/// the new id. Needs [`ID_ORDER`] before it. Every script that stores an
+/// entry (publishing, and the runs' scripts, which store a mark with the
+/// run's state) calls it, so that the state and the entry change together.
+///
+/// It trims by itself rather than with `XADD .. MAXLEN ~`: Redis
+/// records nothing of what its own trimming removed (`max-deleted-entry-id`
+/// counts only `XDEL`), and a resuming client must be told when what it
+/// missed is gone. So the script finds the oldest entry to keep by count,
+/// by bytes and by age, records the newest entry it removes as `trimmed`
+/// in the meta hash, and trims to exactly there. Like `MAXLEN ~`, it trims
+/// by count only once the stream is a sixteenth over, so that a publish
+/// rarely pays for it.
+pub(crate) const APPEND: &str = r#"
+local function append_entry(stream, meta, topic, kind, frame, maxlen, budget, max_age)
 local total = redis.call('HINCRBY', meta, 'bytes', string.len(frame))
-local id = redis.call('XADD', stream, '*', 't', ARGV[1], 'd', frame, 'c', total)
+local id = redis.call('XADD', stream, '*', 't', topic, 'k', kind, 'd', frame, 'c', total)
 -- The first event since the stream was (re)created sets the epoch.
 redis.call('HSETNX', meta, 'epoch', id)
 local keep = nil
@@ -244,6 +323,13 @@ if keep then
   end
 end
 return id
+end
+"#;
+
+/// Publishes one entry. KEYS: stream, meta. ARGV: topic, kind, frame,
+/// replay count, replay bytes, max age in ms (0: none). Returns the new id.
+const PUBLISH: &str = r#"
+return append_entry(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
 "#;
 
 /// Reads up to ARGV[2] entries after the id ARGV[1], or says that some of
@@ -364,7 +450,7 @@ impl RedisTransport {
         check_version(&info).map_err(connect_error)?;
         let events_key = format!("{{{}}}:events", options.prefix);
         let meta_key = format!("{{{}}}:meta", options.prefix);
-        let (newest, started_bytes): (String, i64) = Script::new(NEWEST)
+        let (newest, started_bytes): (String, i64) = Script::new(&format!("{FLAGS}{NEWEST}"))
             .key(&events_key)
             .key(&meta_key)
             .invoke_async(&mut connection)
@@ -386,14 +472,23 @@ impl RedisTransport {
                 events_key,
                 meta_key,
                 options,
-                publish: Script::new(&format!("{ID_ORDER}{PUBLISH}")),
-                history: Script::new(&format!("{ID_ORDER}{HISTORY}")),
+                publish: Script::new(&format!("{FLAGS}{ID_ORDER}{APPEND}{PUBLISH}")),
+                history: Script::new(&format!("{FLAGS}{ID_ORDER}{HISTORY}")),
                 runtime,
                 feed: OnceLock::new(),
             }),
             started,
             started_bytes,
         })
+    }
+}
+
+impl RedisTransport {
+    /// What the runs need of this transport.
+    pub(crate) fn handle(&self) -> RedisHandle {
+        RedisHandle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -431,28 +526,34 @@ impl Transport for RedisTransport {
             .spawn(read_forever(shared, feed, self.started, self.started_bytes));
     }
 
-    fn publish(&self, topic: Arc<str>, frame: Bytes) -> BoxFuture<Result<EventId, HubError>> {
+    fn publish(
+        &self,
+        topic: Arc<str>,
+        kind: EntryKind,
+        frame: Bytes,
+    ) -> BoxFuture<Result<EventId, HubError>> {
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
-            let config = *shared
-                .feed
-                .get()
-                .ok_or_else(|| HubError::Broker("the transport is not attached to a hub".into()))?
-                .config();
+            let (maxlen, budget, max_age) = budget_args(
+                shared
+                    .feed
+                    .get()
+                    .ok_or_else(|| {
+                        HubError::Broker("the transport is not attached to a hub".into())
+                    })?
+                    .config(),
+            );
             let mut connection = shared.connection.clone();
             let mut invocation = shared.publish.prepare_invoke();
             invocation
                 .key(&shared.events_key)
                 .key(&shared.meta_key)
                 .arg(&*topic)
+                .arg(kind.as_str())
                 .arg(&frame[..])
-                .arg(config.replay.max(1))
-                .arg(config.replay_bytes)
-                .arg(
-                    config
-                        .max_age
-                        .map_or(0, |age| age.as_millis().max(1) as u64),
-                );
+                .arg(maxlen)
+                .arg(budget)
+                .arg(max_age);
             let timeout = shared.options.publish_timeout;
             let id: String =
                 tokio::time::timeout(timeout, invocation.invoke_async(&mut connection))
@@ -469,24 +570,35 @@ impl Transport for RedisTransport {
         Box::pin(async move {
             let mut connection = shared.connection.clone();
             let max_age = shared.feed.get().and_then(|feed| feed.config().max_age);
-            Ok(
-                read_history(&shared, &mut connection, after, limit, max_age)
-                    .await?
-                    .history,
-            )
+            let mut after = after;
+            loop {
+                let reply = read_history(&shared, &mut connection, after, limit, max_age).await?;
+                match (&reply.history, reply.newest) {
+                    // A full page of entries that are not the hub's: read on,
+                    // or a subscriber would ask for the same page for ever.
+                    (History::Events(events), Some(newest))
+                        if events.is_empty() && reply.read >= limit =>
+                    {
+                        after = newest;
+                    }
+                    _ => return Ok(reply.history),
+                }
+            }
         })
     }
 }
 
 /// A failed command as a [`HubError`], saying only what is known of the
 /// event: not stored when the connection was refused (nothing was sent) or
-/// Redis answered with an error; perhaps stored when the connection failed
+/// Redis answered with an error (every script is refused before it runs
+/// when it could not write, see [`FLAGS`], and checks what it refuses
+/// before its first write); perhaps stored when the connection failed
 /// after the command went out, or the answer did not come in time (the
 /// connection's own response timeout may fire before ours).
-fn broker_error(error: redis::RedisError, timeout: Duration) -> HubError {
+pub(crate) fn broker_error(error: redis::RedisError, timeout: Duration) -> HubError {
     if error.is_timeout() {
         HubError::Timeout(timeout)
-    } else if error.is_connection_refusal() || matches!(error.kind(), redis::ErrorKind::Server(_)) {
+    } else if error.is_connection_refusal() || error.code().is_some() {
         HubError::Broker(error.to_string())
     } else {
         HubError::Unconfirmed(error.to_string())
@@ -496,6 +608,10 @@ fn broker_error(error: redis::RedisError, timeout: Duration) -> HubError {
 /// The history script's reply.
 struct HistoryReply {
     history: History,
+    /// Entries read, the hub's and any skipped.
+    read: usize,
+    /// The newest of them.
+    newest: Option<EventId>,
     /// For [`History::Gone`]: the id after which the stream is complete.
     complete_after: EventId,
     /// For [`History::Gone`]: whether entries after the id asked for were
@@ -542,6 +658,8 @@ fn parse_history(reply: Value) -> Result<HistoryReply, HubError> {
             let trimmed = parts.next().and_then(text).as_deref() == Some("trimmed");
             return Ok(HistoryReply {
                 history: History::Gone,
+                read: 0,
+                newest: None,
                 complete_after,
                 trimmed,
             });
@@ -554,19 +672,38 @@ fn parse_history(reply: Value) -> Result<HistoryReply, HubError> {
         _ => return Err(malformed()),
     };
     let mut events = Vec::with_capacity(entries.len());
+    let mut newest = None;
+    let read = entries.len();
     for entry in entries {
-        events.push(parse_entry(entry).ok_or_else(malformed)?.0);
+        let entry = parse_entry(entry).ok_or_else(malformed)?;
+        newest = Some(entry.id);
+        match entry.parsed {
+            Ok((event, _)) => events.push(event),
+            // Every reader of this process warned of it once already.
+            Err(why) => {
+                tracing::debug!(id = %entry.id, why, "skipping an entry of the hub's Redis stream in a history read")
+            }
+        }
     }
     Ok(HistoryReply {
         history: History::Events(events),
+        read,
+        newest,
         complete_after: EventId::default(),
         trimmed: false,
     })
 }
 
-/// One stream entry, `[id, [field, value, ..]]`, as a stored event, with
-/// its byte count (`c`) if it has one.
-fn parse_entry(entry: Value) -> Option<(StoredEvent, Option<i64>)> {
+/// One stream entry: its id, and the entry as a stored event with its
+/// byte count (`c`) if it has one, or why it is not one of this hub's.
+struct ParsedEntry {
+    id: EventId,
+    parsed: Result<(StoredEvent, Option<i64>), &'static str>,
+}
+
+/// One stream entry, `[id, [field, value, ..]]`; `None` only when the reply
+/// is not shaped as Redis writes an entry.
+fn parse_entry(entry: Value) -> Option<ParsedEntry> {
     let Value::Array(mut parts) = entry else {
         return None;
     };
@@ -574,7 +711,10 @@ fn parse_entry(entry: Value) -> Option<(StoredEvent, Option<i64>)> {
         return None;
     };
     let id = text(parts.pop()?)?.parse::<EventId>().ok()?;
-    stored_event(id, fields_of(fields))
+    Some(ParsedEntry {
+        id,
+        parsed: stored_event(id, fields_of(fields)),
+    })
 }
 
 fn fields_of(fields: Vec<Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -588,27 +728,48 @@ fn fields_of(fields: Vec<Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
     pairs
 }
 
+/// The hub's entry in `fields`, or why they are not one: an entry another
+/// program wrote (no topic or data), or one of a kind a newer version of
+/// the library wrote.
 fn stored_event(
     id: EventId,
     fields: Vec<(Vec<u8>, Vec<u8>)>,
-) -> Option<(StoredEvent, Option<i64>)> {
+) -> Result<(StoredEvent, Option<i64>), &'static str> {
     let mut topic = None;
     let mut frame = None;
     let mut count = None;
+    // Entries written before kinds were stored are events.
+    let mut kind = Some(EntryKind::Event);
     for (name, value) in fields {
         match &name[..] {
-            b"t" => topic = Some(String::from_utf8(value).ok()?),
+            b"t" => topic = String::from_utf8(value).ok(),
             b"d" => frame = Some(Bytes::from(value)),
-            b"c" => count = std::str::from_utf8(&value).ok()?.parse().ok(),
+            b"c" => {
+                count = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+            }
+            b"k" => {
+                kind = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(EntryKind::from_name)
+            }
             _ => {}
         }
     }
+    let (Some(topic), Some(frame)) = (topic, frame) else {
+        return Err("not written by the hub: it has no topic (t) or data (d)");
+    };
+    let Some(kind) = kind else {
+        return Err("of a kind (k) this version does not know: written by a newer version");
+    };
     let event = StoredEvent {
         id,
-        topic: Arc::from(topic?),
-        frame: frame?,
+        topic: Arc::from(topic),
+        kind,
+        frame,
     };
-    Some((event, count))
+    Ok((event, count))
 }
 
 fn text(value: Value) -> Option<String> {
@@ -684,7 +845,17 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
                 Ok(entries) => {
                     read_any = true;
                     backoff = BACKOFF_MIN;
-                    for (event, entry_count) in entries {
+                    for entry in entries {
+                        // Past every entry read, the hub's or not: one that
+                        // is not stays behind the cursor, never read again.
+                        cursor = entry.id;
+                        let (event, entry_count) = match entry.parsed {
+                            Ok(parsed) => parsed,
+                            Err(why) => {
+                                tracing::warn!(url = %shared.url, id = %entry.id, why, "skipping an entry of the hub's Redis stream");
+                                continue;
+                            }
+                        };
                         if let (Some(before), Some(after)) = (count, entry_count) {
                             let expected = after - event.frame.len() as i64;
                             if expected > before {
@@ -696,8 +867,7 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
                             }
                         }
                         count = entry_count;
-                        feed.append(event.id, &event.topic, event.frame);
-                        cursor = event.id;
+                        feed.append(event.id, &event.topic, event.kind, event.frame);
                     }
                 }
                 Err(error) => {
@@ -731,13 +901,12 @@ async fn connect_reader(shared: &Shared) -> redis::RedisResult<MultiplexedConnec
         .await
 }
 
-/// One blocking `XREAD` after `cursor`: the entries, with their byte
-/// counts.
+/// One blocking `XREAD` after `cursor`: the entries.
 async fn read_once(
     shared: &Shared,
     connection: &mut MultiplexedConnection,
     cursor: EventId,
-) -> redis::RedisResult<Vec<(StoredEvent, Option<i64>)>> {
+) -> redis::RedisResult<Vec<ParsedEntry>> {
     let reply: Value = redis::cmd("XREAD")
         .arg("COUNT")
         .arg(READ_COUNT)

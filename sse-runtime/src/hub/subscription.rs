@@ -1,7 +1,11 @@
 //! One subscriber's way through the hub: a notice first if there is one
-//! (`reset`, `lagged`), then older events from the transport's history
+//! (`reset`, `lagged`), then older entries from the transport's history
 //! while it is behind what this process's log holds, then the log, at its
 //! own pace.
+//!
+//! It reads entries of every kind ([`Item`]); [`Subscription::next`] gives
+//! the published events and the notices ([`Delivery`]), and the runs read
+//! their marks too.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -15,8 +19,9 @@ use bytes::Bytes;
 use tokio::time::Sleep;
 
 use super::log::{Cursor, Log, Read, ResumeAt};
-use super::transport::{BoxFuture, History, Transport};
-use super::{frame_with_id, lagged_frame, reset_frame, EventId, HubError, LagPolicy};
+use super::notice::{Delivery, Lagged, Reset};
+use super::transport::{log_frame, BoxFuture, EntryKind, History, Transport};
+use super::{EventId, HubError, LagPolicy};
 use crate::event::Event;
 
 /// Events read from the transport's history per request.
@@ -25,8 +30,8 @@ const HISTORY_PAGE: usize = 256;
 /// How long to wait before asking an unavailable broker's history again.
 const HISTORY_RETRY: Duration = Duration::from_millis(500);
 
-/// The events of one subscriber: what it missed, then live events. A
-/// `Stream` of [`Event`]s too, for
+/// The events of one subscriber: what it missed, then live events, and the
+/// hub's notices ([`Delivery`]). A `Stream` of them too, for
 /// [`SseResponse::from_stream`](crate::SseResponse::from_stream).
 ///
 /// ```
@@ -44,9 +49,31 @@ pub struct Subscription {
     transport: Arc<dyn Transport>,
     key: usize,
     topics: Vec<Arc<str>>,
-    /// Sent before anything else: a `reset` or `lagged` event.
-    notice: Option<Bytes>,
+    /// Sent before anything else.
+    notice: Option<Notice>,
     state: State,
+}
+
+/// A notice waiting to be read.
+enum Notice {
+    Lagged(u64),
+    Reset(String),
+}
+
+/// One entry read by a subscription, of any kind, or a notice.
+pub(crate) enum Item {
+    /// A published event, encoded with its id.
+    Event(Bytes),
+    /// One of the library's marks.
+    Mark {
+        id: EventId,
+        kind: EntryKind,
+        frame: Bytes,
+    },
+    /// The subscriber fell behind; how many events it missed.
+    Lagged(u64),
+    /// The id it resumed after is gone.
+    Reset(String),
 }
 
 enum State {
@@ -68,8 +95,8 @@ struct Catchup {
     fell_behind: Option<Cursor>,
     /// Events delivered from history since it fell behind.
     delivered: u64,
-    /// Events read from history, not yet delivered.
-    page: VecDeque<(EventId, Bytes)>,
+    /// Entries read from history, not yet delivered.
+    page: VecDeque<(EventId, EntryKind, Bytes)>,
     /// The newest id history returned.
     read_through: EventId,
     fetch: Option<BoxFuture<Result<History, HubError>>>,
@@ -114,21 +141,7 @@ impl Subscription {
         topics: &[&str],
         last: Option<&str>,
     ) -> Subscription {
-        let mut names: Vec<Arc<str>> = Vec::with_capacity(topics.len());
-        for topic in topics {
-            if !names.iter().any(|name| &**name == *topic) {
-                names.push(Arc::from(*topic));
-            }
-        }
-        let (key, live) = log.register(&names);
-        let mut subscription = Subscription {
-            log,
-            transport,
-            key,
-            topics: names,
-            notice: None,
-            state: State::Log(live),
-        };
+        let mut subscription = Subscription::register(log, transport, topics, true);
         if let Some(last) = last {
             match last.parse::<EventId>() {
                 // `0-0` is where every transport's ids begin, never one of
@@ -136,10 +149,48 @@ impl Subscription {
                 // otherwise read it as "from the start".
                 Ok(after) if after != EventId::default() => subscription.resume_after(after),
                 // Not an id this hub issued.
-                _ => subscription.notice = Some(reset_frame(last)),
+                _ => subscription.notice = Some(Notice::Reset(last.to_owned())),
             }
         }
         subscription
+    }
+
+    /// A subscription from the next entry, not counted among the hub's
+    /// subscribers: the library's own.
+    pub(crate) fn new_uncounted(
+        log: Arc<Log>,
+        transport: Arc<dyn Transport>,
+        topics: &[&str],
+    ) -> Subscription {
+        Subscription::register(log, transport, topics, false)
+    }
+
+    fn register(
+        log: Arc<Log>,
+        transport: Arc<dyn Transport>,
+        topics: &[&str],
+        counted: bool,
+    ) -> Subscription {
+        let mut names: Vec<Arc<str>> = Vec::with_capacity(topics.len());
+        for topic in topics {
+            if !names.iter().any(|name| &**name == *topic) {
+                names.push(Arc::from(*topic));
+            }
+        }
+        let (key, live) = log.register(&names, counted);
+        Subscription {
+            log,
+            transport,
+            key,
+            topics: names,
+            notice: None,
+            state: State::Log(live),
+        }
+    }
+
+    /// The names the hub's notices are written with.
+    pub(crate) fn notice_names(&self) -> super::NoticeNames {
+        self.log.config().notices
     }
 
     /// Starts a live subscription with the newest `recent` events of its
@@ -157,37 +208,63 @@ impl Subscription {
             ResumeAt::Here(cursor) => State::Log(cursor),
             ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(after, None)),
             ResumeAt::Unknown => {
-                self.notice = Some(reset_frame(&after.to_string()));
+                self.notice = Some(Notice::Reset(after.to_string()));
                 State::Log(self.log.live_cursor(&self.topics))
             }
         };
     }
 
-    /// The next event; `None` once the subscription ended for lagging (see
-    /// [`LagPolicy::Disconnect`]).
+    /// The next event or notice; `None` once the subscription ended for
+    /// lagging (see [`LagPolicy::Disconnect`]).
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use sse_runtime::hub::Delivery;
     /// let hub = sse_runtime::hub::Hub::new();
     /// let mut subscription = hub.subscribe(&["t"], None);
     /// let id = hub.publish("t", sse_runtime::event!("x")).await.unwrap();
-    /// let event = subscription.next().await.unwrap();
+    /// let Some(Delivery::Event(event)) = subscription.next().await else { panic!() };
     /// assert_eq!(event.as_bytes(), format!("data: x\nid: {id}\n\n").as_bytes());
     /// # });
     /// ```
-    pub async fn next(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| self.poll_next_event(cx)).await
+    pub async fn next(&mut self) -> Option<Delivery> {
+        std::future::poll_fn(|cx| self.poll_delivery(cx)).await
     }
 
-    fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_delivery(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        loop {
+            let item = match self.poll_item(cx) {
+                Poll::Ready(Some(item)) => item,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            };
+            let names = &self.log.config().notices;
+            return Poll::Ready(Some(match item {
+                Item::Event(frame) => Delivery::Event(Event::shared(frame)),
+                // The runs' marks are theirs to read; a subscriber of a
+                // run's topic gets its events.
+                Item::Mark { .. } => continue,
+                Item::Lagged(missed) => Delivery::Lagged(Lagged::new(missed, names)),
+                Item::Reset(id) => Delivery::Reset(Reset::new(id, names)),
+            }));
+        }
+    }
+
+    /// The next entry of any kind, or notice.
+    pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         loop {
             if let Some(notice) = self.notice.take() {
-                return Poll::Ready(Some(Event::shared(notice)));
+                return Poll::Ready(Some(match notice {
+                    Notice::Lagged(missed) => Item::Lagged(missed),
+                    Notice::Reset(id) => Item::Reset(id),
+                }));
             }
             match &mut self.state {
                 State::Ended => return Poll::Ready(None),
                 State::Log(cursor) => match self.log.read(self.key, cursor, cx.waker()) {
-                    Read::Event(frame) => return Poll::Ready(Some(Event::shared(frame))),
+                    Read::Entry { id, kind, frame } => {
+                        return Poll::Ready(Some(item(id, kind, frame)))
+                    }
                     Read::Waiting => return Poll::Pending,
                     Read::FellBehind => {
                         // The transport's history may still hold what the
@@ -197,10 +274,12 @@ impl Subscription {
                     }
                 },
                 State::History(catchup) => {
-                    if let Some((id, frame)) = catchup.page.pop_front() {
+                    if let Some((id, kind, frame)) = catchup.page.pop_front() {
                         catchup.after = id;
+                        // Counted as the log counts them, marks too, so that
+                        // what a `lagged` notice says it missed is exact.
                         catchup.delivered += 1;
-                        return Poll::Ready(Some(Event::shared(frame)));
+                        return Poll::Ready(Some(item(id, kind, frame)));
                     }
                     catchup.after = catchup.after.max(catchup.read_through);
                     match self.poll_history(cx) {
@@ -282,9 +361,8 @@ impl Subscription {
                     }
                     catchup.read_through = event.id;
                     if self.topics.contains(&event.topic) {
-                        catchup
-                            .page
-                            .push_back((event.id, frame_with_id(&event.frame, event.id)));
+                        let frame = log_frame(event.kind, &event.frame, event.id);
+                        catchup.page.push_back((event.id, event.kind, frame));
                     }
                 }
                 Poll::Ready(())
@@ -297,7 +375,7 @@ impl Subscription {
                     // here (the log never held them), so the client is
                     // told as it is told of an id that is gone, never
                     // `lagged` with a count that could only be a guess.
-                    self.notice = Some(reset_frame(&catchup.after.to_string()));
+                    self.notice = Some(Notice::Reset(catchup.after.to_string()));
                     self.state = State::Log(self.log.live_cursor(&self.topics));
                 } else {
                     catchup.gone = true;
@@ -319,7 +397,7 @@ impl Subscription {
             .log
             .skip_to_newest(&mut cursor)
             .saturating_sub(delivered);
-        self.notice = Some(lagged_frame(missed));
+        self.notice = Some(Notice::Lagged(missed));
         self.state = match self.log.config().lag {
             LagPolicy::Disconnect => State::Ended,
             LagPolicy::SkipAhead => State::Log(cursor),
@@ -334,9 +412,17 @@ impl Drop for Subscription {
 }
 
 impl futures_core::Stream for Subscription {
-    type Item = Event;
+    type Item = Delivery;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.get_mut().poll_next_event(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        self.get_mut().poll_delivery(cx)
+    }
+}
+
+/// An entry read from the log or history as an [`Item`].
+fn item(id: EventId, kind: EntryKind, frame: Bytes) -> Item {
+    match kind {
+        EntryKind::Event => Item::Event(frame),
+        EntryKind::RunStart | EntryKind::RunEnd => Item::Mark { id, kind, frame },
     }
 }

@@ -2,20 +2,25 @@
 //! in-process transport every hub uses unless told otherwise.
 //!
 //! A transport does three things, each of which may involve a broker:
-//! publish an event and say its id once it is stored; deliver every event
+//! publish an entry and say its id once it is stored; deliver every entry
 //! published anywhere to this process's log, in id order, exactly once
-//! ([`LiveFeed`]); and read older events back for a subscriber that is
+//! ([`LiveFeed`]); and read older entries back for a subscriber that is
 //! behind what this process's log holds ([`Transport::history`]).
 //! Everything else (fan-out, replay, lag, topics) is the hub's, the same
 //! over every transport.
+//!
+//! An entry is a published event or one of the library's own marks (a
+//! run's start and end), told apart by its [`EntryKind`], which every
+//! transport stores beside the entry and hands back: never by reading the
+//! entry's bytes.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::id::unix_ms;
 use super::log::Log;
 use super::{frame_with_id, EventId, HubConfig, HubError};
 
@@ -47,15 +52,77 @@ pub trait Transport: Send + Sync + 'static {
     /// every other), in id order.
     fn attach(&self, feed: LiveFeed);
 
-    /// Publishes an encoded event without an `id:` field (the hub adds the
-    /// id when it delivers it) to `topic`; resolves to its id once stored,
-    /// or to why it was not.
-    fn publish(&self, topic: Arc<str>, frame: Bytes) -> BoxFuture<Result<EventId, HubError>>;
+    /// Publishes an entry of `kind` to `topic`: for
+    /// [`EntryKind::Event`], an encoded event without an `id:` field (the
+    /// hub adds the id when it delivers it). Stores the kind with the
+    /// entry, to give back with it. Resolves to the entry's id once
+    /// stored, or to why it was not.
+    fn publish(
+        &self,
+        topic: Arc<str>,
+        kind: EntryKind,
+        frame: Bytes,
+    ) -> BoxFuture<Result<EventId, HubError>>;
 
-    /// Up to `limit` events after `after`, oldest first, or
+    /// Up to `limit` entries after `after`, oldest first, or
     /// [`History::Gone`] when some of them can no longer be read (trimmed,
     /// or lost with the broker's data), or when `after` was never issued.
     fn history(&self, after: EventId, limit: usize) -> BoxFuture<Result<History, HubError>>;
+}
+
+/// What a stored entry is. A transport stores it beside the entry (as
+/// [`as_str`](Self::as_str)) and gives it back with the entry; the hub
+/// never decides it from the entry's bytes, so a publisher may send any
+/// event name and any text.
+///
+/// ```
+/// use sse_runtime::hub::EntryKind;
+/// assert_eq!(EntryKind::from_name("run-end"), Some(EntryKind::RunEnd));
+/// assert_eq!(EntryKind::Event.as_str(), "event");
+/// // A kind from a newer version of the library is not one of these.
+/// assert_eq!(EntryKind::from_name("something-new"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// An event published with [`Hub::publish`](super::Hub::publish), or
+    /// sent by a run's producer: delivered to subscribers as it is.
+    Event,
+    /// The start of a run ([`runs`](crate::runs)): never delivered.
+    RunStart,
+    /// The end of a run: ends the streams attached to it. Holds the run's
+    /// final state.
+    RunEnd,
+}
+
+impl EntryKind {
+    /// The kind's name, as transports store it.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::EntryKind::RunStart.as_str(), "run-start");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Event => "event",
+            EntryKind::RunStart => "run-start",
+            EntryKind::RunEnd => "run-end",
+        }
+    }
+
+    /// The kind named `name`, or `None` for a name this version of the
+    /// library does not know (written by a newer one).
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::hub::EntryKind::from_name("event"), Some(sse_runtime::hub::EntryKind::Event));
+    /// ```
+    pub fn from_name(name: &str) -> Option<EntryKind> {
+        match name {
+            "event" => Some(EntryKind::Event),
+            "run-start" => Some(EntryKind::RunStart),
+            "run-end" => Some(EntryKind::RunEnd),
+            _ => None,
+        }
+    }
 }
 
 /// Older events, read back by [`Transport::history`].
@@ -69,13 +136,14 @@ pub enum History {
     Gone,
 }
 
-/// One event as a transport stores it.
+/// One entry as a transport stores it.
 ///
 /// ```
-/// use sse_runtime::hub::{EventId, StoredEvent};
+/// use sse_runtime::hub::{EntryKind, EventId, StoredEvent};
 /// let event = StoredEvent {
 ///     id: EventId::new(1, 0),
 ///     topic: "news".into(),
+///     kind: EntryKind::Event,
 ///     frame: sse_runtime::Event::data("x").into_bytes(),
 /// };
 /// # let _ = event;
@@ -86,7 +154,10 @@ pub struct StoredEvent {
     pub id: EventId,
     /// Its topic.
     pub topic: Arc<str>,
-    /// The encoded event, without an `id:` field.
+    /// What it is.
+    pub kind: EntryKind,
+    /// For an event, the encoded event without an `id:` field; for a mark,
+    /// what the mark holds.
     pub frame: Bytes,
 }
 
@@ -118,29 +189,29 @@ impl LiveFeed {
         }
     }
 
-    /// Delivers one event to this process's subscribers. Ids must increase:
-    /// an event whose id is not newer than the last one delivered is
-    /// ignored (returns `false`), so a transport that reads an event twice
-    /// after reconnecting delivers it once. Returns `false` too once the hub
-    /// is gone.
+    /// Delivers one entry to this process's subscribers. Ids must
+    /// increase: an entry whose id is not newer than the last one delivered
+    /// is ignored (returns `false`), so a transport that reads an entry
+    /// twice after reconnecting delivers it once. Returns `false` too once
+    /// the hub is gone.
     ///
     /// ```
-    /// use sse_runtime::hub::{EventId, Hub, HubConfig, LiveFeed, LocalTransport, Transport};
+    /// use sse_runtime::hub::{EntryKind, EventId, Hub, HubConfig, LiveFeed, LocalTransport, Transport};
     /// # struct Wrapper(LocalTransport);
     /// # impl Transport for Wrapper {
     /// #     fn starts_after(&self) -> EventId { EventId::new(0, 0) }
     /// #     fn attach(&self, feed: LiveFeed) {
-    /// assert!(feed.append(EventId::new(5, 0), "news", sse_runtime::Event::data("x").into_bytes()));
+    /// assert!(feed.append(EventId::new(5, 0), "news", EntryKind::Event, sse_runtime::Event::data("x").into_bytes()));
     /// #     }
-    /// #     fn publish(&self, t: std::sync::Arc<str>, f: bytes::Bytes) -> sse_runtime::hub::BoxFuture<Result<EventId, sse_runtime::hub::HubError>> { self.0.publish(t, f) }
+    /// #     fn publish(&self, t: std::sync::Arc<str>, k: EntryKind, f: bytes::Bytes) -> sse_runtime::hub::BoxFuture<Result<EventId, sse_runtime::hub::HubError>> { self.0.publish(t, k, f) }
     /// #     fn history(&self, a: EventId, l: usize) -> sse_runtime::hub::BoxFuture<Result<sse_runtime::hub::History, sse_runtime::hub::HubError>> { self.0.history(a, l) }
     /// # }
     /// # let hub = Hub::with_transport(Wrapper(LocalTransport::new()), HubConfig::default());
     /// # assert_eq!(hub.stats().events, 1);
     /// ```
-    pub fn append(&self, id: EventId, topic: &str, frame: Bytes) -> bool {
+    pub fn append(&self, id: EventId, topic: &str, kind: EntryKind, frame: Bytes) -> bool {
         self.log.upgrade().is_some_and(|log| {
-            log.append(topic, |_| id, |id| frame_with_id(&frame, id))
+            log.append(topic, kind, |_| id, |id| log_frame(kind, &frame, id))
                 .is_some()
         })
     }
@@ -243,13 +314,22 @@ impl Transport for LocalTransport {
         );
     }
 
-    fn publish(&self, topic: Arc<str>, frame: Bytes) -> BoxFuture<Result<EventId, HubError>> {
+    /// Appends at once, when called, not when the future is polled: a
+    /// caller that holds a lock across the call (the runs' registry does)
+    /// changes its state and appends the entry as one step.
+    fn publish(
+        &self,
+        topic: Arc<str>,
+        kind: EntryKind,
+        frame: Bytes,
+    ) -> BoxFuture<Result<EventId, HubError>> {
         let published = match self.feed.get().and_then(|feed| feed.log.upgrade()) {
             Some(log) => log
                 .append(
                     &topic,
+                    kind,
                     |newest| newest.next_at(unix_ms()),
-                    |id| frame_with_id(&frame, id),
+                    |id| log_frame(kind, &frame, id),
                 )
                 .ok_or_else(|| HubError::Broker("event ids are exhausted".into())),
             None => Err(HubError::Broker(
@@ -265,9 +345,12 @@ impl Transport for LocalTransport {
     }
 }
 
-/// Milliseconds since the Unix epoch, on the system clock.
-pub(crate) fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
+/// What the log holds for an entry of `kind` with id `id`: an event with
+/// its id as its last field (encoded once, shared by every subscriber); a
+/// mark as it is.
+pub(crate) fn log_frame(kind: EntryKind, frame: &Bytes, id: EventId) -> Bytes {
+    match kind {
+        EntryKind::Event => frame_with_id(frame, id),
+        EntryKind::RunStart | EntryKind::RunEnd => frame.clone(),
+    }
 }

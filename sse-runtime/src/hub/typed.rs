@@ -1,31 +1,34 @@
 //! A hub that carries one typed event enum: publishing takes only that type,
-//! and subscriptions yield [`Shared`] values of it, which a handler declared
-//! with `#[sse_handler(events = E)]` accepts.
+//! and subscriptions yield [`Shared`] values of it, or the hub's own
+//! notices, all of which a handler declared with
+//! `#[sse_handler(events = E)]` accepts.
 
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::notice::{Delivery, Lagged, Reset};
 use super::{EventId, Hub, HubError, LastSeen, Subscription};
-use crate::typed::{holds, Shared, SseEvent};
+use crate::error::EventError;
+use crate::event::{Event, IntoEvent};
+use crate::typed::{Shared, SseEvent, YieldOf};
 
-/// A [`Hub`] for the events of one type `E`. The hub's own notices,
-/// `lagged` and `reset`, are events of `E` too: `E` must have variants
-/// with those names (`Lagged(u64)`, whose data is how many events were
-/// missed, and `Reset(String)`, whose data is the id the client gave).
+/// A [`Hub`] for the events of one type `E`. Its notices (`lagged`,
+/// `reset`) are the library's own types ([`TypedDelivery`]), not
+/// variants of `E`.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use sse_runtime::hub::{Hub, TypedHub};
+/// use sse_runtime::hub::{Hub, TypedDelivery, TypedHub};
 /// use sse_runtime::SseEvent;
 ///
 /// #[derive(SseEvent)]
-/// enum Room { Said(String), Lagged(u64), Reset(String) }
+/// enum Room { Said(String) }
 ///
 /// let room = TypedHub::<Room>::new(Hub::new());
 /// let mut subscription = room.subscribe(&["room"], None);
 /// room.publish("room", Room::Said("hello".into())).await?;
-/// assert!(subscription.next().await.is_some());
+/// assert!(matches!(subscription.next().await, Some(TypedDelivery::Event(_))));
 /// # Ok::<(), sse_runtime::hub::HubError>(())
 /// # }).unwrap();
 /// ```
@@ -57,17 +60,11 @@ impl<E: SseEvent> TypedHub<E> {
     /// ```
     /// use sse_runtime::hub::{Hub, TypedHub};
     /// #[derive(sse_runtime::SseEvent)]
-    /// enum Feed { Item(u32), Lagged(u64), Reset(String) }
+    /// enum Feed { Item(u32) }
     /// let feed = TypedHub::<Feed>::new(Hub::new());
     /// # let _ = feed;
     /// ```
     pub fn new(hub: Hub) -> Self {
-        const {
-            assert!(
-                holds(E::EVENT_NAMES, "lagged") && holds(E::EVENT_NAMES, "reset"),
-                "a TypedHub's event type needs `lagged` and `reset` events (for example `Lagged(u64)` and `Reset(String)`): the hub sends them to subscribers that fell behind or resumed from a lost id"
-            );
-        }
         TypedHub {
             hub,
             _events: PhantomData,
@@ -79,7 +76,7 @@ impl<E: SseEvent> TypedHub<E> {
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// # use sse_runtime::hub::{Hub, TypedHub};
-    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32), Lagged(u64), Reset(String) }
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
     /// let feed = TypedHub::<Feed>::new(Hub::new());
     /// let id = feed.publish("items", Feed::Item(7)).await?;
     /// # let _ = id;
@@ -94,7 +91,7 @@ impl<E: SseEvent> TypedHub<E> {
     ///
     /// ```
     /// # use sse_runtime::hub::{Hub, TypedHub};
-    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32), Lagged(u64), Reset(String) }
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
     /// let feed = TypedHub::<Feed>::new(Hub::new());
     /// let subscription = feed.subscribe(&["items"], None);
     /// # let _ = subscription;
@@ -113,7 +110,7 @@ impl<E: SseEvent> TypedHub<E> {
     ///
     /// ```
     /// # use sse_runtime::hub::{Hub, TypedHub};
-    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32), Lagged(u64), Reset(String) }
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
     /// let feed = TypedHub::<Feed>::new(Hub::new());
     /// let subscription = feed.subscribe_with_recent(&["items"], None, 50);
     /// # let _ = subscription;
@@ -131,7 +128,7 @@ impl<E: SseEvent> TypedHub<E> {
     ///
     /// ```
     /// # use sse_runtime::hub::{Hub, TypedHub};
-    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32), Lagged(u64), Reset(String) }
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
     /// assert_eq!(TypedHub::<Feed>::new(Hub::new()).hub().subscribers(), 0);
     /// ```
     pub fn hub(&self) -> &Hub {
@@ -139,11 +136,64 @@ impl<E: SseEvent> TypedHub<E> {
     }
 }
 
-/// A [`TypedHub`]'s subscription: yields [`Shared`] events of `E`.
+/// One item of a [`TypedSubscription`]: an event of `E`, or one of the
+/// hub's notices. A handler declared with `#[sse_handler(events = E)]`
+/// yields it as it is, or `match`es it.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use sse_runtime::hub::{Hub, TypedDelivery, TypedHub};
+/// #[derive(sse_runtime::SseEvent)]
+/// enum Feed { Item(u32) }
+/// let feed = TypedHub::<Feed>::new(Hub::new());
+/// let mut resumed = feed.subscribe(&["items"], Some("5-5"));
+/// match resumed.next().await.unwrap() {
+///     TypedDelivery::Reset(reset) => assert_eq!(reset.last_event_id(), "5-5"),
+///     _ => panic!("5-5 was never issued"),
+/// }
+/// # });
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TypedDelivery<E> {
+    /// An event of `E` published to one of the subscription's topics.
+    Event(Shared<E>),
+    /// The subscriber fell behind; see [`Lagged`].
+    Lagged(Lagged),
+    /// The id it resumed after is gone; see [`Reset`].
+    Reset(Reset),
+}
+
+impl<E> Clone for TypedDelivery<E> {
+    fn clone(&self) -> Self {
+        match self {
+            TypedDelivery::Event(event) => TypedDelivery::Event(event.clone()),
+            TypedDelivery::Lagged(lagged) => TypedDelivery::Lagged(lagged.clone()),
+            TypedDelivery::Reset(reset) => TypedDelivery::Reset(reset.clone()),
+        }
+    }
+}
+
+impl<E> IntoEvent for TypedDelivery<E> {
+    fn into_event(self) -> Result<Event, EventError> {
+        match self {
+            TypedDelivery::Event(event) => event.into_event(),
+            TypedDelivery::Lagged(lagged) => lagged.into_event(),
+            TypedDelivery::Reset(reset) => reset.into_event(),
+        }
+    }
+}
+
+impl<E: SseEvent> YieldOf<E> for TypedDelivery<E> {}
+impl<E: SseEvent> YieldOf<E> for Lagged {}
+impl<E: SseEvent> YieldOf<E> for Reset {}
+
+/// A [`TypedHub`]'s subscription: yields events of `E` and the hub's
+/// notices ([`TypedDelivery`]).
 ///
 /// ```
 /// # use sse_runtime::hub::{Hub, TypedHub};
-/// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32), Lagged(u64), Reset(String) }
+/// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
 /// let subscription: sse_runtime::hub::TypedSubscription<Feed> =
 ///     TypedHub::new(Hub::new()).subscribe(&["items"], None);
 /// # let _ = subscription;
@@ -169,31 +219,43 @@ impl<E> TypedSubscription<E> {
         }
     }
 
-    /// The next event; `None` once the subscription ended for lagging.
+    /// The next event or notice; `None` once the subscription ended for
+    /// lagging.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # use sse_runtime::hub::{Hub, TypedHub};
-    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32), Lagged(u64), Reset(String) }
+    /// # use sse_runtime::hub::{Hub, TypedDelivery, TypedHub};
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
     /// let feed = TypedHub::<Feed>::new(Hub::new());
     /// let mut items = feed.subscribe(&["items"], None);
     /// feed.publish("items", Feed::Item(1)).await.unwrap();
-    /// let item = items.next().await.unwrap();
+    /// let Some(TypedDelivery::Event(item)) = items.next().await else { panic!() };
     /// assert!(item.as_bytes().starts_with(b"event: item\ndata: 1\n"));
     /// # });
     /// ```
-    pub async fn next(&mut self) -> Option<Shared<E>> {
-        self.inner.next().await.map(Shared::new)
+    pub async fn next(&mut self) -> Option<TypedDelivery<E>> {
+        self.inner.next().await.map(typed)
     }
 }
 
 impl<E> futures_core::Stream for TypedSubscription<E> {
-    type Item = Shared<E>;
+    type Item = TypedDelivery<E>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Shared<E>>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TypedDelivery<E>>> {
         let this = self.get_mut();
         Pin::new(&mut this.inner)
             .poll_next(cx)
-            .map(|event| event.map(Shared::new))
+            .map(|delivery| delivery.map(typed))
+    }
+}
+
+/// A delivery of a typed hub's subscription, typed.
+fn typed<E>(delivery: Delivery) -> TypedDelivery<E> {
+    match delivery {
+        // Invariant: every event of a typed hub's topics was published as
+        // an `E` (see `TypedHub::new`).
+        Delivery::Event(event) => TypedDelivery::Event(Shared::new(event)),
+        Delivery::Lagged(lagged) => TypedDelivery::Lagged(lagged),
+        Delivery::Reset(reset) => TypedDelivery::Reset(reset),
     }
 }
