@@ -16,8 +16,8 @@
 //! what it is asked, or it refuses the request with a 400 in OpenAI's shape
 //! (`{"error": {"message", "type": "invalid_request_error", "param", "code"}}`,
 //! which the SDKs raise as `BadRequestError` with that `param` and `code`).
-//! Nothing is ignored that would change what a client gets back. A field
-//! set to `null` counts as not set, as it does for OpenAI.
+//! Nothing that would change the answer is ignored. A field set to `null`
+//! counts as not set, as it does for OpenAI.
 //!
 //! - **Honoured**: `model` (echoed), `messages`, `stream`,
 //!   `stream_options` (`include_usage`; `include_obfuscation` is accepted,
@@ -27,12 +27,14 @@
 //!   answer ends just before the first place one begins, without it,
 //!   finish reason `stop`), and `n` (1 to 128 choices, indexes `0..n`).
 //!   Usage counts the tokens sent, over all choices.
-//! - **Accepted and ignored**, because a deterministic stand-in has nothing
-//!   to apply them to and no client can tell: the sampling knobs
-//!   `temperature`, `top_p`, `seed`, `presence_penalty`,
-//!   `frequency_penalty`; and the bookkeeping `user`, `safety_identifier`,
-//!   `metadata`, `store`, `prompt_cache_key`, `prompt_cache_options`,
-//!   `prompt_cache_retention`, `service_tier`. Their values are not checked.
+//! - **Accepted and ignored**: the sampling knobs `temperature`, `top_p`,
+//!   `seed`, `presence_penalty` and `frequency_penalty`, which a
+//!   deterministic stand-in has nothing to apply to (a real model honours
+//!   them only in distribution, which one answer cannot show); and the
+//!   bookkeeping `user`, `safety_identifier`, `metadata`, `store`,
+//!   `prompt_cache_key`, `prompt_cache_options`, `prompt_cache_retention`
+//!   and `service_tier`, on which no answer depends (nothing is stored or
+//!   cached). Their values are not checked.
 //! - **Refused** (`unsupported_parameter`, or `unsupported_value` where
 //!   one value is harmless and accepted): tool and function calling
 //!   (`tools`, `tool_choice`, `parallel_tool_calls`, `functions`,
@@ -40,8 +42,8 @@
 //!   `logprobs` other than `false`, `top_logprobs`, `logit_bias` other than
 //!   `{}`, `modalities` other than `["text"]`, `audio`, `prediction`,
 //!   `web_search_options`, `moderation`, and `reasoning_effort` and
-//!   `verbosity` (it is not a reasoning model; OpenAI refuses these for
-//!   its own non-reasoning models too).
+//!   `verbosity` (it is not a reasoning model; OpenAI refuses
+//!   `reasoning_effort` for its own non-reasoning models too).
 //! - **Unknown** fields are refused as OpenAI refuses them
 //!   (`Unrecognized request argument supplied: ..`), with the field as
 //!   `param` and code `unknown_parameter`: a misspelt `max_token` must not

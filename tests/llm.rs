@@ -675,3 +675,73 @@ async fn the_python_client_survives_a_pause_longer_than_the_keep_alive() {
     };
     assert_eq!(result["chunks"], 2, "{result}");
 }
+
+/// The same seen by the official clients: the server stops within a second
+/// of shutdown with their answers open, and each SDK raises the error chunk
+/// (its `APIError`, code `server_shutting_down`) instead of returning a cut
+/// answer as if it were whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_clients_raise_an_error_when_the_server_shuts_down() {
+    for client in [PYTHON, NODE] {
+        let Some((result, took)) = shutdown_mid_answer(client).await else {
+            continue;
+        };
+        let name = client.0;
+        assert!(
+            took < Duration::from_secs(1),
+            "{name}: the server took {took:?} to stop"
+        );
+        let error = &result["error"];
+        assert_eq!(error["type"], "APIError", "{name}: {result}");
+        assert_eq!(error["code"], llm::SHUTDOWN_CODE, "{name}: {result}");
+        assert_eq!(error["error_type"], "server_error", "{name}: {result}");
+        assert!(
+            error["message"].as_str().unwrap().contains("shutting down"),
+            "{name}: {result}"
+        );
+        assert_eq!(result["finish_reason"], Value::Null, "{name}: {result}");
+    }
+}
+
+/// Serves the llm example (a token every 10 s), has `client` ask it for an
+/// answer, and shuts the server down as soon as the answer's response has
+/// started: what the client printed, and how long the server took to stop.
+/// `None` when the client cannot run here.
+async fn shutdown_mid_answer(client: Client) -> Option<(Value, Duration)> {
+    let shutdown = Shutdown::new();
+    let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+    let answering = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notify = answering.clone();
+    let app = llm::app(Hub::new(), Duration::from_secs(10))
+        .layer(Extension(shutdown.clone()))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let notify = notify.clone();
+                async move {
+                    let response = next.run(request).await;
+                    notify.notify_one();
+                    response
+                }
+            },
+        ));
+    let (addr, server) = support::serve_until(app, &shutdown, async {
+        fired.await.ok();
+    });
+    let base = format!("http://{addr}/v1");
+    let args = [base.as_str(), "hi"];
+    let mut asking = std::pin::pin!(run_client(client, &args));
+    tokio::select! {
+        result = &mut asking => {
+            let result = result?;
+            panic!("{}: the client finished before the server shut down: {result}", client.0);
+        }
+        started = tokio::time::timeout(CLIENT_TIMEOUT, answering.notified()) => {
+            started.expect("the client asked within the time allowed");
+        }
+    }
+    let started = Instant::now();
+    fire.send(()).unwrap();
+    support::within(server).await.unwrap();
+    let took = started.elapsed();
+    Some((asking.await?, took))
+}
