@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use sse_runtime::hub::Hub;
+use sse_runtime::Shutdown;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -19,8 +21,14 @@ async fn main() -> std::io::Result<()> {
         .init();
     let listener = sse_suite::bind_port_from_env(3003)?;
     tracing::info!("llm listening on http://{}/", listener.local_addr()?);
-    let app = sse_suite::llm::app(Hub::new(), Duration::from_millis(60));
+    // Ends open answers on Ctrl-C or SIGTERM, so the server stops at once
+    // instead of waiting for every run to finish.
+    let shutdown = Shutdown::new();
+    let app = sse_suite::llm::app(Hub::new(), Duration::from_millis(60))
+        .layer(Extension(shutdown.clone()));
     axum::serve(listener, app)
-        .with_graceful_shutdown(sse_runtime::ctrl_c_or_sigterm())
-        .await
+        .with_graceful_shutdown(shutdown.after(sse_runtime::ctrl_c_or_sigterm()))
+        .await?;
+    tracing::info!("llm stopped");
+    Ok(())
 }

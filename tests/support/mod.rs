@@ -109,12 +109,26 @@ pub async fn post(
     content_type: Option<&str>,
     body: &str,
 ) -> (u16, hyper::HeaderMap, String) {
+    let response = post_stream(addr, path, content_type, body).await;
+    let status = response.inner.status().as_u16();
+    let headers = response.inner.headers().clone();
+    (status, headers, response.text().await)
+}
+
+/// [`post`], answered as it arrives: for a POST that answers with a stream.
+/// Dropping the response closes the connection.
+pub async fn post_stream(
+    addr: SocketAddr,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Response {
     let stream = within(TcpStream::connect(addr)).await.expect("connect");
     let (mut sender, connection) =
         within(hyper::client::conn::http1::handshake(TokioIo::new(stream)))
             .await
             .expect("handshake");
-    tokio::spawn(connection);
+    let connection = tokio::spawn(connection);
     let mut request = hyper::Request::post(path).header("host", addr.to_string());
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
@@ -125,13 +139,10 @@ pub async fn post(
     let response = within(sender.send_request(request))
         .await
         .expect("send request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = within(response.into_body().collect())
-        .await
-        .expect("read body")
-        .to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    Response {
+        inner: response,
+        _connection: AbortOnDrop(connection),
+    }
 }
 
 /// A response whose connection closes when it is dropped.
