@@ -243,16 +243,17 @@ impl<E: SseEvent> YieldOf<E> for Comment {}
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use sse_runtime::hub::{Hub, TypedHub};
+/// use sse_runtime::hub::{Hub, TypedDelivery, TypedHub};
 /// use sse_runtime::SseEvent;
 ///
 /// #[derive(SseEvent)]
-/// enum Room { Said(String), Lagged(u64), Reset(String) }
+/// enum Room { Said(String) }
 ///
 /// let hub = TypedHub::<Room>::new(Hub::new());
 /// let mut subscription = hub.subscribe(&["room"], None);
 /// hub.publish("room", Room::Said("hi".into())).await.unwrap();
-/// let shared: sse_runtime::Shared<Room> = subscription.next().await.unwrap();
+/// let Some(TypedDelivery::Event(shared)) = subscription.next().await else { panic!() };
+/// let shared: sse_runtime::Shared<Room> = shared;
 /// assert!(shared.as_bytes().starts_with(b"event: said\ndata: \"hi\"\nid: "));
 /// # });
 /// ```
@@ -262,8 +263,8 @@ pub struct Shared<E> {
 }
 
 impl<E> Shared<E> {
-    /// Invariant: `event` was encoded from an `E` (or is a hub notice whose
-    /// name `E` declares; see `TypedHub::new`).
+    /// Invariant: `event` was encoded from an `E` (a typed hub's
+    /// notices are never `Shared`; see `TypedDelivery`).
     pub(crate) fn new(event: Event) -> Shared<E> {
         Shared {
             event,
