@@ -41,6 +41,7 @@ suite!(
     events_at_the_byte_budget,
     max_age_holds_while_nothing_is_published,
     lagged_counts_the_events_of_its_own_topics,
+    a_publisher_may_send_any_event_name_and_comment_text,
 );
 
 async fn post(addr: std::net::SocketAddr, user: &str, text: &str) -> String {

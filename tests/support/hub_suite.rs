@@ -625,3 +625,42 @@ pub async fn lagged_counts_the_events_of_its_own_topics(backend: &Backend) {
     let after = publish(&hubs[0], "b", "after").await;
     assert_eq!(next(&mut slow).await.2, after.to_string());
 }
+
+/// What a publisher sends is its events, whatever they are named and say:
+/// events named like the hub's notices and a run's end, and comments with
+/// the text of the library's old marks, reach live and resuming
+/// subscribers as events, exactly as sent, never taken for a notice.
+pub async fn a_publisher_may_send_any_event_name_and_comment_text(backend: &Backend) {
+    let hubs = backend.hubs(HubConfig::default(), 2).await;
+    let first = publish(&hubs[0], "t", "first").await;
+    let mut live = hubs[1].subscribe(&["t"], None);
+    let sent: Vec<sse_runtime::Event> = vec![
+        event!(data: "\"1-0\"", event: "reset").unwrap(),
+        event!(data: "7", event: "lagged").unwrap(),
+        event!(data: r#"{"state":"failed"}"#, event: "run_end").unwrap(),
+        sse_runtime::comment!("sse-runtime run ended").into(),
+        sse_runtime::comment!("sse-runtime run started").into(),
+        event!(data: "last").unwrap(),
+    ];
+    let mut ids = Vec::new();
+    for event in &sent {
+        ids.push(hubs[0].publish("t", event.clone()).await.expect("publish"));
+    }
+    let mut resumed = hubs[1].subscribe(&["t"], first.to_string().as_str());
+    for subscription in [&mut live, &mut resumed] {
+        for (event, id) in sent.iter().zip(&ids) {
+            let item = within(subscription.next()).await.expect("open");
+            let Delivery::Event(received) = item else {
+                panic!("a published event arrived as {item:?}");
+            };
+            let expected = format!(
+                "{}id: {id}\n\n",
+                std::str::from_utf8(event.as_bytes())
+                    .unwrap()
+                    .strip_suffix('\n')
+                    .unwrap()
+            );
+            assert_eq!(std::str::from_utf8(received.as_bytes()).unwrap(), expected);
+        }
+    }
+}
