@@ -1,7 +1,9 @@
 //! The streaming HTTP body of an SSE response, as one state machine: it
 //! runs the handler, writes what the handler sent, sends keep-alives while
 //! the handler is quiet, watches for shutdown, and ends the stream with the
-//! right final frames and close record.
+//! right final frames and close record. Its options ([`SseConfig`]) and what
+//! a handler may return ([`BodyOutcome`]) are here too, beside what reads
+//! them.
 //!
 //! ```text
 //!            handler returns, fails, panics,
@@ -32,7 +34,167 @@ use tokio::time::{Instant, Sleep};
 use crate::emitter::Outbox;
 use crate::encode;
 use crate::lifecycle::{CloseReason, OpenStreamGuard, Shutdown, StreamSummary};
-use crate::response::{BodyOutcome, SseConfig};
+
+/// The keep-alive interval used when none is configured.
+///
+/// Proxies and load balancers commonly cut connections that stay silent for
+/// 30 to 60 seconds (nginx's `proxy_read_timeout` and AWS ALB's idle timeout
+/// both default to 60 s); 15 s stays well inside those limits for a cost of
+/// three bytes per interval. It also bounds how long a vanished client can go
+/// unnoticed: a write to a closed connection fails, and the handler body is
+/// dropped.
+///
+/// ```
+/// let config = sse_runtime::SseConfig::new();
+/// assert_eq!(config.keep_alive_interval(), Some(sse_runtime::DEFAULT_KEEP_ALIVE));
+/// ```
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How a stream behaves besides its events: keep-alive and what happens when
+/// it fails.
+///
+/// `#[sse_handler(keep_alive = "30s", error_event = true)]` sets the same
+/// options.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_runtime::SseConfig;
+///
+/// let config = SseConfig::new().keep_alive(Some(Duration::from_secs(30))).error_event(true);
+/// assert_eq!(config.keep_alive_interval(), Some(Duration::from_secs(30)));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct SseConfig {
+    keep_alive: Option<Duration>,
+    error_event: bool,
+    on_close: Option<fn(&StreamSummary)>,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig::new()
+    }
+}
+
+impl SseConfig {
+    /// The defaults: keep-alive every [`DEFAULT_KEEP_ALIVE`], errors logged
+    /// but not sent.
+    ///
+    /// ```
+    /// let config = sse_runtime::SseConfig::new();
+    /// assert_eq!(config.keep_alive_interval(), sse_runtime::SseConfig::default().keep_alive_interval());
+    /// ```
+    pub const fn new() -> Self {
+        SseConfig {
+            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            error_event: false,
+            on_close: None,
+        }
+    }
+
+    /// Calls `callback` once when the stream ends, with why and what it sent
+    /// (see [`StreamSummary`]). It runs on the server's task: keep it short.
+    ///
+    /// A panic in the callback is caught and logged; it does not affect the
+    /// response.
+    ///
+    /// ```
+    /// fn record(summary: &sse_runtime::StreamSummary) {
+    ///     println!("{:?} after {} events", summary.reason, summary.events);
+    /// }
+    /// let config = sse_runtime::SseConfig::new().on_close(record);
+    /// # let _ = config;
+    /// ```
+    pub const fn on_close(mut self, callback: fn(&StreamSummary)) -> Self {
+        self.on_close = Some(callback);
+        self
+    }
+
+    /// Sends a keep-alive comment (`:\n\n`) whenever nothing else was sent
+    /// for `interval`; `None` turns keep-alive off. A zero interval is treated
+    /// as off, since it would send keep-alives in a busy loop. Intervals are
+    /// kept in whole milliseconds (a shorter one counts as 1 ms) on tokio's
+    /// clock, so `tokio::time::pause` applies to them.
+    ///
+    /// ```
+    /// let config = sse_runtime::SseConfig::new().keep_alive(None);
+    /// assert_eq!(config.keep_alive_interval(), None);
+    /// ```
+    pub const fn keep_alive(mut self, interval: Option<Duration>) -> Self {
+        self.keep_alive = match interval {
+            Some(interval) if interval.is_zero() => None,
+            other => other,
+        };
+        self
+    }
+
+    /// When the stream ends with an error (the body returned `Err`, yielded
+    /// a refused event, or panicked), also send a final event of type `error`
+    /// whose data is the error's `Display` text (for a panic: `handler
+    /// panicked`, so that no panic message leaks to clients). Off by default:
+    /// the error is always logged with `tracing`.
+    ///
+    /// ```
+    /// assert!(sse_runtime::SseConfig::new().error_event(true).sends_error_event());
+    /// ```
+    pub const fn error_event(mut self, send: bool) -> Self {
+        self.error_event = send;
+        self
+    }
+
+    /// The keep-alive interval in force.
+    ///
+    /// ```
+    /// assert_eq!(sse_runtime::SseConfig::new().keep_alive_interval(), Some(sse_runtime::DEFAULT_KEEP_ALIVE));
+    /// ```
+    pub const fn keep_alive_interval(&self) -> Option<Duration> {
+        self.keep_alive
+    }
+
+    /// The `on_close` callback, if one is set.
+    pub(crate) const fn on_close_callback(&self) -> Option<fn(&StreamSummary)> {
+        self.on_close
+    }
+
+    /// Whether a failing stream ends with an `error` event.
+    ///
+    /// ```
+    /// assert!(!sse_runtime::SseConfig::new().sends_error_event());
+    /// ```
+    pub const fn sends_error_event(&self) -> bool {
+        self.error_event
+    }
+}
+
+/// What a handler body may return: `()`, or `Result<(), E>` where `E` can be
+/// logged (`E: Display`).
+///
+/// ```
+/// fn accepts<T: sse_runtime::BodyOutcome>() {}
+/// accepts::<()>();
+/// accepts::<Result<(), std::io::Error>>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid return type for an SSE handler",
+    label = "an SSE handler must return `()` or `Result<(), E>` with `E: Display`",
+    note = "the stream ends when the handler returns; an `Err` is logged and ends the stream"
+)]
+pub trait BodyOutcome {
+    /// The error to report, if the body failed.
+    fn into_failure(self) -> Option<String>;
+}
+
+impl BodyOutcome for () {
+    fn into_failure(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: fmt::Display> BodyOutcome for Result<(), E> {
+    fn into_failure(self) -> Option<String> {
+        self.err().map(|error| error.to_string())
+    }
+}
 
 /// What a client is told when a handler panics: never the panic message,
 /// which may hold anything.

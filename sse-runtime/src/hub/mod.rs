@@ -41,7 +41,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::encode;
 use crate::error::EventError;
 use crate::event::IntoEvent;
 
@@ -332,7 +331,7 @@ impl Hub {
         let frame = event.into_event()?.into_bytes();
         let limit = self.log.config().replay_bytes;
         // The id line the hub adds is at most this long.
-        let size = frame.len() + MAX_ID_FIELD_LEN;
+        let size = frame.len() + transport::MAX_ID_FIELD_LEN;
         if size > limit {
             return Err(HubError::TooLarge { size, limit });
         }
@@ -481,21 +480,4 @@ impl<'a> From<&'a String> for LastSeen<'a> {
     fn from(id: &'a String) -> Self {
         LastSeen(Some(id))
     }
-}
-
-/// `id: ` + two 20-digit numbers and a dash + LF.
-const MAX_ID_FIELD_LEN: usize = 4 + 20 + 1 + 20 + 1;
-
-/// The event `frame` (a complete event, without an `id:` field) with the
-/// hub's id added as its last field, so that it overrides any other.
-fn frame_with_id(frame: &[u8], id: EventId) -> Bytes {
-    let mut out = Vec::with_capacity(frame.len() + MAX_ID_FIELD_LEN);
-    // Invariant: every frame ends with the blank line that ends an event;
-    // the id goes just before it.
-    debug_assert!(frame.ends_with(b"\n\n"), "{frame:?}");
-    let body = frame.strip_suffix(b"\n").unwrap_or(frame);
-    out.extend_from_slice(body);
-    encode::put_id(&mut out, &id.to_string());
-    encode::put_end_of_event(&mut out);
-    Bytes::from(out)
 }

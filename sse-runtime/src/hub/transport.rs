@@ -22,7 +22,8 @@ use bytes::Bytes;
 
 use super::id::unix_ms;
 use super::log::Log;
-use super::{frame_with_id, EventId, HubConfig, HubError};
+use super::{EventId, HubConfig, HubError};
+use crate::encode;
 
 /// A boxed future, as [`Transport`] methods return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -353,4 +354,21 @@ pub(crate) fn log_frame(kind: EntryKind, frame: &Bytes, id: EventId) -> Bytes {
         EntryKind::Event => frame_with_id(frame, id),
         EntryKind::RunStart | EntryKind::RunEnd => frame.clone(),
     }
+}
+
+/// `id: ` + two 20-digit numbers and a dash + LF.
+pub(super) const MAX_ID_FIELD_LEN: usize = 4 + 20 + 1 + 20 + 1;
+
+/// The event `frame` (a complete event, without an `id:` field) with the
+/// hub's id added as its last field, so that it overrides any other.
+fn frame_with_id(frame: &[u8], id: EventId) -> Bytes {
+    let mut out = Vec::with_capacity(frame.len() + MAX_ID_FIELD_LEN);
+    // Invariant: every frame ends with the blank line that ends an event;
+    // the id goes just before it.
+    debug_assert!(frame.ends_with(b"\n\n"), "{frame:?}");
+    let body = frame.strip_suffix(b"\n").unwrap_or(frame);
+    out.extend_from_slice(body);
+    encode::put_id(&mut out, &id.to_string());
+    encode::put_end_of_event(&mut out);
+    Bytes::from(out)
 }
