@@ -745,3 +745,83 @@ async fn shutdown_mid_answer(client: Client) -> Option<(Value, Duration)> {
     let took = started.elapsed();
     Some((asking.await?, took))
 }
+
+/// What the SDKs raise for one of the library's own signals on the answer
+/// stream: an `APIError` with `code`, no finish reason. It used to forward
+/// each event's data alone, so a `lagged` notice reached them as a chunk
+/// whose body was a bare number, and the stream then ended with no
+/// `[DONE]`, no finish reason and no error.
+fn check_signal_error(name: &str, result: &Value, codes: &[&str]) {
+    let error = &result["error"];
+    assert_eq!(error["type"], "APIError", "{name}: {result}");
+    assert!(
+        codes.contains(&error["code"].as_str().unwrap_or_default()),
+        "{name}: {result}"
+    );
+    assert_eq!(error["error_type"], "server_error", "{name}: {result}");
+    assert_eq!(result["finish_reason"], Value::Null, "{name}: {result}");
+}
+
+/// A hub that keeps two events, and a stand-in that answers with no delay:
+/// the answer's stream falls behind what the hub keeps (`lagged`), or its
+/// start is gone before it attaches (`reset`). Either reaches the SDKs as
+/// an error they raise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hubs_notices_are_errors_the_official_clients_raise() {
+    let hub = Hub::with_config(sse_runtime::hub::HubConfig {
+        replay: 2,
+        ..sse_runtime::hub::HubConfig::default()
+    });
+    let addr = serve(llm::app_with(
+        hub,
+        Duration::ZERO,
+        sse_runtime::runs::RunsConfig::default(),
+        llm::KEEP_ALIVE,
+    ))
+    .await;
+    let base = format!("http://{addr}/v1");
+    let prompt = "a long question, so that the answer has many more tokens than the hub keeps";
+    for (name, results) in ask_both(&base, prompt, &[json!({})]).await {
+        check_signal_error(name, &results[0], &["stream_lagged", "stream_reset"]);
+    }
+}
+
+/// A run cancelled while an SDK reads its answer: the SDK raises an error
+/// (`run_cancelled`) rather than taking a cut answer for a whole one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_answer_is_an_error_the_official_clients_raise() {
+    for client in [PYTHON, NODE] {
+        let (tell, mut told) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let app = llm::app(Hub::new(), Duration::from_secs(10)).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let tell = tell.clone();
+                async move {
+                    let response = next.run(request).await;
+                    if let Some(run) = response.headers().get("x-run-id") {
+                        let _ = tell.send(run.to_str().unwrap().to_owned());
+                    }
+                    response
+                }
+            },
+        ));
+        let addr = serve(app).await;
+        let base = format!("http://{addr}/v1");
+        let args = [base.as_str(), "hi"];
+        let mut asking = std::pin::pin!(run_client(client, &args));
+        let run = tokio::select! {
+            result = &mut asking => {
+                let Some(result) = result else { continue };
+                panic!("{}: the client finished before the run was cancelled: {result}", client.0);
+            }
+            run = tokio::time::timeout(CLIENT_TIMEOUT, told.recv()) => {
+                run.expect("the client asked within the time allowed").unwrap()
+            }
+        };
+        let (status, _, _) = support::post(addr, &format!("/v1/runs/{run}/cancel"), None, "").await;
+        assert_eq!(status, 204);
+        let Some(result) = asking.await else {
+            continue;
+        };
+        check_signal_error(client.0, &result, &["run_cancelled"]);
+    }
+}
