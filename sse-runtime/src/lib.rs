@@ -48,7 +48,7 @@
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
 mod body;
