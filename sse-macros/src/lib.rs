@@ -8,7 +8,10 @@
 //! `event!` macro, and `errors` collects what they report.
 
 mod args;
+mod attrs;
 mod derive;
+mod derive_expand;
+mod derive_ts;
 mod errors;
 mod event;
 mod expand;
@@ -58,9 +61,22 @@ pub fn sse_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// `#[derive(SseEvent)]`: an endpoint's events as one type. Documented in
 /// `sse_runtime::SseEvent`.
-#[proc_macro_derive(SseEvent, attributes(sse))]
+///
+/// It reads `#[serde(..)]` and `#[ts(..)]` attributes too (the event data
+/// is serde's, its TypeScript ts-rs's), so an enum that derives neither
+/// may still carry them.
+#[proc_macro_derive(SseEvent, attributes(sse, serde, ts))]
 pub fn derive_sse_event(input: TokenStream) -> TokenStream {
     derive::derive(input.into()).into()
+}
+
+/// Nothing but the `#[serde(..)]` attributes on the hidden types
+/// `#[derive(SseEvent)]` writes for ts-rs (which reads them but does not
+/// declare them); reached through `sse_runtime::__private`.
+#[doc(hidden)]
+#[proc_macro_derive(SerdeAttributes, attributes(serde))]
+pub fn serde_attributes(_: TokenStream) -> TokenStream {
+    TokenStream::new()
 }
 
 /// The block form; reached through `sse_runtime::sse_handlers!`, which puts
