@@ -2,37 +2,261 @@
 
 export const EVENT_NAMES = Object.freeze(["message", "join", "lagged", "reset"]);
 
+// The hub's notices that `ChatEvent` does not declare itself: a typed hub's
+// stream may carry them too.
+const NOTICES = Object.freeze([]);
+
 // Events that carry no data: their handlers get `null`.
 const NO_DATA = new Set([]);
 
-export function typed(source) {
+const KNOWN = new Set([...EVENT_NAMES, ...NOTICES]);
+
+// How an `EventStream` tells `typed` of every event, whatever its name.
+const EVERY_EVENT = Symbol("every event");
+
+// An exception of a handler, thrown on its own so that the other handlers
+// still run, as the browser does with an event listener's.
+/** @param {unknown} error */
+function rethrow(error) {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
+/**
+ * @param {unknown} error
+ * @param {MessageEvent<string>} event
+ */
+function logError(error, event) {
+  console.error(`the data of event ${JSON.stringify(event.type)} is not JSON: ${error}`);
+}
+
+/**
+ * @param {EventSource | EventStream} source
+ * @param {{ onError?: (error: unknown, event: MessageEvent<string>) => void, onUnknown?: (event: MessageEvent<string>) => void }} [options]
+ */
+export function typed(source, options = {}) {
+  const onError = options.onError ?? logError;
+  const onUnknown = options.onUnknown ?? (() => {});
+  /** @type {Map<string, { handler: (data: any, event: MessageEvent<string>) => void, removed: boolean }[]>} */
   const handlers = new Map();
+  if (source instanceof EventStream) {
+    source[EVERY_EVENT].add((/** @type {MessageEvent<string>} */ event) => {
+      if (KNOWN.has(event.type)) return;
+      try {
+        onUnknown(event);
+      } catch (error) {
+        rethrow(error);
+      }
+    });
+  }
   return {
+    /**
+     * @param {string} name
+     * @param {(data: any, event: MessageEvent<string>) => void} handler
+     */
     on(name, handler) {
-      if (!EVENT_NAMES.includes(name)) {
-        throw new TypeError(`unknown event name ${JSON.stringify(name)}; expected one of ${EVENT_NAMES.join(", ")}`);
+      if (!KNOWN.has(name)) {
+        throw new TypeError(`unknown event name ${JSON.stringify(name)}; expected one of ${[...KNOWN].join(", ")}`);
       }
       let list = handlers.get(name);
       if (list === undefined) {
-        list = [];
-        handlers.set(name, list);
+        const entries = (list = []);
+        handlers.set(name, entries);
         source.addEventListener(name, (event) => {
           // The connection's own `open` and `error` are plain events with
           // no data; only the server's events are messages.
-          if (typeof event.data !== "string") return;
-          const data = NO_DATA.has(name) ? null : JSON.parse(event.data);
+          if (!(event instanceof MessageEvent) || typeof event.data !== "string") return;
+          let data = null;
+          if (!NO_DATA.has(name)) {
+            try {
+              data = JSON.parse(event.data);
+            } catch (error) {
+              try {
+                onError(error, event);
+              } catch (thrown) {
+                rethrow(thrown);
+              }
+              return;
+            }
+          }
           // A handler removed during this dispatch is not called, as with
           // `removeEventListener`.
-          for (const entry of [...list]) if (!entry.removed) entry.handler(data, event);
+          for (const entry of [...entries]) {
+            if (entry.removed) continue;
+            try {
+              entry.handler(data, event);
+            } catch (error) {
+              rethrow(error);
+            }
+          }
         });
       }
+      const entries = list;
       const entry = { handler, removed: false };
-      list.push(entry);
+      entries.push(entry);
       return () => {
         if (entry.removed) return;
         entry.removed = true;
-        list.splice(list.indexOf(entry), 1);
+        entries.splice(entries.indexOf(entry), 1);
       };
     },
   };
+}
+
+// An `EventSource` over `fetch`, following the WHATWG HTML "Server-sent
+// events" section: the same parsing, events, reconnection (after `retry:`
+// milliseconds, 3 s at first) and `Last-Event-ID`; a response that is not a
+// 200 `text/event-stream` ends it, as it does `EventSource`.
+export class EventStream extends EventTarget {
+  static CONNECTING = /** @type {0} */ (0);
+  static OPEN = /** @type {1} */ (1);
+  static CLOSED = /** @type {2} */ (2);
+
+  /** @type {0 | 1 | 2} */
+  readyState = EventStream.CONNECTING;
+  lastEventId = "";
+  /** @type {((event: Event) => void) | null} */
+  onopen = null;
+  /** @type {((event: Event) => void) | null} */
+  onerror = null;
+  /** @type {((event: MessageEvent<string>) => void) | null} */
+  onmessage = null;
+  /** @type {Set<(event: MessageEvent<string>) => void>} */
+  [EVERY_EVENT] = new Set();
+  #retry = 3000;
+  /** @type {AbortController | null} */
+  #abort = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #timer = undefined;
+
+  /**
+   * @param {string | URL} url
+   * @param {{ withCredentials?: boolean }} [init]
+   */
+  constructor(url, init = {}) {
+    super();
+    this.url = new URL(url, globalThis.location?.href).href;
+    this.withCredentials = Boolean(init.withCredentials);
+    this.#connect();
+  }
+
+  close() {
+    this.readyState = EventStream.CLOSED;
+    clearTimeout(this.#timer);
+    this.#abort?.abort();
+  }
+
+  /** @param {Event} event */
+  #fire(event) {
+    this.dispatchEvent(event);
+    const handler = event.type === "open" ? this.onopen : event.type === "error" ? this.onerror : null;
+    handler?.call(this, event);
+  }
+
+  async #connect() {
+    if (this.readyState === EventStream.CLOSED) return;
+    const abort = (this.#abort = new AbortController());
+    /** @type {Record<string, string>} */
+    const headers = { accept: "text/event-stream" };
+    if (this.lastEventId !== "") headers["last-event-id"] = this.lastEventId;
+    let response;
+    try {
+      response = await fetch(this.url, {
+        headers,
+        cache: "no-store",
+        credentials: this.withCredentials ? "include" : "same-origin",
+        signal: abort.signal,
+      });
+    } catch {
+      return this.#reconnect();
+    }
+    if (this.readyState === EventStream.CLOSED) return;
+    const type = response.headers.get("content-type") ?? "";
+    if (response.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type) || response.body === null) {
+      this.readyState = EventStream.CLOSED;
+      this.#fire(new Event("error"));
+      return;
+    }
+    this.readyState = EventStream.OPEN;
+    this.#fire(new Event("open"));
+    try {
+      await this.#read(response.body);
+    } catch {
+      // A network error or `close()`: the same as the end of the stream.
+    }
+    this.#reconnect();
+  }
+
+  #reconnect() {
+    if (this.readyState === EventStream.CLOSED) return;
+    this.readyState = EventStream.CONNECTING;
+    this.#fire(new Event("error"));
+    this.#timer = setTimeout(() => this.#connect(), this.#retry);
+  }
+
+  /** @param {ReadableStream<Uint8Array>} body */
+  async #read(body) {
+    const reader = body.getReader();
+    // UTF-8, one leading byte order mark dropped, as the standard says.
+    const decoder = new TextDecoder();
+    const event = { type: "", data: "", id: this.lastEventId };
+    let text = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += decoder.decode(value, { stream: true });
+      let start = 0;
+      for (;;) {
+        const end = text.slice(start).search(/[\r\n]/);
+        if (end < 0) break;
+        const at = start + end;
+        // A CR at the end of what has arrived may be the first half of a CRLF.
+        if (text[at] === "\r" && at + 1 === text.length) break;
+        this.#line(text.slice(start, at), event);
+        start = at + (text[at] === "\r" && text[at + 1] === "\n" ? 2 : 1);
+      }
+      text = text.slice(start);
+    }
+  }
+
+  /**
+   * @param {string} line
+   * @param {{ type: string, data: string, id: string }} event
+   */
+  #line(line, event) {
+    if (line === "") return this.#dispatch(event);
+    if (line.startsWith(":")) return;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") event.type = value;
+    else if (field === "data") event.data += value + "\n";
+    else if (field === "id" && !value.includes("\0")) event.id = value;
+    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Number(value);
+  }
+
+  /** @param {{ type: string, data: string, id: string }} event */
+  #dispatch(event) {
+    this.lastEventId = event.id;
+    const { type, data } = event;
+    event.type = "";
+    event.data = "";
+    if (data === "" || this.readyState === EventStream.CLOSED) return;
+    const message = new MessageEvent(type === "" ? "message" : type, {
+      data: data.slice(0, -1),
+      lastEventId: event.id,
+      origin: new URL(this.url).origin,
+    });
+    this.dispatchEvent(message);
+    if (message.type === "message") this.onmessage?.call(this, message);
+    for (const every of this[EVERY_EVENT]) {
+      try {
+        every(message);
+      } catch (error) {
+        rethrow(error);
+      }
+    }
+  }
 }

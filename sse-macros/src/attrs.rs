@@ -6,7 +6,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::ext::IdentExt;
-use syn::parse::ParseStream;
+use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, Token};
 
 /// One item of an attribute's list: its key, and its tokens, the key
@@ -49,6 +49,26 @@ pub(crate) fn items(attrs: &[Attribute], name: &str) -> Vec<Item> {
 /// The attributes in `attrs` named `name`, as they are.
 pub(crate) fn named<'a>(attrs: &'a [Attribute], name: &'a str) -> impl Iterator<Item = &'a Attribute> {
     attrs.iter().filter(move |attr| attr.path().is_ident(name))
+}
+
+/// For ts-rs, which reads `key = ".."` but not serde's
+/// `key(serialize = "..", deserialize = "..")`: `item` with the value
+/// serde writes with, if it has one.
+pub(crate) fn serialize_value(item: &Item) -> Option<Item> {
+    let mut tokens = item.value.clone().into_iter();
+    match (tokens.next(), tokens.next()) {
+        (Some(TokenTree::Punct(eq)), Some(_)) if eq.as_char() == '=' => Some(item.clone()),
+        (Some(TokenTree::Group(group)), None) => parse_items
+            .parse2(group.stream())
+            .ok()?
+            .into_iter()
+            .find(|inner| inner.key == "serialize")
+            .map(|inner| Item {
+                key: item.key.clone(),
+                value: inner.value,
+            }),
+        _ => None,
+    }
 }
 
 /// Whether `items` has an item with key `key`.
@@ -100,6 +120,10 @@ mod tests {
         let ts = items(&attrs, "ts");
         assert_eq!(ts[0].key.to_string(), "type");
         assert_eq!(ts[0].value.to_string(), "= \"string\"");
+        let split: Vec<Attribute> =
+            vec![syn::parse_quote!(#[serde(rename(deserialize = "a", serialize = "b"))])];
+        let rename = serialize_value(&items(&split, "serde")[0]).unwrap();
+        assert_eq!(rename.tokens().to_string(), "rename = \"b\"");
         assert_eq!(
             attribute("serde", &[serde[1].renamed("alias")]).to_string(),
             "# [serde (alias = \"x\")]"

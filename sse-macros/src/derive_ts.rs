@@ -23,7 +23,7 @@ use syn::ext::IdentExt;
 use syn::{Fields, Type};
 
 use crate::attrs::{self, Item};
-use crate::derive::{docs_of, EventType, Kind, Variant};
+use crate::derive::{EventType, Kind, Variant};
 
 pub(crate) fn expand(model: &EventType) -> TokenStream {
     let ident = &model.input.ident;
@@ -99,6 +99,23 @@ pub(crate) fn expand(model: &EventType) -> TokenStream {
     }
 }
 
+/// The keys of a field's `#[serde(..)]` that ts-rs reads, in the form it
+/// reads them: it skips a whole attribute (and prints a warning in the
+/// user's build) for one key it does not know.
+fn for_ts_rs(serde: &[Item]) -> Vec<Item> {
+    const READ: &[&str] = &["skip", "skip_serializing", "skip_serializing_if", "flatten", "default", "with"];
+    serde
+        .iter()
+        .filter_map(|item| {
+            if item.key == "rename" {
+                attrs::serialize_value(item)
+            } else {
+                READ.iter().any(|key| item.key == key).then(|| item.clone())
+            }
+        })
+        .collect()
+}
+
 /// The hidden struct of one variant, its instance, and the bounds that
 /// instance needs.
 struct Mirror {
@@ -158,9 +175,10 @@ impl Mirror {
             } else {
                 quote!(())
             };
-            let docs = docs_of(&field.attrs);
-            let kept = attrs::named(&field.attrs, "serde").chain(attrs::named(&field.attrs, "ts"));
-            let attributes = quote!(#(#[doc = #docs])* #(#kept)* #(#extra)*);
+            let docs = attrs::named(&field.attrs, "doc");
+            let user_ts = attrs::named(&field.attrs, "ts");
+            let for_ts_rs = attrs::attribute("serde", &for_ts_rs(&serde));
+            let attributes = quote!(#(#docs)* #for_ts_rs #(#user_ts)* #(#extra)*);
             fields.push(match &field.ident {
                 Some(name) => quote!(#attributes #name: #ty),
                 None => quote!(#attributes #ty),
@@ -176,7 +194,8 @@ impl Mirror {
                 matches!(variant.variant.fields, Fields::Named(_))
                     .then(|| rename_all_fields.map(|item| item.renamed("rename_all")))
                     .flatten()
-            });
+            })
+            .and_then(|item| attrs::serialize_value(&item));
         let container = attrs::attribute("serde", rename_all.as_slice());
         let body = match &variant.variant.fields {
             Fields::Named(_) => quote!({ #(#fields),* }),
