@@ -101,15 +101,16 @@ mod hostile {
     /// A payload.
     #[derive(serde::Serialize, ts_rs::TS)]
     pub struct Thing {
-        /// Its number. (ts-rs writes a payload's own docs, and does not
-        /// escape a star and a slash in them: those break the `.d.ts`.)
+        /// Its number. ts-rs writes a payload's own docs and escapes
+        /// nothing in them: this one ends a comment */ export const injected = 1; /*
         pub n: u32,
     }
 
     /// Used by several payloads.
     #[derive(serde::Serialize, ts_rs::TS)]
     pub struct Inner {
-        /// A value.
+        /** A value, in a block doc comment, which Rust lets /* nest */
+        over lines. */
         pub v: u8,
     }
 
@@ -136,6 +137,11 @@ mod hostile {
     pub enum Hostile {
         /// Ends a comment early */ export const injected = 1; /* and goes on.
         Error(String),
+        /// A struct variant's field docs go through ts-rs too.
+        Fields {
+            /// Ends */ a comment.
+            a: u8,
+        },
         /// Fired by the server, not by the connection.
         Open,
         #[sse(rename = "with \"quotes\" and \\ a backslash")]
@@ -166,6 +172,7 @@ events.on("open", (nothing: null) => nothing);
 events.on("with \"quotes\" and \\ a backslash", (n: number) => n + 1);
 events.on("not-an-identifier", (nothing: null) => nothing);
 events.on("thing", (thing) => thing.n + 1);
+events.on("fields", (fields) => fields.a + 1);
 export const names: readonly string[] = EVENT_NAMES;
 export const one: Hostile = { event: "thing", data: { n: 1 } };
 export const two: Hostile = { event: "outer", data: { inner: { v: 1 }, more: [] } };
@@ -176,39 +183,31 @@ export const four: Hostile = { event: "pages", data: [{ items: [] }, { items: [{
 events.on("error", (n: number) => n);
 "#;
 
-const HOSTILE_TSCONFIG: &str = r#"{
+/// Type-checks, with `tsc --strict`, the `.d.ts` and `.js` generated for
+/// `E` (the `.js` as `// @ts-check` JavaScript, with `checkJs`) and a
+/// consumer of them; panics with tsc's report.
+fn type_check<E: typescript::TypeScriptEvents>(case: &str, consumer: &str) {
+    let declarations = typescript::declarations::<E>().unwrap();
+    let Some(tsc) = tsc() else {
+        return;
+    };
+    let dir = scratch(case);
+    std::fs::write(dir.join("events.d.ts"), &declarations).unwrap();
+    std::fs::write(dir.join("events.js"), typescript::client::<E>()).unwrap();
+    std::fs::write(dir.join("consumer.ts"), consumer).unwrap();
+    std::fs::write(
+        dir.join("tsconfig.json"),
+        r#"{
   "compilerOptions": {
     "strict": true, "noEmit": true, "allowJs": true, "checkJs": true,
     "target": "ES2022", "module": "ES2022", "moduleResolution": "bundler",
     "lib": ["ES2022", "DOM"], "types": []
   },
-  "files": ["consumer.ts"]
+  "files": ["consumer.ts", "events.js"]
 }
-"#;
-
-/// The generated `.d.ts` and `.js` for awkward names and docs: tsc accepts
-/// them and the consumer's types hold. A doc comment holding `*/` used to
-/// end the JSDoc comment and put the rest into the `.d.ts` as code; names
-/// were written with Rust's `{:?}`, whose `\0` before a digit is an octal
-/// escape, a syntax error in a module.
-#[test]
-fn awkward_names_and_docs_give_typescript_that_compiles() {
-    let Some(tsc) = tsc() else {
-        return;
-    };
-    let dir = scratch("hostile-types");
-    std::fs::write(
-        dir.join("events.d.ts"),
-        typescript::declarations::<hostile::Hostile>().unwrap(),
+"#,
     )
     .unwrap();
-    std::fs::write(
-        dir.join("events.js"),
-        typescript::client::<hostile::Hostile>(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("consumer.ts"), HOSTILE_CONSUMER).unwrap();
-    std::fs::write(dir.join("tsconfig.json"), HOSTILE_TSCONFIG).unwrap();
     let output = match Command::new("node")
         .arg(&tsc)
         .arg("-p")
@@ -220,11 +219,20 @@ fn awkward_names_and_docs_give_typescript_that_compiles() {
     };
     assert!(
         output.status.success(),
-        "tsc rejects the generated files:\n{}{}\n--- events.d.ts:\n{}",
+        "tsc rejects the files of {case}:\n{}{}\n--- events.d.ts:\n{declarations}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
-        typescript::declarations::<hostile::Hostile>().unwrap()
     );
+}
+
+/// The generated `.d.ts` and `.js` for awkward names and docs: tsc accepts
+/// them and the consumer's types hold. A doc comment holding `*/` used to
+/// end the JSDoc comment and put the rest into the `.d.ts` as code; names
+/// were written with Rust's `{:?}`, whose `\0` before a digit is an octal
+/// escape, a syntax error in a module.
+#[test]
+fn awkward_names_and_docs_give_typescript_that_compiles() {
+    type_check::<hostile::Hostile>("hostile-types", HOSTILE_CONSUMER);
 }
 
 /// Drives the generated client in Node with an `EventTarget` standing in
@@ -259,8 +267,8 @@ source.dispatchEvent(new MessageEvent("not-an-identifier", { data: "" }));
 
 // A name with quotes, and one with NUL and U+2028.
 const odd = [];
-events.on(EVENT_NAMES[2], (n) => odd.push(n));
-events.on(EVENT_NAMES[4], (n) => odd.push(n));
+events.on(EVENT_NAMES[3], (n) => odd.push(n));
+events.on(EVENT_NAMES[5], (n) => odd.push(n));
 source.dispatchEvent(new MessageEvent('with "quotes" and \\ a backslash', { data: "7" }));
 source.dispatchEvent(new MessageEvent("nul\u00001 and \u2028", { data: "8" }));
 

@@ -18,7 +18,7 @@ export type ChatEvent =
   /** Someone opened the room. */
   | { event: "join"; data: { 
 /**
- *Their name.
+ * Their name.
  */
 user: string, } }
   /** The stream fell behind and ends; the browser reconnects and resumes. Data: how many events it missed. */

@@ -4,11 +4,14 @@ export const EVENT_NAMES = Object.freeze(["message", "join", "lagged", "reset"])
 
 // The hub's notices that `ChatEvent` does not declare itself: a typed hub's
 // stream may carry them too.
+/** @type {readonly string[]} */
 const NOTICES = Object.freeze([]);
 
 // Events that carry no data: their handlers get `null`.
+/** @type {Set<string>} */
 const NO_DATA = new Set([]);
 
+/** @type {Set<string>} */
 const KNOWN = new Set([...EVENT_NAMES, ...NOTICES]);
 
 // How an `EventStream` tells `typed` of every event, whatever its name.
@@ -31,6 +34,8 @@ function logError(error, event) {
   console.error(`the data of event ${JSON.stringify(event.type)} is not JSON: ${error}`);
 }
 
+/** @typedef {{ handler: (data: any, event: MessageEvent<string>) => void, removed: boolean }} Entry */
+
 /**
  * @param {EventSource | EventStream} source
  * @param {{ onError?: (error: unknown, event: MessageEvent<string>) => void, onUnknown?: (event: MessageEvent<string>) => void }} [options]
@@ -38,10 +43,10 @@ function logError(error, event) {
 export function typed(source, options = {}) {
   const onError = options.onError ?? logError;
   const onUnknown = options.onUnknown ?? (() => {});
-  /** @type {Map<string, { handler: (data: any, event: MessageEvent<string>) => void, removed: boolean }[]>} */
+  /** @type {Map<string, Entry[]>} */
   const handlers = new Map();
   if (source instanceof EventStream) {
-    source[EVERY_EVENT].add((/** @type {MessageEvent<string>} */ event) => {
+    source[EVERY_EVENT].add((event) => {
       if (KNOWN.has(event.type)) return;
       try {
         onUnknown(event);
@@ -50,6 +55,41 @@ export function typed(source, options = {}) {
       }
     });
   }
+
+  /**
+   * @param {string} name
+   * @param {Entry[]} entries
+   * @param {Event} event
+   */
+  function deliver(name, entries, event) {
+    // The connection's own `open` and `error` are plain events with no
+    // data; only the server's events are messages.
+    if (!(event instanceof MessageEvent) || typeof event.data !== "string") return;
+    let data = null;
+    if (!NO_DATA.has(name)) {
+      try {
+        data = JSON.parse(event.data);
+      } catch (error) {
+        try {
+          onError(error, event);
+        } catch (thrown) {
+          rethrow(thrown);
+        }
+        return;
+      }
+    }
+    // A handler removed during this dispatch is not called, as with
+    // `removeEventListener`.
+    for (const entry of [...entries]) {
+      if (entry.removed) continue;
+      try {
+        entry.handler(data, event);
+      } catch (error) {
+        rethrow(error);
+      }
+    }
+  }
+
   return {
     /**
      * @param {string} name
@@ -59,46 +99,22 @@ export function typed(source, options = {}) {
       if (!KNOWN.has(name)) {
         throw new TypeError(`unknown event name ${JSON.stringify(name)}; expected one of ${[...KNOWN].join(", ")}`);
       }
-      let list = handlers.get(name);
-      if (list === undefined) {
-        const entries = (list = []);
-        handlers.set(name, entries);
-        source.addEventListener(name, (event) => {
-          // The connection's own `open` and `error` are plain events with
-          // no data; only the server's events are messages.
-          if (!(event instanceof MessageEvent) || typeof event.data !== "string") return;
-          let data = null;
-          if (!NO_DATA.has(name)) {
-            try {
-              data = JSON.parse(event.data);
-            } catch (error) {
-              try {
-                onError(error, event);
-              } catch (thrown) {
-                rethrow(thrown);
-              }
-              return;
-            }
-          }
-          // A handler removed during this dispatch is not called, as with
-          // `removeEventListener`.
-          for (const entry of [...entries]) {
-            if (entry.removed) continue;
-            try {
-              entry.handler(data, event);
-            } catch (error) {
-              rethrow(error);
-            }
-          }
-        });
+      let entries = handlers.get(name);
+      if (entries === undefined) {
+        /** @type {Entry[]} */
+        const list = [];
+        handlers.set(name, list);
+        source.addEventListener(name, (event) => deliver(name, list, event));
+        entries = list;
       }
-      const entries = list;
+      const list = entries;
+      /** @type {Entry} */
       const entry = { handler, removed: false };
-      entries.push(entry);
+      list.push(entry);
       return () => {
         if (entry.removed) return;
         entry.removed = true;
-        entries.splice(entries.indexOf(entry), 1);
+        list.splice(list.indexOf(entry), 1);
       };
     },
   };
@@ -154,8 +170,12 @@ export class EventStream extends EventTarget {
     handler?.call(this, event);
   }
 
+  #closed() {
+    return this.readyState === EventStream.CLOSED;
+  }
+
   async #connect() {
-    if (this.readyState === EventStream.CLOSED) return;
+    if (this.#closed()) return;
     const abort = (this.#abort = new AbortController());
     /** @type {Record<string, string>} */
     const headers = { accept: "text/event-stream" };
@@ -171,7 +191,7 @@ export class EventStream extends EventTarget {
     } catch {
       return this.#reconnect();
     }
-    if (this.readyState === EventStream.CLOSED) return;
+    if (this.#closed()) return;
     const type = response.headers.get("content-type") ?? "";
     if (response.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type) || response.body === null) {
       this.readyState = EventStream.CLOSED;
@@ -189,7 +209,7 @@ export class EventStream extends EventTarget {
   }
 
   #reconnect() {
-    if (this.readyState === EventStream.CLOSED) return;
+    if (this.#closed()) return;
     this.readyState = EventStream.CONNECTING;
     this.#fire(new Event("error"));
     this.#timer = setTimeout(() => this.#connect(), this.#retry);
@@ -243,7 +263,7 @@ export class EventStream extends EventTarget {
     const { type, data } = event;
     event.type = "";
     event.data = "";
-    if (data === "" || this.readyState === EventStream.CLOSED) return;
+    if (data === "" || this.#closed()) return;
     const message = new MessageEvent(type === "" ? "message" : type, {
       data: data.slice(0, -1),
       lastEventId: event.id,

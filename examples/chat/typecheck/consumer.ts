@@ -9,6 +9,7 @@ const stop = events.on("message", (message: Message, event: MessageEvent<string>
 });
 stop();
 events.on("join", (data: ChatEventData<"join">) => console.log(data.user));
+// The hub's notices, which the client knows whatever `ChatEvent` declares.
 events.on("lagged", (missed: number) => console.log(missed + 1));
 events.on("reset", (after: string) => console.log(after.trim()));
 
@@ -22,9 +23,7 @@ export function describe(event: ChatEvent): string {
       return `${event.data.user}: ${event.data.text}`;
     case "join":
       return `${event.data.user} joined`;
-    case "lagged":
-      return `missed ${event.data.toFixed(0)}`;
-    case "reset":
-      return `reset after ${event.data}`;
+    default:
+      return event.event;
   }
 }
