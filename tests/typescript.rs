@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 use sse_runtime::typescript;
 use sse_runtime::SseEvent;
 use sse_suite::chat::ChatEvent;
@@ -892,4 +894,171 @@ fn the_generated_client_never_throws_on_what_the_server_sends() {
     );
     assert_eq!(result["logged"], 1, "{result}");
     assert_eq!(result["threw"], "TypeError", "{result}");
+}
+
+/// Version 1 of a feed's events, which a page was built with, and version
+/// 2, which a newer server sends.
+mod versions {
+    /// Before.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum FeedV1 {
+        /// An item.
+        Item(u32),
+    }
+
+    /// After: one event more.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum FeedV2 {
+        /// An item.
+        Item(u32),
+        /// An item is gone.
+        Removed {
+            /// Which.
+            id: u32,
+        },
+    }
+}
+
+/// Reads a stream with the `EventStream` of the client generated for
+/// `FeedV1`, until the item 2; prints what it saw.
+const STREAM_RUN: &str = r#"import { typed, EventStream } from "./events.mjs";
+const [url] = process.argv.slice(2);
+const got = [];
+const unknown = [];
+const states = [];
+const source = new EventStream(url);
+source.onopen = () => states.push(["open", source.readyState]);
+source.onerror = () => states.push(["error", source.readyState]);
+const events = typed(source, { onUnknown: (event) => unknown.push([event.type, event.data, event.lastEventId]) });
+events.on("item", (n, event) => {
+  got.push([n, event.lastEventId]);
+  if (n === 2) {
+    source.close();
+    console.log(JSON.stringify({ got, unknown, states, state: source.readyState, lastEventId: source.lastEventId }));
+    process.exit(0);
+  }
+});
+setTimeout(() => {
+  console.log(JSON.stringify({ timedOut: true, got, unknown, states }));
+  process.exit(1);
+}, 8000);
+"#;
+
+/// Runs `STREAM_RUN` against `url` with the client of `FeedV1`.
+fn read_stream(case: &str, url: &str) -> Option<serde_json::Value> {
+    let dir = scratch(case);
+    std::fs::write(
+        dir.join("events.mjs"),
+        typescript::client::<versions::FeedV1>(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("run.mjs"), STREAM_RUN).unwrap();
+    let output = match Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .arg(url)
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => {
+            missing(&format!("node cannot be run: {error}"));
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the client failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+/// Version skew: a page built for `FeedV1` reads a server of `FeedV2`. The
+/// event it does not know reaches `onUnknown`, with its data and id; the
+/// events it knows reach their handlers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_servers_event_reaches_on_unknown_in_an_older_client() {
+    use sse_runtime::prelude::*;
+    use versions::FeedV2;
+
+    #[sse_handler(events = FeedV2)]
+    async fn feed() {
+        yield_!(FeedV2::Item(1).with_id(&1));
+        yield_!(FeedV2::Removed { id: 1 }.with_id(&2));
+        yield_!(FeedV2::Item(2).with_id(&3));
+        std::future::pending::<()>().await;
+    }
+
+    let addr = support::serve(axum::Router::new().route("/feed", axum::routing::get(feed))).await;
+    let url = format!("http://{addr}/feed");
+    let Some(result) =
+        tokio::task::spawn_blocking(move || read_stream("version-skew", &url))
+            .await
+            .unwrap()
+    else {
+        return;
+    };
+    assert_eq!(result["got"], serde_json::json!([[1, "1"], [2, "3"]]), "{result}");
+    assert_eq!(
+        result["unknown"],
+        serde_json::json!([["removed", "{\"id\":1}", "2"]]),
+        "{result}"
+    );
+    assert_eq!(result["states"], serde_json::json!([["open", 1]]), "{result}");
+    assert_eq!(result["state"], 2, "{result}");
+}
+
+/// `EventStream` reads the stream as `EventSource` does: a byte order
+/// mark, CR, LF and CRLF line ends, comments, data over several lines, and,
+/// when the stream ends, a reconnection after `retry:` milliseconds that
+/// sends `Last-Event-ID`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_parses_and_reconnects_as_event_source_does() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{header, HeaderMap};
+
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/raw",
+        axum::routing::get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let last = headers
+                    .get("last-event-id")
+                    .map(|id| id.to_str().unwrap().to_owned());
+                let body = match last.as_deref() {
+                    None => "\u{feff}retry: 50\r\nid: 1\r\nevent: item\r\ndata: 1\r\n\r\n",
+                    _ => ": a comment\nid: 2\nevent: removed\ndata: {\"id\":\ndata: 1}\n\nevent: item\rid: 3\rdata: 2\r\r",
+                };
+                record.lock().unwrap().push(last);
+                ([(header::CONTENT_TYPE, "text/event-stream")], body)
+            }
+        }),
+    );
+    let addr = support::serve(app).await;
+    let url = format!("http://{addr}/raw");
+    let Some(result) = tokio::task::spawn_blocking(move || read_stream("event-stream", &url))
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    assert_eq!(result["got"], serde_json::json!([[1, "1"], [2, "3"]]), "{result}");
+    assert_eq!(
+        result["unknown"],
+        serde_json::json!([["removed", "{\"id\":\n1}", "2"]]),
+        "{result}"
+    );
+    assert_eq!(
+        result["states"],
+        serde_json::json!([["open", 1], ["error", 0], ["open", 1]]),
+        "{result}"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, Some("1".to_owned())],
+        "the Last-Event-ID of each request"
+    );
 }

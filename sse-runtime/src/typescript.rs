@@ -846,20 +846,28 @@ export class EventStream extends EventTarget {{
     // UTF-8, one leading byte order mark dropped, as the standard says.
     const decoder = new TextDecoder();
     const event = {{ type: "", data: "", id: this.lastEventId }};
+    const lineEnd = /[\r\n]/g;
     let text = "";
+    // A CR ended the last chunk: an LF first in the next one is its CRLF.
+    let afterCR = false;
     for (;;) {{
       const {{ value, done }} = await reader.read();
       if (done) return;
       text += decoder.decode(value, {{ stream: true }});
-      let start = 0;
+      if (text === "") continue;
+      let start = afterCR && text[0] === "\n" ? 1 : 0;
+      afterCR = false;
       for (;;) {{
-        const end = text.slice(start).search(/[\r\n]/);
-        if (end < 0) break;
-        const at = start + end;
-        // A CR at the end of what has arrived may be the first half of a CRLF.
-        if (text[at] === "\r" && at + 1 === text.length) break;
+        lineEnd.lastIndex = start;
+        const found = lineEnd.exec(text);
+        if (found === null) break;
+        const at = found.index;
         this.#line(text.slice(start, at), event);
-        start = at + (text[at] === "\r" && text[at + 1] === "\n" ? 2 : 1);
+        start = at + 1;
+        if (text[at] === "\r") {{
+          if (start === text.length) afterCR = true;
+          else if (text[start] === "\n") start += 1;
+        }}
       }}
       text = text.slice(start);
     }}
