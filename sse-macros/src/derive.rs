@@ -69,7 +69,12 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         // The errors, and a stand-in impl, so that the places using the
         // type report nothing more.
         let errors = errors.to_compile_errors();
-        let fallback = crate::derive_expand::fallback(&model);
+        // Not for a generic type: it would need the generics it has not.
+        let fallback = input
+            .generics
+            .params
+            .is_empty()
+            .then(|| crate::derive_expand::fallback(&model));
         return quote!(#errors const _: () = { #fallback };);
     }
     let events = crate::derive_expand::expand(&model);

@@ -97,20 +97,28 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
                 #name => #private::decode_unit::<Self>(name, data).map(|()| Self::#v),
             });
         } else {
-            encode_arms.push(quote!(#pattern => builder.event(#name).json(&__SseContent(self))));
+            encode_arms.push(quote! {
+                #pattern => (&#private::Content(&__SseContent(self))).encode_json(builder.event(#name))
+            });
         }
     }
 
     let serde = serde_path(runtime);
     let remote = ident.to_string();
+    let encoding = Encoding::of(variants, &private);
     let decoding = Decoding::of(variants, &private);
     let deserialize_derive = decoding
         .decodable
-        .then(|| quote!(#private::serde::Deserialize,));
-    let bound = (!decoding.serde_bounds.is_empty()).then(|| {
-        let bounds = decoding.serde_bounds.join(", ");
-        quote!(#[serde(bound(deserialize = #bounds))])
-    });
+        .then(|| quote!(serde::Deserialize,));
+    // Every bound of serde's impls is ours, and none is checked here (see
+    // `Encoding` and `Decoding`).
+    let bound = {
+        let serialize = encoding.bounds.serde.join(", ");
+        let deserialize = decoding.bounds.serde.join(", ");
+        quote!(#[serde(bound(serialize = #serialize, deserialize = #deserialize))])
+    };
+    let checks = &encoding.checks;
+    let serialize_bounds = &encoding.bounds.rust;
     let enum_items: Vec<Item> = attrs::items(&model.input.attrs, "serde")
         .into_iter()
         .filter(|item| ENUM_KEYS.iter().any(|key| item.key == key))
@@ -119,7 +127,7 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
     let mirror_variants = variants.iter().map(mirror_variant);
 
     let decode = decoding.decodable.then(|| {
-        let bounds = &decoding.bounds;
+        let bounds = &decoding.bounds.rust;
         quote! {
             impl #private::DecodeEvent for #ident
             where
@@ -137,8 +145,18 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
     });
 
     quote! {
+        // Named in this block so that rustc says `serde::Serialize` when
+        // it names the derive.
+        use #private::serde;
+
+        // Each payload field serde writes is `Serialize`: checked here, on
+        // the field, once.
+        const _: () = {
+            #(#checks)*
+        };
+
         /// The enum as serde writes and reads its events: see `variant.rs`.
-        #[derive(#private::serde::Serialize, #deserialize_derive)]
+        #[derive(serde::Serialize, #deserialize_derive)]
         #[serde(crate = #serde, remote = #remote)]
         #bound
         #enum_serde
@@ -154,8 +172,12 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
             }
             fn encode(&self, builder: #private::EventBuilder<'_>)
                 -> ::core::result::Result<#private::Event, #private::EventError> {
+                use #private::{SerializeContent as _, UncheckedContent as _};
                 struct __SseContent<'__sse>(&'__sse #ident);
-                impl #private::serde::Serialize for __SseContent<'_> {
+                impl #private::serde::Serialize for __SseContent<'_>
+                where
+                    #(#serialize_bounds,)*
+                {
                     fn serialize<__S: #private::serde::Serializer>(&self, serializer: __S)
                         -> ::core::result::Result<__S::Ok, __S::Error> {
                         #mirror::serialize(self.0, #private::VariantContent::new(serializer))
@@ -199,14 +221,80 @@ fn mirror_variant(variant: &Variant) -> TokenStream {
     }
 }
 
+/// Bounds on payload types, written twice: as where predicates, and as
+/// the strings of serde's `bound(..)` on the hidden copy. Each is
+/// `for<'__sse> Type: Trait`: rustc checks a bound that names a lifetime
+/// where the impl is used, not where it is written.
+#[derive(Default)]
+struct Bounds {
+    rust: Vec<TokenStream>,
+    serde: Vec<String>,
+}
+
+impl Bounds {
+    /// `ty: bound`, and `ty: serde_bound` for serde (whose impls name their
+    /// lifetime `'de`).
+    fn push(&mut self, ty: &Type, bound: TokenStream, serde_bound: Option<TokenStream>) {
+        // Spanned at the field's type: an unmet bound names it there.
+        let span = syn::spanned::Spanned::span(ty);
+        self.rust.push(quote_spanned!(span=> for<'__sse> #ty: #bound));
+        let serde_bound = serde_bound.unwrap_or(bound);
+        self.serde
+            .push(quote!(for<'__sse> #ty: #serde_bound).to_string());
+    }
+}
+
+/// The fields serde writes, and what writing them needs: each is
+/// `Serialize`, unless a function of the user's writes it
+/// (`serialize_with`, `with`) or it is skipped.
+struct Encoding {
+    bounds: Bounds,
+    /// `<Type as Serialize>::serialize::<..>` for each, spanned at its type:
+    /// a type that is not `Serialize` is one error, there.
+    checks: Vec<TokenStream>,
+}
+
+impl Encoding {
+    fn of(variants: &[Variant], private: &TokenStream) -> Encoding {
+        let mut encoding = Encoding {
+            bounds: Bounds::default(),
+            checks: Vec::new(),
+        };
+        for variant in variants {
+            let variant_items = attrs::items(&variant.variant.attrs, "serde");
+            if ["serialize_with", "with", "skip", "skip_serializing"]
+                .iter()
+                .any(|key| attrs::has(&variant_items, key))
+            {
+                continue;
+            }
+            for field in &variant.variant.fields {
+                let items = attrs::items(&field.attrs, "serde");
+                if ["skip", "skip_serializing", "serialize_with", "with"]
+                    .iter()
+                    .any(|key| attrs::has(&items, key))
+                {
+                    continue;
+                }
+                let ty = &field.ty;
+                encoding
+                    .bounds
+                    .push(ty, quote!(#private::serde::Serialize), None);
+                let span = syn::spanned::Spanned::span(ty);
+                encoding.checks.push(quote_spanned! {span=>
+                    let _ = <#ty as #private::serde::Serialize>::serialize::<#private::ValueSerializer>;
+                });
+            }
+        }
+        encoding
+    }
+}
+
 /// What decoding needs of the payload types.
 struct Decoding {
     /// Whether it can be written at all: no payload holds a reference.
     decodable: bool,
-    /// The `DecodeEvent` impl's bounds.
-    bounds: Vec<TokenStream>,
-    /// The same, for serde's `bound(deserialize = "..")` on the copy.
-    serde_bounds: Vec<String>,
+    bounds: Bounds,
 }
 
 impl Decoding {
@@ -216,8 +304,7 @@ impl Decoding {
     fn of(variants: &[Variant], private: &TokenStream) -> Decoding {
         let mut decoding = Decoding {
             decodable: true,
-            bounds: Vec::new(),
-            serde_bounds: Vec::new(),
+            bounds: Bounds::default(),
         };
         for variant in variants {
             let variant_items = attrs::items(&variant.variant.attrs, "serde");
@@ -235,7 +322,9 @@ impl Decoding {
                     .any(|item| item.key == "default" && !item.value.is_empty());
                 let default = skipped || attrs::has(&items, "default");
                 if default && !default_fn {
-                    decoding.bound(&field.ty, quote!(::core::default::Default), None);
+                    decoding
+                        .bounds
+                        .push(&field.ty, quote!(::core::default::Default), None);
                 }
                 if skipped
                     || attrs::has(&items, "deserialize_with")
@@ -246,7 +335,7 @@ impl Decoding {
                 if holds_reference(&field.ty) {
                     decoding.decodable = false;
                 }
-                decoding.bound(
+                decoding.bounds.push(
                     &field.ty,
                     quote!(#private::serde::de::DeserializeOwned),
                     Some(quote!(#private::serde::Deserialize<'de>)),
@@ -254,21 +343,6 @@ impl Decoding {
             }
         }
         decoding
-    }
-
-    fn bound(
-        &mut self,
-        ty: &Type,
-        bound: TokenStream,
-        serde_bound: Option<TokenStream>,
-    ) {
-        // Spanned at the field's type: an unmet bound names it there.
-        let span = syn::spanned::Spanned::span(ty);
-        self.bounds
-            .push(quote_spanned!(span=> for<'__sse> #ty: #bound));
-        let serde_bound = serde_bound.unwrap_or_else(|| quote!(#bound));
-        self.serde_bounds
-            .push(quote!(for<'__sse> #ty: #serde_bound).to_string());
     }
 }
 

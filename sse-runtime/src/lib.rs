@@ -287,7 +287,12 @@ pub mod __private {
     pub use crate::typed::{
         decode_struct, decode_unit, decode_variant, DecodeError, DecodeEvent, SseEvent, TypedEvents, YieldOf,
     };
-    pub use crate::variant::{VariantContent, VariantData};
+    pub use crate::variant::{
+        Content, SerializeContent, UncheckedContent, VariantContent, VariantData,
+    };
+    /// A serializer type, for the derive's check that a payload type is
+    /// `Serialize` (`<T as Serialize>::serialize::<ValueSerializer>`).
+    pub use serde_json::value::Serializer as ValueSerializer;
     pub use serde;
     pub use sse_macros::SerdeAttributes;
 
@@ -313,7 +318,7 @@ pub mod __private {
     #[cfg(feature = "typescript")]
     pub use crate::typescript::{TsData, TsEvents, TypeScriptEvents};
     #[cfg(feature = "typescript")]
-    pub use ts_rs;
+    pub use crate::typescript::ts_rs;
     pub use crate::extract::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
     pub use sse_macros::{comment_impl, event_impl, sse_handlers_impl};

@@ -69,6 +69,20 @@
 
 use std::fmt::{self, Write};
 
+/// The ts-rs crate, whose `TS` the payload types derive: a crate that
+/// depends on sse-runtime alone may write `#[derive(sse_runtime::typescript::ts_rs::TS)]`
+/// (with `#[ts(crate = "sse_runtime::typescript::ts_rs")]`).
+///
+/// ```
+/// use sse_runtime::typescript::ts_rs;
+///
+/// #[derive(serde::Serialize, ts_rs::TS)]
+/// #[ts(crate = "sse_runtime::typescript::ts_rs")]
+/// struct Message { text: String }
+/// # let _ = Message { text: String::new() };
+/// ```
+pub use ts_rs;
+
 /// What `#[derive(SseEvent)]` says about a type's events, for the
 /// TypeScript writers. The derive implements it when every payload type
 /// implements `ts_rs::TS`; [`declarations`] and [`client`] need it.

@@ -20,6 +20,9 @@
 use serde::de::{self, DeserializeSeed, Visitor};
 use serde::ser::{self, Impossible, Serialize, Serializer};
 
+use crate::error::EventError;
+use crate::event::{Event, EventBuilder};
+
 /// A serializer for one externally tagged enum variant that writes only its
 /// content to the serializer it wraps; see the module docs. Any other call
 /// is an error: serde's derive makes only variant calls for an enum.
@@ -314,3 +317,42 @@ impl<'de> de::VariantAccess<'de> for VariantData<'de> {
         })
     }
 }
+
+/// A derived enum's content as an event's data, picked by method
+/// resolution (the "autoref" idiom): [`SerializeContent`] when the content
+/// is `Serialize`, [`UncheckedContent`] otherwise.
+///
+/// The derive checks each payload field on its own, where it is written,
+/// so that a field that is not `Serialize` is one error, on that field;
+/// the content's `Serialize` impl is written with the same bounds, which
+/// rustc checks only where they are used, and this pick keeps them from
+/// being a second error in `encode`. In a crate that compiles, every
+/// field is `Serialize` and the pick is always `SerializeContent`:
+/// `UncheckedContent` never runs.
+#[doc(hidden)]
+pub struct Content<'a, T>(pub &'a T);
+
+/// See [`Content`].
+#[doc(hidden)]
+pub trait SerializeContent {
+    /// The event with this content as its JSON data.
+    fn encode_json(&self, builder: EventBuilder<'_>) -> Result<Event, EventError>;
+}
+
+impl<T: Serialize> SerializeContent for Content<'_, T> {
+    #[inline]
+    fn encode_json(&self, builder: EventBuilder<'_>) -> Result<Event, EventError> {
+        builder.json(self.0)
+    }
+}
+
+/// See [`Content`].
+#[doc(hidden)]
+pub trait UncheckedContent {
+    /// Never called in a crate that compiles; see [`Content`].
+    fn encode_json(&self, builder: EventBuilder<'_>) -> Result<Event, EventError> {
+        builder.data("")
+    }
+}
+
+impl<T> UncheckedContent for &Content<'_, T> {}

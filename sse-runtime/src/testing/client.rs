@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -462,14 +463,22 @@ impl TestStream {
     /// # Ok::<(), sse_runtime::DecodeError>(())
     /// # }).unwrap();
     /// ```
-    pub async fn next_as<E>(&mut self) -> Result<Option<E>, crate::DecodeError>
+    // A boxed future rather than an `async fn`: rustc checks the bound of
+    // an `async fn` at the call, on its future and at its `.await`, so a
+    // type that cannot be decoded was one error said three times.
+    #[allow(clippy::type_complexity)]
+    pub fn next_as<E>(
+        &mut self,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<E>, crate::DecodeError>> + Send + '_>>
     where
         E: crate::DecodeEvent,
     {
-        match self.next_event().await {
-            Some(event) => E::decode(&event.event_type, &event.data).map(Some),
-            None => Ok(None),
-        }
+        Box::pin(async move {
+            match self.next_event().await {
+                Some(event) => E::decode(&event.event_type, &event.data).map(Some),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Exactly `n` events; panics if the stream ends first, or if they have
