@@ -71,5 +71,9 @@ fn compile_errors_name_nothing_hidden() {
             }
         }
     }
-    assert!(found.is_empty(), "hidden names in compile errors:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "hidden names in compile errors:\n{}",
+        found.join("\n")
+    );
 }

@@ -447,7 +447,8 @@ fn event_names_are_serde_snake_case_in_every_script() {
         Scripts::Mixed_Case,
     ];
     for value in values {
-        let by_serde: String = serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
+        let by_serde: String =
+            serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
         assert_eq!(value.event_name(), by_serde);
     }
     assert_eq!(Scripts::ÉtatChangé.event_name(), "État_changé");
@@ -514,7 +515,10 @@ mod generated {
     }
 
     fn shape() -> impl Strategy<Value = Shape> {
-        prop_oneof![any::<u16>().prop_map(|r| Shape::Circle { r }), Just(Shape::Dot)]
+        prop_oneof![
+            any::<u16>().prop_map(|r| Shape::Circle { r }),
+            Just(Shape::Dot)
+        ]
     }
 
     fn first() -> impl Strategy<Value = First> {
@@ -528,8 +532,7 @@ mod generated {
                     shape
                 }
             ),
-            (any::<u8>(), any::<Option<bool>>(), ".*")
-                .prop_map(|(a, b, c)| First::Tuple(a, b, c)),
+            (any::<u8>(), any::<Option<bool>>(), ".*").prop_map(|(a, b, c)| First::Tuple(a, b, c)),
             proptest::num::f64::NORMAL.prop_map(First::Float),
             proptest::collection::btree_map(".*", any::<i64>(), 0..3).prop_map(First::Mapped),
         ]
@@ -545,7 +548,10 @@ mod generated {
                 }
             ),
             Just(Second::Unit {}),
-            (any::<char>(), proptest::collection::vec(any::<char>(), 0..3))
+            (
+                any::<char>(),
+                proptest::collection::vec(any::<char>(), 0..3)
+            )
                 .prop_map(|(c, cs)| Second::Chars(c, cs)),
             (any::<u128>(), any::<i128>()).prop_map(|(a, b)| Second::Big(a, b)),
         ]
@@ -554,7 +560,12 @@ mod generated {
     /// serde's data, and serde's reading of it back.
     fn check<E>(value: &E) -> Result<(), TestCaseError>
     where
-        E: SseEvent + DecodeEvent + serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+        E: SseEvent
+            + DecodeEvent
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + std::fmt::Debug,
     {
         let data = data_of(value).unwrap();
         prop_assert_eq!(&data, &serde_content(value));
@@ -630,19 +641,32 @@ async fn a_typed_handler_forwards_an_event_of_a_newer_version_unchanged() {
         .with_state(old.clone());
     let client = TestClient::new(app);
     let mut stream = client.get("/feed").send().await;
-    assert_eq!(stream.next_as::<FeedV1>().await.unwrap(), Some(FeedV1::Item(0)));
+    assert_eq!(
+        stream.next_as::<FeedV1>().await.unwrap(),
+        Some(FeedV1::Item(0))
+    );
     old.publish("feed", FeedV1::Item(1)).await.unwrap();
-    assert_eq!(stream.next_as::<FeedV1>().await.unwrap(), Some(FeedV1::Item(1)));
-    new.publish("feed", FeedV2::Removed { id: 1 }).await.unwrap();
+    assert_eq!(
+        stream.next_as::<FeedV1>().await.unwrap(),
+        Some(FeedV1::Item(1))
+    );
+    new.publish("feed", FeedV2::Removed { id: 1 })
+        .await
+        .unwrap();
     old.publish("feed", FeedV1::Item(2)).await.unwrap();
     let unknown = stream.next_as::<FeedV1>().await.unwrap_err();
     assert!(unknown.is_unknown_name());
     assert_eq!((unknown.name(), unknown.data()), ("removed", r#"{"id":1}"#));
     assert!(
-        unknown.to_string().contains(r#"received data: "{\"id\":1}""#),
+        unknown
+            .to_string()
+            .contains(r#"received data: "{\"id\":1}""#),
         "{unknown}"
     );
-    assert_eq!(stream.next_as::<FeedV1>().await.unwrap(), Some(FeedV1::Item(2)));
+    assert_eq!(
+        stream.next_as::<FeedV1>().await.unwrap(),
+        Some(FeedV1::Item(2))
+    );
 }
 
 #[test]

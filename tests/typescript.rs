@@ -29,7 +29,10 @@ fn chat_dir() -> PathBuf {
 fn generated_files_are_up_to_date() {
     let update = std::env::var("UPDATE_TYPESCRIPT").as_deref() == Ok("1");
     let files = [
-        ("events.d.ts", typescript::declarations::<ChatEvent>().unwrap()),
+        (
+            "events.d.ts",
+            typescript::declarations::<ChatEvent>().unwrap(),
+        ),
         ("events.js", typescript::client::<ChatEvent>()),
     ];
     for (name, generated) in files {
@@ -384,6 +387,7 @@ fn payload_types_that_share_a_typescript_name_are_refused() {
 /// globals it uses as `globalThis.MessageEvent` and so on, so these are
 /// declared as they are, and a consumer's `new EventSource(..)` is still
 /// the browser's.
+#[allow(clippy::upper_case_acronyms)]
 mod globals {
     macro_rules! payloads {
         ($($name:ident),*) => {$(
@@ -469,10 +473,15 @@ struct Tick {
 #[test]
 fn a_struct_event_gets_declarations() {
     let declarations = typescript::declarations::<Tick>().unwrap();
-    assert!(declarations.contains("export type Tick = "), "{declarations}");
     assert!(
-        declarations.contains(r#"export type TickEvent =
-  | { event: "tick"; data: Tick }"#),
+        declarations.contains("export type Tick = "),
+        "{declarations}"
+    );
+    assert!(
+        declarations.contains(
+            r#"export type TickEvent =
+  | { event: "tick"; data: Tick }"#
+        ),
         "{declarations}"
     );
     type_check::<Tick>(
@@ -991,20 +1000,27 @@ async fn a_newer_servers_event_reaches_on_unknown_in_an_older_client() {
 
     let addr = support::serve(axum::Router::new().route("/feed", axum::routing::get(feed))).await;
     let url = format!("http://{addr}/feed");
-    let Some(result) =
-        tokio::task::spawn_blocking(move || read_stream("version-skew", &url))
-            .await
-            .unwrap()
+    let Some(result) = tokio::task::spawn_blocking(move || read_stream("version-skew", &url))
+        .await
+        .unwrap()
     else {
         return;
     };
-    assert_eq!(result["got"], serde_json::json!([[1, "1"], [2, "3"]]), "{result}");
+    assert_eq!(
+        result["got"],
+        serde_json::json!([[1, "1"], [2, "3"]]),
+        "{result}"
+    );
     assert_eq!(
         result["unknown"],
         serde_json::json!([["removed", "{\"id\":1}", "2"]]),
         "{result}"
     );
-    assert_eq!(result["states"], serde_json::json!([["open", 1]]), "{result}");
+    assert_eq!(
+        result["states"],
+        serde_json::json!([["open", 1]]),
+        "{result}"
+    );
     assert_eq!(result["state"], 2, "{result}");
 }
 
@@ -1045,7 +1061,11 @@ async fn the_event_stream_parses_and_reconnects_as_event_source_does() {
     else {
         return;
     };
-    assert_eq!(result["got"], serde_json::json!([[1, "1"], [2, "3"]]), "{result}");
+    assert_eq!(
+        result["got"],
+        serde_json::json!([[1, "1"], [2, "3"]]),
+        "{result}"
+    );
     assert_eq!(
         result["unknown"],
         serde_json::json!([["removed", "{\"id\":\n1}", "2"]]),

@@ -47,7 +47,10 @@ pub(crate) fn items(attrs: &[Attribute], name: &str) -> Vec<Item> {
 }
 
 /// The attributes in `attrs` named `name`, as they are.
-pub(crate) fn named<'a>(attrs: &'a [Attribute], name: &'a str) -> impl Iterator<Item = &'a Attribute> {
+pub(crate) fn named<'a>(
+    attrs: &'a [Attribute],
+    name: &'a str,
+) -> impl Iterator<Item = &'a Attribute> {
     attrs.iter().filter(move |attr| attr.path().is_ident(name))
 }
 

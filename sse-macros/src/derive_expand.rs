@@ -107,9 +107,7 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
     let remote = ident.to_string();
     let encoding = Encoding::of(variants, &private);
     let decoding = Decoding::of(variants, &private);
-    let deserialize_derive = decoding
-        .decodable
-        .then(|| quote!(serde::Deserialize,));
+    let deserialize_derive = decoding.decodable.then(|| quote!(serde::Deserialize,));
     // Every bound of serde's impls is ours, and none is checked here (see
     // `Encoding` and `Decoding`).
     let bound = {
@@ -237,7 +235,8 @@ impl Bounds {
     fn push(&mut self, ty: &Type, bound: TokenStream, serde_bound: Option<TokenStream>) {
         // Spanned at the field's type: an unmet bound names it there.
         let span = syn::spanned::Spanned::span(ty);
-        self.rust.push(quote_spanned!(span=> for<'__sse> #ty: #bound));
+        self.rust
+            .push(quote_spanned!(span=> for<'__sse> #ty: #bound));
         let serde_bound = serde_bound.unwrap_or(bound);
         self.serde
             .push(quote!(for<'__sse> #ty: #serde_bound).to_string());
@@ -316,7 +315,8 @@ impl Decoding {
             }
             for field in &variant.variant.fields {
                 let items = attrs::items(&field.attrs, "serde");
-                let skipped = attrs::has(&items, "skip") || attrs::has(&items, "skip_deserializing");
+                let skipped =
+                    attrs::has(&items, "skip") || attrs::has(&items, "skip_deserializing");
                 let default_fn = items
                     .iter()
                     .any(|item| item.key == "default" && !item.value.is_empty());
@@ -326,10 +326,7 @@ impl Decoding {
                         .bounds
                         .push(&field.ty, quote!(::core::default::Default), None);
                 }
-                if skipped
-                    || attrs::has(&items, "deserialize_with")
-                    || attrs::has(&items, "with")
-                {
+                if skipped || attrs::has(&items, "deserialize_with") || attrs::has(&items, "with") {
                     continue;
                 }
                 if holds_reference(&field.ty) {

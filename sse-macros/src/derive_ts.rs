@@ -62,7 +62,9 @@ pub(crate) fn expand(model: &EventType) -> TokenStream {
                     continue;
                 }
                 let variant_serde = attrs::items(&variant.variant.attrs, "serde");
-                if attrs::has(&variant_serde, "with") || attrs::has(&variant_serde, "serialize_with") {
+                if attrs::has(&variant_serde, "with")
+                    || attrs::has(&variant_serde, "serialize_with")
+                {
                     // A function of the user's writes the whole content.
                     describe.push(quote! {
                         let data = out.unknown();
@@ -103,7 +105,14 @@ pub(crate) fn expand(model: &EventType) -> TokenStream {
 /// reads them: it skips a whole attribute (and prints a warning in the
 /// user's build) for one key it does not know.
 fn for_ts_rs(serde: &[Item]) -> Vec<Item> {
-    const READ: &[&str] = &["skip", "skip_serializing", "skip_serializing_if", "flatten", "default", "with"];
+    const READ: &[&str] = &[
+        "skip",
+        "skip_serializing",
+        "skip_serializing_if",
+        "flatten",
+        "default",
+        "with",
+    ];
     serde
         .iter()
         .filter_map(|item| {
@@ -139,7 +148,8 @@ impl Mirror {
         for (i, field) in variant.variant.fields.iter().enumerate() {
             let serde = attrs::items(&field.attrs, "serde");
             let ts = attrs::items(&field.attrs, "ts");
-            let never_written = attrs::has(&serde, "skip") || attrs::has(&serde, "skip_serializing");
+            let never_written =
+                attrs::has(&serde, "skip") || attrs::has(&serde, "skip_serializing");
             let mut extra = Vec::new();
             if attrs::has(&serde, "skip_serializing") && !attrs::has(&serde, "skip") {
                 extra.push(quote!(#[ts(skip)]));

@@ -66,7 +66,11 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .on_close
         .as_ref()
         .map(|callback| quote_spanned!(callback.span()=> .on_close(#callback)));
-    let events_check = handler.args.events.as_ref().map(|events| events_check(events, &runtime));
+    let events_check = handler
+        .args
+        .events
+        .as_ref()
+        .map(|events| events_check(events, &runtime));
     let emitter = emitter_ident();
     // The stream's link to its request (route, shutdown) is one more
     // extractor, first so that the user's last argument may still consume

@@ -17,8 +17,8 @@
 use std::fmt::Display;
 
 use serde::ser::{
-    Serialize, SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant,
-    SerializeTuple, SerializeTupleStruct, SerializeTupleVariant, Serializer,
+    Serialize, SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTuple,
+    SerializeTupleStruct, SerializeTupleVariant, Serializer,
 };
 
 /// `serializer`, refusing non-finite floats; see the module docs.
@@ -390,8 +390,14 @@ mod tests {
         let map = BTreeMap::from([(1.5f64.to_string(), vec![Some(1u8), None])]);
         assert_eq!(json(&raw).unwrap(), serde_json::to_string(&raw).unwrap());
         assert_eq!(json(&map).unwrap(), serde_json::to_string(&map).unwrap());
-        assert_eq!(json(&-0.0f64).unwrap(), serde_json::to_string(&-0.0f64).unwrap());
-        assert_eq!(json(&f64::MAX).unwrap(), serde_json::to_string(&f64::MAX).unwrap());
+        assert_eq!(
+            json(&-0.0f64).unwrap(),
+            serde_json::to_string(&-0.0f64).unwrap()
+        );
+        assert_eq!(
+            json(&f64::MAX).unwrap(),
+            serde_json::to_string(&f64::MAX).unwrap()
+        );
         assert_eq!(json(&'x').unwrap(), "\"x\"");
         assert_eq!(json(&u128::MAX).unwrap(), u128::MAX.to_string());
     }

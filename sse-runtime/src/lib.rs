@@ -285,15 +285,16 @@ pub mod __private {
     pub use crate::error::EventError;
     pub use crate::event::{Comment, Event, EventBuilder, IntoEvent};
     pub use crate::typed::{
-        decode_struct, decode_unit, decode_variant, DecodeError, DecodeEvent, SseEvent, TypedEvents, YieldOf,
+        decode_struct, decode_unit, decode_variant, DecodeError, DecodeEvent, SseEvent,
+        TypedEvents, YieldOf,
     };
     pub use crate::variant::{
         Content, SerializeContent, UncheckedContent, VariantContent, VariantData,
     };
+    pub use serde;
     /// A serializer type, for the derive's check that a payload type is
     /// `Serialize` (`<T as Serialize>::serialize::<ValueSerializer>`).
     pub use serde_json::value::Serializer as ValueSerializer;
-    pub use serde;
     pub use sse_macros::SerdeAttributes;
 
     /// The TypeScript half of `#[derive(SseEvent)]`'s output, kept only
@@ -315,12 +316,12 @@ pub mod __private {
     }
 
     pub use crate::__sse_typescript as typescript;
-    #[cfg(feature = "typescript")]
-    pub use crate::typescript::{TsData, TsEvents, TypeScriptEvents};
-    #[cfg(feature = "typescript")]
-    pub use crate::typescript::ts_rs;
     pub use crate::extract::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
+    #[cfg(feature = "typescript")]
+    pub use crate::typescript::ts_rs;
+    #[cfg(feature = "typescript")]
+    pub use crate::typescript::{TsData, TsEvents, TypeScriptEvents};
     pub use sse_macros::{comment_impl, event_impl, sse_handlers_impl};
 
     pub use axum::extract::{FromRequest, FromRequestParts};

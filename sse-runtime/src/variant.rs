@@ -238,7 +238,9 @@ impl<'de> VariantData<'de> {
 /// as with `serde_json::from_str`.
 fn read_json<'de, T>(
     data: &'de str,
-    read: impl FnOnce(&mut serde_json::Deserializer<serde_json::de::StrRead<'de>>) -> serde_json::Result<T>,
+    read: impl FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+    ) -> serde_json::Result<T>,
 ) -> serde_json::Result<T> {
     let mut deserializer = serde_json::Deserializer::from_str(data);
     let value = read(&mut deserializer)?;
@@ -259,7 +261,9 @@ impl<'de> de::Deserializer<'de> for VariantData<'de> {
     }
 
     fn deserialize_any<V: Visitor<'de>>(self, _: V) -> serde_json::Result<V::Value> {
-        Err(de::Error::custom("an event decodes only as an enum variant"))
+        Err(de::Error::custom(
+            "an event decodes only as an enum variant",
+        ))
     }
 
     serde::forward_to_deserialize_any! {
