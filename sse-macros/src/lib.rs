@@ -5,7 +5,10 @@
 //! `model` holds the parsed function, `validate` checks its signature,
 //! `rewrite` turns `yield` into sends, `expand` writes the handler,
 //! `fallback` stands in for it when there are errors, `event` is the
-//! `event!` macro, and `errors` collects what they report.
+//! `event!` macro, and `errors` collects what they report. The derive:
+//! `derive` parses and checks the type, `derive_expand` writes its
+//! `SseEvent` and `DecodeEvent` over serde's derive, `derive_ts` its
+//! TypeScript, and `attrs` reads the serde and ts-rs attributes they copy.
 
 mod args;
 mod attrs;

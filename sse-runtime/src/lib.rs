@@ -106,7 +106,8 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 ///   ends (see [`SseConfig::on_close`]).
 /// * `events = T`: the handler yields only values of `T`, a
 ///   `#[derive(SseEvent)]` type, and comments (see [`YieldOf`]); anything
-///   else is a compile error on the yielded value.
+///   else is a compile error on the yielded value, and a `T` that does not
+///   derive `SseEvent` one on `T`.
 /// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
 ///
 /// A body may return `()` or `Result<(), E>` with `E: Display`; `?` works.
