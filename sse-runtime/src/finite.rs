@@ -12,7 +12,9 @@
 //! elements, a map's keys and values, a struct's fields) is wrapped again,
 //! so that nested floats are checked too. serde_json recognizes its
 //! `RawValue` (and `Number` with `arbitrary_precision`) by a struct name,
-//! which is forwarded as it is.
+//! which is forwarded as it is. The calls inline away: `cargo bench
+//! --bench encode -- Json` measured the same with and without it (158 µs
+//! and 157 µs for the body case).
 
 use std::fmt::Display;
 
