@@ -697,6 +697,19 @@ mod varied {
         },
         /// A skipped tuple field.
         Half(#[serde(skip)] u8, bool),
+        /// ts-rs's own attributes on the fields.
+        Typed {
+            /// Optional, said to ts-rs.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            #[ts(optional)]
+            maybe: Option<u8>,
+            /// Its type, said to ts-rs.
+            #[ts(type = "string")]
+            stamp: String,
+            /// Inlined.
+            #[ts(inline)]
+            point: Point,
+        },
     }
 
     /// One of each, and more.
@@ -743,6 +756,19 @@ mod varied {
                 not_sent: 3,
             },
             Varied::Half(1, true),
+            Varied::Typed {
+                maybe: None,
+                stamp: "now".into(),
+                point: Point { x: 0, label: None },
+            },
+            Varied::Typed {
+                maybe: Some(1),
+                stamp: "then".into(),
+                point: Point {
+                    x: 1,
+                    label: Some("l".into()),
+                },
+            },
         ]
     }
 }

@@ -101,6 +101,24 @@ pub(crate) fn expand(model: &EventType) -> TokenStream {
     }
 }
 
+/// `T` of a field typed `Option<T>` (by any path ending in `Option`).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != "Option" {
+        return None;
+    }
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(arguments) if arguments.args.len() == 1 => {
+            match &arguments.args[0] {
+                syn::GenericArgument::Type(inner) => Some(inner),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// The keys of a field's `#[serde(..)]` that ts-rs reads, in the form it
 /// reads them: it skips a whole attribute (and prints a warning in the
 /// user's build) for one key it does not know.
@@ -176,12 +194,20 @@ impl Mirror {
                 || attrs::has(&ts, "as"));
             let ty: TokenStream = if described {
                 let generic = format_ident!("__SseT{}", i);
-                let field_ty: &Type = &field.ty;
+                // `#[ts(optional)]` needs ts-rs to see the `Option` (it
+                // takes the type inside): the generic stands for that.
+                let optional = ts
+                    .iter()
+                    .any(|item| item.key == "optional" && item.value.is_empty());
+                let (field_ty, ty) = match option_inner(&field.ty) {
+                    Some(inner) if optional => (inner, quote!(::core::option::Option<#generic>)),
+                    _ => (&field.ty, quote!(#generic)),
+                };
                 let span = syn::spanned::Spanned::span(field_ty);
                 bounds.push(quote_spanned!(span=> for<'__sse> #field_ty: #private::ts_rs::TS));
                 arguments.push(quote!(#field_ty));
-                generics.push(generic.clone());
-                quote!(#generic)
+                generics.push(generic);
+                ty
             } else {
                 quote!(())
             };
