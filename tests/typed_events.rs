@@ -131,7 +131,7 @@ async fn a_typed_hubs_notices_decode_as_its_events() {
 /// `TypedHub::new` checks only that the type has events named `lagged`
 /// and `reset`, not their shape: with a unit `Lagged` or a `Reset(u64)`
 /// it compiles, and the hub's notices (`lagged` with a count, `reset` with
-/// the id as a JSON string) are not values of the type. `next_as` panics
+/// the id as a JSON string) are not values of the type. `next_as` fails
 /// on them, and the generated TypeScript types them wrongly.
 #[derive(SseEvent, Debug, PartialEq)]
 enum MisshapedFeed {
