@@ -292,7 +292,7 @@ fn snake_case(ident: &str) -> String {
     snake
 }
 
-pub(crate) fn docs_of(attrs: &[syn::Attribute]) -> Vec<String> {
+fn docs_of(attrs: &[syn::Attribute]) -> Vec<String> {
     attrs
         .iter()
         .filter(|attr| attr.path().is_ident("doc"))

@@ -174,7 +174,8 @@ impl Mirror {
             }
             // What a function of the user's writes, ts-rs cannot know (and
             // refuses to guess): `unknown`, unless `#[ts(..)]` says.
-            let custom = (attrs::has(&serde, "with") || attrs::has(&serde, "serialize_with"))
+            let custom = !never_written
+                && (attrs::has(&serde, "with") || attrs::has(&serde, "serialize_with"))
                 && !attrs::has(&ts, "type")
                 && !attrs::has(&ts, "as");
             if custom {
@@ -221,16 +222,16 @@ impl Mirror {
             });
         }
         // The fields' names as serde writes them: the variant's own
-        // `rename_all`, else the enum's `rename_all_fields` (struct
-        // variants only), as serde decides.
-        let rename_all = attrs::items(&variant.variant.attrs, "serde")
-            .into_iter()
-            .find(|item| item.key == "rename_all")
-            .or_else(|| {
-                matches!(variant.variant.fields, Fields::Named(_))
-                    .then(|| rename_all_fields.map(|item| item.renamed("rename_all")))
-                    .flatten()
+        // `rename_all`, else the enum's `rename_all_fields`, as serde
+        // decides (only named fields have names).
+        let rename_all = matches!(variant.variant.fields, Fields::Named(_))
+            .then(|| {
+                attrs::items(&variant.variant.attrs, "serde")
+                    .into_iter()
+                    .find(|item| item.key == "rename_all")
+                    .or_else(|| rename_all_fields.map(|item| item.renamed("rename_all")))
             })
+            .flatten()
             .and_then(|item| attrs::serialize_value(&item));
         let container = attrs::attribute("serde", rename_all.as_slice());
         let body = match &variant.variant.fields {
