@@ -38,7 +38,10 @@ pub struct Message {
     pub text: String,
 }
 
-/// Everything the room's stream sends, from the Rust handler to the page.
+/// Everything the room's stream sends, from the Rust handler to the page,
+/// besides the hub's own notices (`lagged`: the stream fell behind and
+/// ends, and the browser reconnects and resumes; `reset`: the events after
+/// the id the browser resumed from are gone, and the page starts over).
 #[derive(SseEvent, Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
     /// A message posted to the room.
@@ -48,12 +51,6 @@ pub enum ChatEvent {
         /// Their name.
         user: String,
     },
-    /// The stream fell behind and ends; the browser reconnects and resumes.
-    /// Data: how many events it missed.
-    Lagged(u64),
-    /// The events after the id the browser resumed from are gone: the page
-    /// starts over. Data: that id.
-    Reset(String),
 }
 
 const TOPIC: &str = "room";

@@ -31,3 +31,49 @@ fn compile_errors() {
     cases.compile_fail("trybuild/fail/*.rs");
     cases.pass("trybuild/pass/*.rs");
 }
+
+/// The compile errors name nothing a user cannot write: no generated
+/// identifier (they all start with `__`) and none of the hidden items that
+/// the typed events' expansion goes through.
+#[test]
+fn compile_errors_name_nothing_hidden() {
+    const HIDDEN: &[&str] = &[
+        "__private",
+        "TypedEvents",
+        "VariantContent",
+        "VariantData",
+        "SerdeAttributes",
+        "TsEvents",
+        "TsData",
+        "TsPayload",
+        "decode_variant",
+        "decode_unit",
+        "decode_struct",
+        "typed_yield",
+        "into_event_of",
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("trybuild/fail");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|ext| ext != "stderr") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            // `__` and then a letter: an identifier, not rustc's `|____^`.
+            let generated = line
+                .match_indices("__")
+                .any(|(at, _)| line[at + 2..].starts_with(|c: char| c.is_alphanumeric()));
+            let hidden = HIDDEN.iter().find(|name| line.contains(*name));
+            if generated || hidden.is_some() {
+                found.push(format!("{}:{}: {line}", path.display(), number + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "hidden names in compile errors:\n{}",
+        found.join("\n")
+    );
+}

@@ -172,3 +172,507 @@ fn retries_out_of_range_are_refused_and_large_ones_sent() {
         format!("event: tick\nid: a\nretry: {}\ndata: 1\n\n", u64::MAX)
     );
 }
+
+// ---------------------------------------------------------------------
+// serde decides the JSON: each event's data is what serde writes for the
+// variant's content, with every attribute the user wrote.
+// ---------------------------------------------------------------------
+
+/// The data of one typed event, as the browser joins its `data:` lines.
+fn data_of<E: SseEvent>(event: &E) -> Result<String, sse_runtime::EventError> {
+    let event = event.encode(sse_runtime::Event::builder())?;
+    let text = String::from_utf8(event.as_bytes().to_vec()).unwrap();
+    Ok(text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: ").or(line.strip_prefix("data:")))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// What serde writes for `value`'s content: serde writes an externally
+/// tagged variant as `{"Variant":content}`. Taken from serde's own text, so
+/// that the order of the fields is serde's too.
+fn serde_content<T: serde::Serialize>(value: &T) -> String {
+    let text = serde_json::to_string(value).unwrap();
+    let key = serde_tag(&text);
+    text[1 + key.len() + 1..text.len() - 1].to_owned()
+}
+
+/// The `"Variant"` of serde's `{"Variant":content}`, as JSON.
+fn serde_tag(text: &str) -> String {
+    let mut keys = serde_json::Deserializer::from_str(&text[1..]).into_iter::<String>();
+    let key = keys.next().unwrap().unwrap();
+    serde_json::to_string(&key).unwrap()
+}
+
+/// What serde reads from the content `data` of `value`'s variant.
+fn serde_reads<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T, data: &str) -> T {
+    let tag = serde_tag(&serde_json::to_string(value).unwrap());
+    serde_json::from_str(&format!("{{{tag}:{data}}}")).unwrap()
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
+fn shout<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&text.to_uppercase())
+}
+
+fn whisper<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    <String as serde::Deserialize>::deserialize(deserializer).map(|text| text.to_lowercase())
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone, Default)]
+struct Extra {
+    #[serde(rename = "x")]
+    extra: u8,
+}
+
+/// Every serde attribute a struct-variant field (and a variant) may carry.
+/// The enum derives serde's traits too, only so that the tests can ask
+/// serde what it writes; `Serverside` below derives `SseEvent` alone.
+#[derive(SseEvent, serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+#[serde(rename_all_fields = "camelCase")]
+enum Account {
+    Joined {
+        user_name: String,
+        #[serde(skip)]
+        auth_token: String,
+    },
+    Renamed {
+        #[serde(rename = "was")]
+        old_name: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        note: Option<String>,
+        #[serde(skip_serializing_if = "is_false", default)]
+        admin: bool,
+    },
+    #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+    Shouted {
+        #[serde(serialize_with = "shout", deserialize_with = "whisper")]
+        said_text: String,
+        #[serde(flatten)]
+        extra: Extra,
+    },
+    Pair(#[serde(skip)] u8, String),
+    NoFields(),
+    NoNamedFields {},
+    Value(f64),
+    Left,
+}
+
+fn accounts() -> Vec<Account> {
+    vec![
+        Account::Joined {
+            user_name: "ann".into(),
+            auth_token: "s3cr3t".into(),
+        },
+        Account::Renamed {
+            old_name: "bob".into(),
+            note: None,
+            admin: false,
+        },
+        Account::Renamed {
+            old_name: "bob".into(),
+            note: Some("hi".into()),
+            admin: true,
+        },
+        Account::Shouted {
+            said_text: "hey".into(),
+            extra: Extra { extra: 7 },
+        },
+        Account::Pair(9, "two".into()),
+        Account::NoFields(),
+        Account::NoNamedFields {},
+        Account::Value(1.5),
+    ]
+}
+
+#[test]
+fn a_skipped_field_is_not_sent() {
+    let joined = Account::Joined {
+        user_name: "ann".into(),
+        auth_token: "s3cr3t".into(),
+    };
+    assert_eq!(
+        wire(joined),
+        "event: joined\ndata: {\"userName\":\"ann\"}\n\n"
+    );
+}
+
+#[test]
+fn the_data_is_what_serde_writes_for_the_variant() {
+    for value in accounts() {
+        assert_eq!(data_of(&value).unwrap(), serde_content(&value), "{value:?}");
+    }
+    // A zero-field tuple variant is an empty array, as serde writes it
+    // (and as the TypeScript declares it), not `null`.
+    assert_eq!(data_of(&Account::NoFields()).unwrap(), "[]");
+    assert_eq!(data_of(&Account::NoNamedFields {}).unwrap(), "{}");
+    assert_eq!(data_of(&Account::Left).unwrap(), "");
+}
+
+#[test]
+fn the_decoder_reads_what_serde_reads() {
+    for value in accounts() {
+        let data = data_of(&value).unwrap();
+        let decoded = Account::decode(value.event_name(), &data).unwrap();
+        // What serde reads back from its own output, through the enum's
+        // own `Deserialize`: a skipped field is its default, a whispered
+        // one lowercase.
+        assert_eq!(decoded, serde_reads(&value, &data), "{data}");
+    }
+    assert_eq!(Account::decode("left", "").unwrap(), Account::Left);
+    // Unknown fields are ignored, as serde does without
+    // `deny_unknown_fields`.
+    assert_eq!(
+        Account::decode("joined", r#"{"userName":"ann","newField":1}"#).unwrap(),
+        Account::Joined {
+            user_name: "ann".into(),
+            auth_token: String::new()
+        }
+    );
+}
+
+/// Unknown fields refused where the enum says so.
+#[derive(SseEvent, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+enum Strict {
+    Join { user: String },
+}
+
+#[test]
+fn deny_unknown_fields_on_the_enum_is_kept() {
+    let error = Strict::decode("join", r#"{"user":"a","x":1}"#).unwrap_err();
+    assert!(error.to_string().contains("unknown field `x`"), "{error}");
+}
+
+/// An enum only a server sends: serde attributes without deriving serde's
+/// traits, and fields named like the derive's own variables.
+#[derive(SseEvent)]
+#[allow(dead_code)]
+enum Serverside {
+    Joined {
+        user: String,
+        #[serde(skip)]
+        auth_token: String,
+    },
+    Odd {
+        builder: u8,
+        name: u8,
+        data: u8,
+        serializer: u8,
+        value: u8,
+        out: u8,
+        #[serde(rename = "self")]
+        this: u8,
+    },
+}
+
+#[test]
+fn any_field_name_compiles_and_serde_attributes_need_no_serde_derive() {
+    let joined = Serverside::Joined {
+        user: "ann".into(),
+        auth_token: "s3cr3t".into(),
+    };
+    assert_eq!(wire(joined), "event: joined\ndata: {\"user\":\"ann\"}\n\n");
+    let odd = Serverside::Odd {
+        builder: 1,
+        name: 2,
+        data: 3,
+        serializer: 4,
+        value: 5,
+        out: 6,
+        this: 7,
+    };
+    assert_eq!(
+        wire(odd),
+        "event: odd\ndata: {\"builder\":1,\"name\":2,\"data\":3,\"serializer\":4,\"value\":5,\"out\":6,\"self\":7}\n\n"
+    );
+}
+
+#[test]
+fn numbers_json_cannot_carry_are_refused_not_sent_as_null() {
+    for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let error = Account::Value(value).into_event().unwrap_err();
+        assert!(
+            matches!(error, sse_runtime::EventError::Json(_)),
+            "{value}: {error}"
+        );
+        let nested = Account::Shouted {
+            said_text: "x".into(),
+            extra: Extra { extra: 0 },
+        };
+        assert!(nested.into_event().is_ok());
+        // The same for any JSON data, typed or not.
+        assert!(matches!(
+            sse_runtime::event!(json: vec![1.0, value]),
+            Err(sse_runtime::EventError::Json(_))
+        ));
+    }
+}
+
+/// Variant names in several scripts, named by serde's own
+/// `rename_all = "snake_case"` for comparison.
+#[derive(SseEvent, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(non_camel_case_types)]
+enum Scripts {
+    ÉtatChangé,
+    ΑλφαΒήτα,
+    MessageSent,
+    HTTPError,
+    Ünïcode,
+    日本語Name,
+    already_snake,
+    Mixed_Case,
+}
+
+#[test]
+fn event_names_are_serde_snake_case_in_every_script() {
+    let values = [
+        Scripts::ÉtatChangé,
+        Scripts::ΑλφαΒήτα,
+        Scripts::MessageSent,
+        Scripts::HTTPError,
+        Scripts::Ünïcode,
+        Scripts::日本語Name,
+        Scripts::already_snake,
+        Scripts::Mixed_Case,
+    ];
+    for value in values {
+        let by_serde: String =
+            serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
+        assert_eq!(value.event_name(), by_serde);
+    }
+    assert_eq!(Scripts::ÉtatChangé.event_name(), "État_changé");
+}
+
+// ---------------------------------------------------------------------
+// The same, over generated values of several enums (proptest).
+// ---------------------------------------------------------------------
+
+mod generated {
+    use proptest::prelude::*;
+    use sse_runtime::{DecodeEvent, SseEvent};
+
+    use super::{data_of, serde_content, serde_reads};
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+    pub struct Point {
+        pub x: i32,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        pub label: Option<String>,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+    #[serde(tag = "kind", rename_all = "lowercase")]
+    pub enum Shape {
+        Circle { r: u16 },
+        Dot,
+    }
+
+    #[derive(SseEvent, serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+    #[serde(rename_all_fields = "PascalCase")]
+    pub enum First {
+        Plain(String),
+        Points(Vec<Point>),
+        Fields {
+            some_text: String,
+            #[serde(skip_serializing_if = "Vec::is_empty", default)]
+            many_numbers: Vec<u64>,
+            #[serde(rename = "shape!")]
+            shape: Shape,
+        },
+        Tuple(u8, Option<bool>, String),
+        Float(f64),
+        Mapped(std::collections::BTreeMap<String, i64>),
+    }
+
+    #[derive(SseEvent, serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+    pub enum Second {
+        #[serde(rename_all = "kebab-case")]
+        Nested {
+            inner_point: Point,
+            #[serde(skip)]
+            hidden: u32,
+            maybe_shape: Option<Shape>,
+        },
+        #[serde(rename_all = "UPPERCASE")]
+        Unit {},
+        Chars(char, Vec<char>),
+        Big(u128, i128),
+    }
+
+    fn point() -> impl Strategy<Value = Point> {
+        (any::<i32>(), proptest::option::of(".*")).prop_map(|(x, label)| Point { x, label })
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        prop_oneof![
+            any::<u16>().prop_map(|r| Shape::Circle { r }),
+            Just(Shape::Dot)
+        ]
+    }
+
+    fn first() -> impl Strategy<Value = First> {
+        prop_oneof![
+            ".*".prop_map(First::Plain),
+            proptest::collection::vec(point(), 0..4).prop_map(First::Points),
+            (".*", proptest::collection::vec(any::<u64>(), 0..3), shape()).prop_map(
+                |(some_text, many_numbers, shape)| First::Fields {
+                    some_text,
+                    many_numbers,
+                    shape
+                }
+            ),
+            (any::<u8>(), any::<Option<bool>>(), ".*").prop_map(|(a, b, c)| First::Tuple(a, b, c)),
+            proptest::num::f64::NORMAL.prop_map(First::Float),
+            proptest::collection::btree_map(".*", any::<i64>(), 0..3).prop_map(First::Mapped),
+        ]
+    }
+
+    fn second() -> impl Strategy<Value = Second> {
+        prop_oneof![
+            (point(), any::<u32>(), proptest::option::of(shape())).prop_map(
+                |(inner_point, hidden, maybe_shape)| Second::Nested {
+                    inner_point,
+                    hidden,
+                    maybe_shape
+                }
+            ),
+            Just(Second::Unit {}),
+            (
+                any::<char>(),
+                proptest::collection::vec(any::<char>(), 0..3)
+            )
+                .prop_map(|(c, cs)| Second::Chars(c, cs)),
+            (any::<u128>(), any::<i128>()).prop_map(|(a, b)| Second::Big(a, b)),
+        ]
+    }
+
+    /// serde's data, and serde's reading of it back.
+    fn check<E>(value: &E) -> Result<(), TestCaseError>
+    where
+        E: SseEvent
+            + DecodeEvent
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + std::fmt::Debug,
+    {
+        let data = data_of(value).unwrap();
+        prop_assert_eq!(&data, &serde_content(value));
+        let decoded = E::decode(value.event_name(), &data).unwrap();
+        prop_assert_eq!(decoded, serde_reads(value, &data));
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn first_is_what_serde_writes_and_reads(value in first()) {
+            check(&value)?;
+        }
+
+        #[test]
+        fn second_is_what_serde_writes_and_reads(value in second()) {
+            check(&value)?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Version skew: an event the type does not know.
+// ---------------------------------------------------------------------
+
+/// Version 1 of a feed's events, and version 2, which adds one. Both
+/// declare the hub's notices, so that a `TypedHub` takes either.
+mod versions {
+    #[derive(sse_runtime::SseEvent, Debug, PartialEq)]
+    pub enum FeedV1 {
+        Item(u32),
+        Lagged(u64),
+        Reset(String),
+    }
+
+    #[derive(sse_runtime::SseEvent, Debug, PartialEq)]
+    pub enum FeedV2 {
+        Item(u32),
+        Removed { id: u32 },
+        Lagged(u64),
+        Reset(String),
+    }
+}
+
+/// A typed handler of version 1 forwards a hub's events as they are: it
+/// does not look inside them (what the hub carries is not the handler's to
+/// filter), so an event a newer instance published on the shared hub
+/// reaches the client unchanged, and a client of version 1 tells it apart
+/// (`next_as` here, `onUnknown` in the browser; see tests/typescript.rs).
+#[tokio::test]
+async fn a_typed_handler_forwards_an_event_of_a_newer_version_unchanged() {
+    use axum::extract::State;
+    use sse_runtime::hub::{Hub, TypedHub};
+    use sse_runtime::prelude::*;
+    use sse_runtime::testing::TestClient;
+    use versions::{FeedV1, FeedV2};
+
+    #[sse_handler(events = FeedV1)]
+    async fn feed(State(hub): State<TypedHub<FeedV1>>) {
+        let mut subscription = hub.subscribe(&["feed"], None);
+        // Subscribed: the test may publish.
+        yield_!(FeedV1::Item(0));
+        while let Some(event) = subscription.next().await {
+            yield_!(event);
+        }
+    }
+
+    let hub = Hub::new();
+    let old = TypedHub::<FeedV1>::new(hub.clone());
+    let new = TypedHub::<FeedV2>::new(hub);
+    let app = axum::Router::new()
+        .route("/feed", axum::routing::get(feed))
+        .with_state(old.clone());
+    let client = TestClient::new(app);
+    let mut stream = client.get("/feed").send().await;
+    assert_eq!(
+        stream.next_as::<FeedV1>().await.unwrap(),
+        Some(FeedV1::Item(0))
+    );
+    old.publish("feed", FeedV1::Item(1)).await.unwrap();
+    assert_eq!(
+        stream.next_as::<FeedV1>().await.unwrap(),
+        Some(FeedV1::Item(1))
+    );
+    new.publish("feed", FeedV2::Removed { id: 1 })
+        .await
+        .unwrap();
+    old.publish("feed", FeedV1::Item(2)).await.unwrap();
+    let unknown = stream.next_as::<FeedV1>().await.unwrap_err();
+    assert!(unknown.is_unknown_name());
+    assert_eq!((unknown.name(), unknown.data()), ("removed", r#"{"id":1}"#));
+    assert!(
+        unknown
+            .to_string()
+            .contains(r#"received data: "{\"id\":1}""#),
+        "{unknown}"
+    );
+    assert_eq!(
+        stream.next_as::<FeedV1>().await.unwrap(),
+        Some(FeedV1::Item(2))
+    );
+}
+
+#[test]
+fn a_decode_error_shows_what_was_received() {
+    let error = Account::decode("joined", "not json").unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("\"joined\""), "{text}");
+    assert!(text.contains(r#"received data: "not json""#), "{text}");
+    let error = Account::decode("left", "1").unwrap_err();
+    assert!(error.to_string().contains("carries no data"), "{error}");
+    let long = "x".repeat(1000);
+    let error = Account::decode("gone", &long).unwrap_err();
+    assert!(error.to_string().ends_with("...") && error.to_string().len() < 400);
+}

@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 use sse_runtime::typescript;
 use sse_runtime::SseEvent;
 use sse_suite::chat::ChatEvent;
@@ -27,7 +29,10 @@ fn chat_dir() -> PathBuf {
 fn generated_files_are_up_to_date() {
     let update = std::env::var("UPDATE_TYPESCRIPT").as_deref() == Ok("1");
     let files = [
-        ("events.d.ts", typescript::declarations::<ChatEvent>()),
+        (
+            "events.d.ts",
+            typescript::declarations::<ChatEvent>().unwrap(),
+        ),
         ("events.js", typescript::client::<ChatEvent>()),
     ];
     for (name, generated) in files {
@@ -101,15 +106,16 @@ mod hostile {
     /// A payload.
     #[derive(serde::Serialize, ts_rs::TS)]
     pub struct Thing {
-        /// Its number. (ts-rs writes a payload's own docs, and does not
-        /// escape a star and a slash in them: those break the `.d.ts`.)
+        /// Its number. ts-rs writes a payload's own docs and escapes
+        /// nothing in them: this one ends a comment */ export const injected = 1; /*
         pub n: u32,
     }
 
     /// Used by several payloads.
     #[derive(serde::Serialize, ts_rs::TS)]
     pub struct Inner {
-        /// A value.
+        /** A value, in a block doc comment, which Rust lets /* nest */
+        over lines. */
         pub v: u8,
     }
 
@@ -136,6 +142,11 @@ mod hostile {
     pub enum Hostile {
         /// Ends a comment early */ export const injected = 1; /* and goes on.
         Error(String),
+        /// A struct variant's field docs go through ts-rs too.
+        Fields {
+            /// Ends */ a comment.
+            a: u8,
+        },
         /// Fired by the server, not by the connection.
         Open,
         #[sse(rename = "with \"quotes\" and \\ a backslash")]
@@ -166,6 +177,7 @@ events.on("open", (nothing: null) => nothing);
 events.on("with \"quotes\" and \\ a backslash", (n: number) => n + 1);
 events.on("not-an-identifier", (nothing: null) => nothing);
 events.on("thing", (thing) => thing.n + 1);
+events.on("fields", (fields) => fields.a + 1);
 export const names: readonly string[] = EVENT_NAMES;
 export const one: Hostile = { event: "thing", data: { n: 1 } };
 export const two: Hostile = { event: "outer", data: { inner: { v: 1 }, more: [] } };
@@ -176,39 +188,31 @@ export const four: Hostile = { event: "pages", data: [{ items: [] }, { items: [{
 events.on("error", (n: number) => n);
 "#;
 
-const HOSTILE_TSCONFIG: &str = r#"{
+/// Type-checks, with `tsc --strict`, the `.d.ts` and `.js` generated for
+/// `E` (the `.js` as `// @ts-check` JavaScript, with `checkJs`) and a
+/// consumer of them; panics with tsc's report.
+fn type_check<E: typescript::TypeScriptEvents>(case: &str, consumer: &str) {
+    let declarations = typescript::declarations::<E>().unwrap();
+    let Some(tsc) = tsc() else {
+        return;
+    };
+    let dir = scratch(case);
+    std::fs::write(dir.join("events.d.ts"), &declarations).unwrap();
+    std::fs::write(dir.join("events.js"), typescript::client::<E>()).unwrap();
+    std::fs::write(dir.join("consumer.ts"), consumer).unwrap();
+    std::fs::write(
+        dir.join("tsconfig.json"),
+        r#"{
   "compilerOptions": {
     "strict": true, "noEmit": true, "allowJs": true, "checkJs": true,
     "target": "ES2022", "module": "ES2022", "moduleResolution": "bundler",
     "lib": ["ES2022", "DOM"], "types": []
   },
-  "files": ["consumer.ts"]
+  "files": ["consumer.ts", "events.js"]
 }
-"#;
-
-/// The generated `.d.ts` and `.js` for awkward names and docs: tsc accepts
-/// them and the consumer's types hold. A doc comment holding `*/` used to
-/// end the JSDoc comment and put the rest into the `.d.ts` as code; names
-/// were written with Rust's `{:?}`, whose `\0` before a digit is an octal
-/// escape, a syntax error in a module.
-#[test]
-fn awkward_names_and_docs_give_typescript_that_compiles() {
-    let Some(tsc) = tsc() else {
-        return;
-    };
-    let dir = scratch("hostile-types");
-    std::fs::write(
-        dir.join("events.d.ts"),
-        typescript::declarations::<hostile::Hostile>(),
+"#,
     )
     .unwrap();
-    std::fs::write(
-        dir.join("events.js"),
-        typescript::client::<hostile::Hostile>(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("consumer.ts"), HOSTILE_CONSUMER).unwrap();
-    std::fs::write(dir.join("tsconfig.json"), HOSTILE_TSCONFIG).unwrap();
     let output = match Command::new("node")
         .arg(&tsc)
         .arg("-p")
@@ -220,11 +224,20 @@ fn awkward_names_and_docs_give_typescript_that_compiles() {
     };
     assert!(
         output.status.success(),
-        "tsc rejects the generated files:\n{}{}\n--- events.d.ts:\n{}",
+        "tsc rejects the files of {case}:\n{}{}\n--- events.d.ts:\n{declarations}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
-        typescript::declarations::<hostile::Hostile>()
     );
+}
+
+/// The generated `.d.ts` and `.js` for awkward names and docs: tsc accepts
+/// them and the consumer's types hold. A doc comment holding `*/` used to
+/// end the JSDoc comment and put the rest into the `.d.ts` as code; names
+/// were written with Rust's `{:?}`, whose `\0` before a digit is an octal
+/// escape, a syntax error in a module.
+#[test]
+fn awkward_names_and_docs_give_typescript_that_compiles() {
+    type_check::<hostile::Hostile>("hostile-types", HOSTILE_CONSUMER);
 }
 
 /// Drives the generated client in Node with an `EventTarget` standing in
@@ -259,8 +272,8 @@ source.dispatchEvent(new MessageEvent("not-an-identifier", { data: "" }));
 
 // A name with quotes, and one with NUL and U+2028.
 const odd = [];
-events.on(EVENT_NAMES[2], (n) => odd.push(n));
-events.on(EVENT_NAMES[4], (n) => odd.push(n));
+events.on(EVENT_NAMES[3], (n) => odd.push(n));
+events.on(EVENT_NAMES[5], (n) => odd.push(n));
 source.dispatchEvent(new MessageEvent('with "quotes" and \\ a backslash', { data: "7" }));
 source.dispatchEvent(new MessageEvent("nul\u00001 and \u2028", { data: "8" }));
 
@@ -359,21 +372,742 @@ mod twins {
 #[test]
 fn payload_types_that_share_a_typescript_name_are_refused() {
     for (result, name) in [
-        (
-            std::panic::catch_unwind(typescript::declarations::<twins::Twins>),
-            "Message",
-        ),
-        (
-            std::panic::catch_unwind(typescript::declarations::<twins::Room>),
-            "RoomName",
-        ),
+        (typescript::declarations::<twins::Twins>(), "Message"),
+        (typescript::declarations::<twins::Room>(), "RoomName"),
     ] {
         match result {
             Ok(declarations) => panic!("{name} was written as:\n{declarations}"),
-            Err(panic) => {
-                let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-                assert!(message.contains(&format!("`{name}`")), "{message}");
-            }
+            Err(error) => assert!(error.to_string().contains(&format!("`{name}`")), "{error}"),
         }
     }
+}
+
+/// Payload types named like the globals the generated files and their
+/// users rely on, and like TypeScript's utility types. The file names the
+/// globals it uses as `globalThis.MessageEvent` and so on, so these are
+/// declared as they are, and a consumer's `new EventSource(..)` is still
+/// the browser's.
+#[allow(clippy::upper_case_acronyms)]
+mod globals {
+    macro_rules! payloads {
+        ($($name:ident),*) => {$(
+            /// A payload named like a global.
+            #[derive(serde::Serialize, ts_rs::TS)]
+            pub struct $name {
+                /// Its text.
+                pub text: String,
+            }
+        )*};
+    }
+    payloads!(
+        MessageEvent,
+        EventSource,
+        Event,
+        EventTarget,
+        Error,
+        Extract,
+        Partial,
+        Promise,
+        Map,
+        JSON,
+        TypeError,
+        URL
+    );
+
+    /// Uses each of them.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Globals {
+        /// One.
+        MessageEvent(MessageEvent),
+        /// Two.
+        EventSource(EventSource),
+        /// Three.
+        Event(Event),
+        /// Four.
+        Target(EventTarget),
+        /// Five.
+        Error(Error),
+        /// Six.
+        Extract(Extract),
+        /// Seven.
+        Partial(Partial),
+        /// Eight.
+        Promise(Promise),
+        /// Nine.
+        Map(Map),
+        /// Ten.
+        Json(JSON),
+        /// Eleven.
+        TypeError(TypeError),
+        /// Twelve.
+        Url(URL),
+    }
+}
+
+#[test]
+fn payload_types_named_like_globals_are_declared_safely() {
+    type_check::<globals::Globals>(
+        "globals",
+        r#"import { typed, EventStream, type Globals, type MessageEvent as Payload } from "./events.js";
+const events = typed(new EventSource("/stream"));
+events.on("message_event", (data: Payload, event: MessageEvent<string>) => data.text + event.data);
+events.on("error", (data) => data.text.length);
+events.on("extract", (data) => data.text);
+typed(new EventStream("/stream")).on("partial", (data) => data.text);
+export const one: Globals = { event: "event", data: { text: "x" } };
+// @ts-expect-error the payload named `Event` has a text
+export const two: Globals = { event: "event", data: { n: 1 } };
+"#,
+    );
+}
+
+/// A struct that is one event: its own type is its data's, and the union
+/// of its events is `{Name}Event`.
+#[derive(serde::Serialize, ts_rs::TS, sse_runtime::SseEvent)]
+#[sse(rename = "tick")]
+struct Tick {
+    /// The count.
+    n: u32,
+}
+
+#[test]
+fn a_struct_event_gets_declarations() {
+    let declarations = typescript::declarations::<Tick>().unwrap();
+    assert!(
+        declarations.contains("export type Tick = "),
+        "{declarations}"
+    );
+    assert!(
+        declarations.contains(
+            r#"export type TickEvent =
+  | { event: "tick"; data: Tick }"#
+        ),
+        "{declarations}"
+    );
+    type_check::<Tick>(
+        "struct-event",
+        r#"import { typed, type Tick, type TickEvent } from "./events.js";
+typed(new EventSource("/ticks")).on("tick", (tick: Tick) => tick.n + 1);
+export const one: TickEvent = { event: "tick", data: { n: 1 } };
+// @ts-expect-error a tick's `n` is a number
+export const two: TickEvent = { event: "tick", data: { n: "1" } };
+"#,
+    );
+}
+
+/// Names TypeScript would reject, or read as something else.
+mod refused {
+    /// Named like a TypeScript primitive.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    #[allow(non_camel_case_types)]
+    pub struct string {
+        /// A number.
+        pub n: u32,
+    }
+
+    /// Named like the global that ts-rs writes for empty structs.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    pub struct Record {
+        /// A number.
+        pub n: u32,
+    }
+
+    /// Named like the global that ts-rs writes for vectors.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    pub struct Array {
+        /// A number.
+        pub n: u32,
+    }
+
+    /// Named like the client's own class.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    pub struct EventStream {
+        /// A number.
+        pub n: u32,
+    }
+
+    /// Uses `string`.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Strings {
+        /// It.
+        S(string),
+    }
+
+    /// Uses `Record`.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Records {
+        /// It.
+        R(Record),
+    }
+
+    /// Uses `Array`.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Arrays {
+        /// It.
+        A(Vec<Array>),
+    }
+
+    /// Uses `EventStream`.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Streams {
+        /// It.
+        S(EventStream),
+    }
+
+    /// An event type named with a TypeScript keyword.
+    #[derive(sse_runtime::SseEvent)]
+    #[allow(non_camel_case_types)]
+    pub enum r#enum {
+        /// It.
+        E(u8),
+    }
+}
+
+#[test]
+fn names_typescript_cannot_declare_are_refused_naming_the_type_and_the_fix() {
+    for (result, name, fix) in [
+        (
+            typescript::declarations::<refused::Strings>(),
+            "`string`",
+            "#[ts(rename",
+        ),
+        (
+            typescript::declarations::<refused::Records>(),
+            "`Record`",
+            "#[ts(rename",
+        ),
+        (
+            typescript::declarations::<refused::Arrays>(),
+            "`Array`",
+            "#[ts(rename",
+        ),
+        (
+            typescript::declarations::<refused::Streams>(),
+            "`EventStream`",
+            "#[ts(rename",
+        ),
+        (
+            typescript::declarations::<refused::r#enum>(),
+            "`enum`",
+            "rename the Rust type",
+        ),
+    ] {
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains(name) && error.contains(fix), "{error}");
+    }
+}
+
+/// A type whose events cover the shapes of data, and the serde attributes
+/// that change them: every value it sends is type-checked against its
+/// declarations below.
+mod varied {
+    use std::collections::BTreeMap;
+
+    /// A payload. Its TypeScript is ts-rs's own, which makes a field
+    /// optional when serde may leave it out and has a default for it.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    pub struct Point {
+        /// Across.
+        pub x: i32,
+        /// Maybe a name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        pub label: Option<String>,
+    }
+
+    /// An internally tagged enum payload.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    #[serde(tag = "kind", rename_all = "lowercase")]
+    pub enum Shape {
+        /// Round.
+        Circle {
+            /// Radius.
+            r: f64,
+        },
+        /// Nothing.
+        Dot,
+    }
+
+    /// An extra field set.
+    #[derive(serde::Serialize, ts_rs::TS)]
+    pub struct Extra {
+        /// More.
+        pub more: bool,
+    }
+
+    fn shout<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&text.to_uppercase())
+    }
+
+    /// The events.
+    #[derive(sse_runtime::SseEvent)]
+    #[serde(rename_all_fields = "camelCase")]
+    pub enum Varied {
+        /// Text.
+        Text(String),
+        /// A number too large for 32 bits.
+        Large(u64),
+        /// A signed 128-bit number.
+        Huge(i128),
+        /// A character.
+        Letter(char),
+        /// Maybe.
+        Maybe(Option<u8>),
+        /// Points.
+        Points(Vec<Point>),
+        /// A map.
+        Counts(BTreeMap<String, u32>),
+        /// A pair.
+        Pair(u8, String),
+        /// No fields, in parentheses.
+        Nothing(),
+        /// No fields, in braces.
+        Empty {},
+        /// A unit.
+        Unit,
+        /// A shape.
+        Shape(Shape),
+        /// Struct fields with serde's attributes.
+        Fields {
+            /// Renamed by `rename_all_fields`.
+            user_name: String,
+            /// Not sent.
+            #[serde(skip)]
+            secret: String,
+            /// Sent under another name.
+            #[serde(rename = "n")]
+            number: u32,
+            /// Sent only when there is one.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: Option<String>,
+            /// Written by a function.
+            #[serde(serialize_with = "shout")]
+            loud: String,
+            /// Its fields are this one's.
+            #[serde(flatten)]
+            extra: Extra,
+        },
+        /// Kebab case.
+        #[serde(rename_all = "kebab-case")]
+        Kebab {
+            /// Two words.
+            two_words: bool,
+            /// Never sent.
+            #[serde(skip_serializing)]
+            not_sent: u8,
+        },
+        /// A skipped tuple field.
+        Half(#[serde(skip)] u8, bool),
+        /// ts-rs's own attributes on the fields.
+        Typed {
+            /// Optional, said to ts-rs.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            #[ts(optional)]
+            maybe: Option<u8>,
+            /// Its type, said to ts-rs.
+            #[ts(type = "string")]
+            stamp: String,
+            /// Inlined.
+            #[ts(inline)]
+            point: Point,
+        },
+    }
+
+    /// One of each, and more.
+    pub fn values() -> Vec<Varied> {
+        vec![
+            Varied::Text("a \"quoted\" */ text".into()),
+            Varied::Large(u64::MAX),
+            Varied::Huge(i128::MIN),
+            Varied::Letter('é'),
+            Varied::Maybe(None),
+            Varied::Maybe(Some(1)),
+            Varied::Points(vec![
+                Point { x: 1, label: None },
+                Point {
+                    x: -1,
+                    label: Some("p".into()),
+                },
+            ]),
+            Varied::Counts(BTreeMap::from([("a".into(), 1), ("b c".into(), 2)])),
+            Varied::Pair(1, "two".into()),
+            Varied::Nothing(),
+            Varied::Empty {},
+            Varied::Unit,
+            Varied::Shape(Shape::Circle { r: 0.5 }),
+            Varied::Shape(Shape::Dot),
+            Varied::Fields {
+                user_name: "ann".into(),
+                secret: "s3cr3t".into(),
+                number: 7,
+                note: None,
+                loud: "hey".into(),
+                extra: Extra { more: true },
+            },
+            Varied::Fields {
+                user_name: "bob".into(),
+                secret: String::new(),
+                number: 8,
+                note: Some("hi".into()),
+                loud: "ho".into(),
+                extra: Extra { more: false },
+            },
+            Varied::Kebab {
+                two_words: true,
+                not_sent: 3,
+            },
+            Varied::Half(1, true),
+            Varied::Typed {
+                maybe: None,
+                stamp: "now".into(),
+                point: Point { x: 0, label: None },
+            },
+            Varied::Typed {
+                maybe: Some(1),
+                stamp: "then".into(),
+                point: Point {
+                    x: 1,
+                    label: Some("l".into()),
+                },
+            },
+        ]
+    }
+}
+
+/// The wire values of a varied type, each as its declared data type: tsc
+/// accepts every one. A zero-field tuple variant used to be sent as `null`
+/// and declared `[]`; a skipped field was sent and declared; a renamed one
+/// declared under its Rust name.
+#[test]
+fn every_value_sent_has_its_declared_type() {
+    let mut consumer = String::from("import { type VariedData } from \"./events.js\";\n");
+    for (i, value) in varied::values().iter().enumerate() {
+        let event = value.encode(sse_runtime::Event::builder()).unwrap();
+        let text = String::from_utf8(event.as_bytes().to_vec()).unwrap();
+        let data: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: ").or(line.strip_prefix("data:")))
+            .collect();
+        let data = data.join("\n");
+        let literal = if data.is_empty() { "null" } else { &data };
+        consumer.push_str(&format!(
+            "export const value{i}: VariedData<{:?}> = {literal};\n",
+            value.event_name()
+        ));
+    }
+    // And the types bite.
+    consumer.push_str(
+        r#"// @ts-expect-error a tuple of no fields is an empty array
+export const wrong0: VariedData<"nothing"> = null;
+// @ts-expect-error a skipped field is not sent
+export const wrong1: VariedData<"fields"> = { userName: "a", n: 1, loud: "A", more: true, secret: "s" };
+// @ts-expect-error a renamed field has its new name
+export const wrong2: VariedData<"fields"> = { userName: "a", number: 1, loud: "A", more: true };
+// @ts-expect-error a field never serialized is not declared
+export const wrong3: VariedData<"kebab"> = { "two-words": true, "not-sent": 1 };
+"#,
+    );
+    type_check::<varied::Varied>("varied-values", &consumer);
+}
+
+/// The notices of a typed hub, known to the client of every type.
+mod notices {
+    /// No notices of its own.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Plain {
+        /// A number.
+        Item(u32),
+    }
+
+    /// A `lagged` of its own, with other data: it wins.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum Own {
+        /// Its own.
+        Lagged(String),
+    }
+}
+
+#[test]
+fn the_hubs_notices_are_known_to_every_client() {
+    type_check::<notices::Plain>(
+        "notices-plain",
+        r#"import { typed, EVENT_NAMES } from "./events.js";
+const events = typed(new EventSource("/stream"));
+events.on("lagged", (missed: number) => missed + 1);
+events.on("reset", (lastEventId: string) => lastEventId.trim());
+export const names: readonly ["item"] = EVENT_NAMES;
+// @ts-expect-error `lagged` carries how many events were missed
+events.on("lagged", (missed: string) => missed);
+// @ts-expect-error `reset` carries the id the client gave
+events.on("reset", (id: number) => id);
+"#,
+    );
+    type_check::<notices::Own>(
+        "notices-own",
+        r#"import { typed } from "./events.js";
+const events = typed(new EventSource("/stream"));
+events.on("lagged", (text: string) => text.trim());
+events.on("reset", (lastEventId: string) => lastEventId.trim());
+// @ts-expect-error the type's own `lagged` carries a string
+events.on("lagged", (missed: number) => missed);
+"#,
+    );
+}
+
+/// Drives the client generated for `Plain` in Node: what the server sends
+/// never makes it throw.
+const HOOKS_RUN: &str = r#"import { typed } from "./events.mjs";
+const source = new EventTarget();
+const rethrown = [];
+process.on("uncaughtException", (error) => rethrown.push(String(error.message)));
+const errors = [];
+const got = [];
+const events = typed(source, { onError: (error, event) => errors.push([event.type, error.name, event.data]) });
+events.on("item", (n) => got.push(["item", n]));
+events.on("item", () => { throw new Error("a handler's own mistake"); });
+events.on("item", (n) => got.push(["item again", n]));
+events.on("lagged", (missed) => got.push(["lagged", missed]));
+events.on("reset", (id) => got.push(["reset", id]));
+source.dispatchEvent(new MessageEvent("item", { data: "not json" }));
+source.dispatchEvent(new MessageEvent("item", { data: "" }));
+source.dispatchEvent(new MessageEvent("item", { data: "1" }));
+source.dispatchEvent(new MessageEvent("lagged", { data: "3" }));
+source.dispatchEvent(new MessageEvent("reset", { data: "\"7\"" }));
+// Without `onError`: reported, not thrown.
+const quiet = typed(source);
+const logged = [];
+console.error = (text) => logged.push(String(text));
+quiet.on("item", () => got.push(["quiet"]));
+source.dispatchEvent(new MessageEvent("item", { data: "{" }));
+let threw = null;
+try { events.on("unknown", () => {}); } catch (error) { threw = error.name; }
+setTimeout(() => console.log(JSON.stringify({ errors, got, rethrown, logged: logged.length, threw })), 20);
+"#;
+
+#[test]
+fn the_generated_client_never_throws_on_what_the_server_sends() {
+    let dir = scratch("hooks-client");
+    std::fs::write(
+        dir.join("events.mjs"),
+        typescript::client::<notices::Plain>(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("run.mjs"), HOOKS_RUN).unwrap();
+    let output = match Command::new("node").arg(dir.join("run.mjs")).output() {
+        Ok(output) => output,
+        Err(error) => return missing(&format!("node cannot be run: {error}")),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the client failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        result["errors"],
+        serde_json::json!([
+            ["item", "SyntaxError", "not json"],
+            ["item", "SyntaxError", ""],
+            ["item", "SyntaxError", "{"]
+        ]),
+        "{result}"
+    );
+    assert_eq!(
+        result["got"],
+        serde_json::json!([
+            ["item", 1],
+            ["item again", 1],
+            ["lagged", 3],
+            ["reset", "7"]
+        ]),
+        "{result}"
+    );
+    assert_eq!(
+        result["rethrown"],
+        serde_json::json!(["a handler's own mistake"]),
+        "{result}"
+    );
+    assert_eq!(result["logged"], 1, "{result}");
+    assert_eq!(result["threw"], "TypeError", "{result}");
+}
+
+/// Version 1 of a feed's events, which a page was built with, and version
+/// 2, which a newer server sends.
+mod versions {
+    /// Before.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum FeedV1 {
+        /// An item.
+        Item(u32),
+    }
+
+    /// After: one event more.
+    #[derive(sse_runtime::SseEvent)]
+    pub enum FeedV2 {
+        /// An item.
+        Item(u32),
+        /// An item is gone.
+        Removed {
+            /// Which.
+            id: u32,
+        },
+    }
+}
+
+/// Reads a stream with the `EventStream` of the client generated for
+/// `FeedV1`, until the item 2; prints what it saw.
+const STREAM_RUN: &str = r#"import { typed, EventStream } from "./events.mjs";
+const [url] = process.argv.slice(2);
+const got = [];
+const unknown = [];
+const states = [];
+const source = new EventStream(url);
+source.onopen = () => states.push(["open", source.readyState]);
+source.onerror = () => states.push(["error", source.readyState]);
+const events = typed(source, { onUnknown: (event) => unknown.push([event.type, event.data, event.lastEventId]) });
+events.on("lagged", (missed) => got.push(["lagged", missed]));
+events.on("item", (n, event) => {
+  got.push([n, event.lastEventId]);
+  if (n === 2) {
+    source.close();
+    console.log(JSON.stringify({ got, unknown, states, state: source.readyState, lastEventId: source.lastEventId }));
+    process.exit(0);
+  }
+});
+setTimeout(() => {
+  console.log(JSON.stringify({ timedOut: true, got, unknown, states }));
+  process.exit(1);
+}, 8000);
+"#;
+
+/// Runs `STREAM_RUN` against `url` with the client of `FeedV1`.
+fn read_stream(case: &str, url: &str) -> Option<serde_json::Value> {
+    let dir = scratch(case);
+    std::fs::write(
+        dir.join("events.mjs"),
+        typescript::client::<versions::FeedV1>(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("run.mjs"), STREAM_RUN).unwrap();
+    let output = match Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .arg(url)
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => {
+            missing(&format!("node cannot be run: {error}"));
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the client failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+/// Version skew: a page built for `FeedV1` reads a server of `FeedV2`. The
+/// event it does not know reaches `onUnknown`, with its data and id; the
+/// events it knows reach their handlers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_servers_event_reaches_on_unknown_in_an_older_client() {
+    use sse_runtime::prelude::*;
+    use versions::FeedV2;
+
+    #[sse_handler(events = FeedV2)]
+    async fn feed() {
+        yield_!(FeedV2::Item(1).with_id(&1));
+        yield_!(FeedV2::Removed { id: 1 }.with_id(&2));
+        yield_!(FeedV2::Item(2).with_id(&3));
+        std::future::pending::<()>().await;
+    }
+
+    let addr = support::serve(axum::Router::new().route("/feed", axum::routing::get(feed))).await;
+    let url = format!("http://{addr}/feed");
+    let Some(result) = tokio::task::spawn_blocking(move || read_stream("version-skew", &url))
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    assert_eq!(
+        result["got"],
+        serde_json::json!([[1, "1"], [2, "3"]]),
+        "{result}"
+    );
+    assert_eq!(
+        result["unknown"],
+        serde_json::json!([["removed", "{\"id\":1}", "2"]]),
+        "{result}"
+    );
+    assert_eq!(
+        result["states"],
+        serde_json::json!([["open", 1]]),
+        "{result}"
+    );
+    assert_eq!(result["state"], 2, "{result}");
+}
+
+/// `EventStream` reads the stream as `EventSource` does: a byte order
+/// mark, CR, LF and CRLF line ends, comments, data over several lines, and,
+/// when the stream ends, a reconnection after `retry:` milliseconds that
+/// sends `Last-Event-ID`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_parses_and_reconnects_as_event_source_does() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{header, HeaderMap};
+
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/raw",
+        axum::routing::get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let last = headers
+                    .get("last-event-id")
+                    .map(|id| id.to_str().unwrap().to_owned());
+                let body = match last.as_deref() {
+                    None => "\u{feff}retry: 50\r\nid: 1\r\nevent: item\r\ndata: 1\r\n\r\n",
+                    _ => ": a comment\nid: 2\nevent: removed\ndata: {\"id\":\ndata: 1}\n\nevent: lagged\ndata: 3\n\nevent: reset\ndata: \"2\"\n\nevent: item\rid: 3\rdata: 2\r\r",
+                };
+                record.lock().unwrap().push(last);
+                ([(header::CONTENT_TYPE, "text/event-stream")], body)
+            }
+        }),
+    );
+    let addr = support::serve(app).await;
+    let url = format!("http://{addr}/raw");
+    let Some(result) = tokio::task::spawn_blocking(move || read_stream("event-stream", &url))
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    // The hub's notices are known to the client: they go to their handlers
+    // (`lagged`) or to none (`reset`), never to `onUnknown`.
+    assert_eq!(
+        result["got"],
+        serde_json::json!([[1, "1"], ["lagged", 3], [2, "3"]]),
+        "{result}"
+    );
+    assert_eq!(
+        result["unknown"],
+        serde_json::json!([["removed", "{\"id\":\n1}", "2"]]),
+        "{result}"
+    );
+    assert_eq!(
+        result["states"],
+        serde_json::json!([["open", 1], ["error", 0], ["open", 1]]),
+        "{result}"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, Some("1".to_owned())],
+        "the Last-Event-ID of each request"
+    );
 }

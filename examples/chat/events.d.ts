@@ -16,27 +16,71 @@ export type ChatEvent =
   /** A message posted to the room. */
   | { event: "message"; data: Message }
   /** Someone opened the room. */
-  | { event: "join"; data: { "user": string } }
-  /** The stream fell behind and ends; the browser reconnects and resumes. Data: how many events it missed. */
-  | { event: "lagged"; data: number }
-  /** The events after the id the browser resumed from are gone: the page starts over. Data: that id. */
-  | { event: "reset"; data: string }
+  | { event: "join"; data: { 
+/**
+ * Their name.
+ */
+user: string, } }
 ;
 
 /** Every event name of `ChatEvent`. */
-export declare const EVENT_NAMES: readonly ["message", "join", "lagged", "reset"];
+export declare const EVENT_NAMES: readonly ["message", "join"];
 
 /** An event name of `ChatEvent`. */
 export type ChatEventName = ChatEvent["event"];
 
 /** The data of the `ChatEvent` event named `N`. */
-export type ChatEventData<N extends ChatEventName> = Extract<ChatEvent, { event: N }>["data"];
+export type ChatEventData<N extends ChatEventName> = (ChatEvent & { event: N })["data"];
 
-/** Typed listeners on an `EventSource`; see `typed`. */
+/** The notices a typed hub's stream carries besides the events of `ChatEvent` (those `ChatEvent` does not declare itself). */
+export type ChatEventNotice =
+  /** The stream fell behind and ends (the browser reconnects and resumes). Data: how many events were missed. */
+  | { event: "lagged"; data: number }
+  /** The events after the id the client resumed from are gone. Data: that id (its `Last-Event-ID`). */
+  | { event: "reset"; data: string }
+;
+
+/** Typed listeners on an event source; see `typed`. */
 export interface TypedChatEventSource {
   /** Calls `handler` with the data of every event named `name`; returns a function that removes it. */
-  on<N extends ChatEventName>(name: N, handler: (data: ChatEventData<N>, event: MessageEvent<string>) => void): () => void;
+  on<N extends ChatEventName | ChatEventNotice["event"]>(name: N, handler: (data: ((ChatEvent | ChatEventNotice) & { event: N })["data"], event: globalThis.MessageEvent<string>) => void): () => void;
 }
 
-/** Typed listeners on `source`: each event's data is parsed once and given to every handler of its name. */
-export declare function typed(source: EventSource): TypedChatEventSource;
+/**
+ * Typed listeners on `source`, the browser's `EventSource` or an `EventStream`: each event's
+ * data is parsed once and given to every handler of its name. Never throws on what the server
+ * sends: data that is not JSON goes to `onError` (by default, `console.error`), and an event
+ * whose name this module does not know to `onUnknown` (by default, nothing); only an
+ * `EventStream` shows those, as `EventSource` dispatches only the names listened for.
+ */
+export declare function typed(
+  source: globalThis.EventSource | EventStream,
+  options?: {
+    /** Data that is not JSON, of an event named `event.type`: its handlers are not called. */
+    onError?: (error: unknown, event: globalThis.MessageEvent<string>) => void;
+    /** An event of a name this module does not know, such as one a newer server sends. */
+    onUnknown?: (event: globalThis.MessageEvent<string>) => void;
+  },
+): TypedChatEventSource;
+
+/**
+ * An `EventSource` that reads the stream with `fetch`: the same events, reconnection and
+ * `Last-Event-ID`, and, for `typed`, every event the server sends, whatever its name.
+ */
+export declare class EventStream extends globalThis.EventTarget {
+  constructor(url: string | globalThis.URL, init?: { withCredentials?: boolean });
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSED: 2;
+  readonly url: string;
+  readonly withCredentials: boolean;
+  /** `EventStream.CONNECTING`, `OPEN` or `CLOSED`. */
+  readonly readyState: 0 | 1 | 2;
+  /** The id of the last event received: sent as `Last-Event-ID` when it reconnects. */
+  readonly lastEventId: string;
+  onopen: ((event: globalThis.Event) => void) | null;
+  onerror: ((event: globalThis.Event) => void) | null;
+  onmessage: ((event: globalThis.MessageEvent<string>) => void) | null;
+  /** Ends the stream for good. */
+  close(): void;
+}

@@ -103,10 +103,23 @@ impl HandlerArgs {
                 errors.spanned(key, "`state` is specified more than once");
             }
         } else if lookahead.peek(kw::events) {
+            const USAGE: &str = "`events` takes a type, like `events = Chat`";
             let key: kw::events = input.parse()?;
-            let events: syn::Type = value_of(input, "events")?;
-            if self.events.replace(events).is_some() {
+            equals_after(input, "events")?;
+            if input.peek(syn::Lit) {
+                // `events = "Chat"`: said as what to write, not as syn's
+                // list of what may begin a type.
+                let literal: syn::Lit = input.parse()?;
+                errors.spanned(literal, USAGE);
+                return Ok(());
+            }
+            let events: syn::Type = input
+                .parse()
+                .map_err(|error| syn::Error::new(error.span(), USAGE))?;
+            if self.events.is_some() {
                 errors.spanned(key, "`events` is specified more than once");
+            } else {
+                self.events = Some(events);
             }
         } else if lookahead.peek(Token![crate]) {
             let key: Token![crate] = input.parse()?;

@@ -1,14 +1,20 @@
 //! `#[derive(SseEvent)]`: an enum whose variants are an endpoint's events
-//! (or a struct that is one event). Parsed into [`EventType`], validated,
-//! then expanded into `SseEvent`, and, with bounds on the payload types
-//! that rustc checks only where they are used, `DecodeEvent` and the
-//! TypeScript description.
+//! (or a struct that is one event). Parsed into [`EventType`], a view of
+//! the input that keeps its syn nodes (and so their spans), validated, then
+//! expanded: `derive_expand.rs` writes `SseEvent` and `DecodeEvent` over a
+//! hidden copy of the enum that serde's derive serializes and reads,
+//! `derive_ts.rs` the TypeScript description.
+//!
+//! An event's name is its variant's name in snake_case, as serde's
+//! `rename_all = "snake_case"` writes it, or `#[sse(rename = "..")]`. Its
+//! data is whatever serde writes for the variant's content, with the
+//! user's `#[serde(..)]` attributes; nothing here decides JSON.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::quote;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type};
+use syn::{Data, DeriveInput, Ident, LitStr};
 
 use crate::errors::{closest, Errors};
 
@@ -16,38 +22,37 @@ const TYPE_KEYS: &[&str] = &["crate", "rename"];
 const VARIANT_KEYS: &[&str] = &["rename"];
 
 /// The parsed input: the type, its events, and where the runtime is.
-struct EventType {
-    ident: Ident,
-    runtime: TokenStream,
-    kind: Kind,
+pub(crate) struct EventType<'a> {
+    pub(crate) input: &'a DeriveInput,
+    pub(crate) runtime: TokenStream,
+    pub(crate) kind: Kind<'a>,
 }
 
-enum Kind {
+pub(crate) enum Kind<'a> {
     /// One event per variant.
-    Enum(Vec<Variant>),
-    /// The whole struct is one event, its data the struct as JSON.
+    Enum(Vec<Variant<'a>>),
+    /// The whole struct is one event, its data the struct as serde writes
+    /// it.
     Struct { name: Name },
 }
 
-struct Variant {
-    ident: Ident,
-    name: Name,
-    shape: Shape,
-    docs: Vec<String>,
+pub(crate) struct Variant<'a> {
+    pub(crate) variant: &'a syn::Variant,
+    pub(crate) name: Name,
+    pub(crate) docs: Vec<String>,
+}
+
+impl Variant<'_> {
+    pub(crate) fn is_unit(&self) -> bool {
+        matches!(self.variant.fields, syn::Fields::Unit)
+    }
 }
 
 /// An event name and the token it came from (the variant, or its
 /// `rename`), for errors.
-struct Name {
-    value: String,
-    span: Span,
-}
-
-enum Shape {
-    Unit,
-    Newtype(Box<Type>),
-    Tuple(Vec<Type>),
-    Struct(Vec<(Ident, Type)>),
+pub(crate) struct Name {
+    pub(crate) value: String,
+    pub(crate) span: Span,
 }
 
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
@@ -61,16 +66,39 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     };
     validate(&model, &mut errors);
     if !errors.is_empty() {
-        return errors.to_compile_errors();
+        // The errors, and a stand-in impl, so that the places using the
+        // type report nothing more.
+        let errors = errors.to_compile_errors();
+        // Not for a generic type: it would need the generics it has not.
+        let fallback = input
+            .generics
+            .params
+            .is_empty()
+            .then(|| crate::derive_expand::fallback(&model));
+        return quote!(#errors const _: () = { #fallback };);
     }
-    expand(&model)
+    let events = crate::derive_expand::expand(&model);
+    let typescript = crate::derive_ts::expand(&model);
+    // In a block of its own: the hidden types it declares are seen by
+    // nothing else.
+    quote! {
+        const _: () = {
+            #events
+            #typescript
+        };
+    }
 }
 
-fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<EventType> {
-    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
-        errors.at(
-            input.generics.span(),
+fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<EventType<'a>> {
+    if !input.generics.params.is_empty() {
+        errors.spanned(
+            &input.generics.params,
             "`#[derive(SseEvent)]` does not take generic parameters: an endpoint's events are concrete types",
+        );
+    } else if let Some(clause) = &input.generics.where_clause {
+        errors.spanned(
+            clause.where_token,
+            "`#[derive(SseEvent)]` does not take a `where` clause: an endpoint's events are concrete types",
         );
     }
     let options = sse_options(&input.attrs, TYPE_KEYS, errors);
@@ -89,9 +117,9 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<EventType> {
     };
     let kind = match &input.data {
         Data::Enum(data) => {
-            if options.rename.is_some() {
-                errors.at(
-                    input.ident.span(),
+            if let Some(rename) = &options.rename {
+                errors.spanned(
+                    rename,
                     "`rename` goes on each variant of an enum: `#[sse(rename = \"..\")]`",
                 );
             }
@@ -106,19 +134,22 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<EventType> {
                 .iter()
                 .map(|variant| {
                     let options = sse_options(&variant.attrs, VARIANT_KEYS, errors);
+                    fields_have_no_sse_options(&variant.fields, errors);
                     Variant {
                         name: name_of(&variant.ident, options.rename),
-                        ident: variant.ident.clone(),
-                        shape: shape_of(&variant.fields),
+                        variant,
                         docs: docs_of(&variant.attrs),
                     }
                 })
                 .collect();
             Kind::Enum(variants)
         }
-        Data::Struct(_) => Kind::Struct {
-            name: name_of(&input.ident, options.rename),
-        },
+        Data::Struct(data) => {
+            fields_have_no_sse_options(&data.fields, errors);
+            Kind::Struct {
+                name: name_of(&input.ident, options.rename),
+            }
+        }
         Data::Union(_) => {
             errors.spanned(
                 &input.ident,
@@ -128,7 +159,7 @@ fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<EventType> {
         }
     };
     Some(EventType {
-        ident: input.ident.clone(),
+        input,
         runtime,
         kind,
     })
@@ -177,9 +208,12 @@ fn sse_options(attrs: &[syn::Attribute], valid: &[&str], errors: &mut Errors) ->
                 .map_err(|_| takes_a_string(meta.path.span()))?
                 .parse()
                 .map_err(|error: syn::Error| takes_a_string(error.span()))?;
-            if slot.replace(value).is_some() {
+            // The first value stays: the error is on the second, and the
+            // rest of the type is checked as if it were not there.
+            if slot.is_some() {
                 return Err(meta.error(format!("`{key}` is specified more than once")));
             }
+            *slot = Some(value);
             Ok(())
         });
         if let Err(error) = parsed {
@@ -187,6 +221,45 @@ fn sse_options(attrs: &[syn::Attribute], valid: &[&str], errors: &mut Errors) ->
         }
     }
     options
+}
+
+/// `#[sse(..)]` on a field does nothing: each key there is an error.
+fn fields_have_no_sse_options(fields: &syn::Fields, errors: &mut Errors) {
+    for attr in fields
+        .iter()
+        .flat_map(|field| &field.attrs)
+        .filter(|attr| attr.path().is_ident("sse"))
+    {
+        let mut keys = 0;
+        let _ = attr.parse_nested_meta(|meta| {
+            keys += 1;
+            let key = meta
+                .path
+                .get_ident()
+                .map(Ident::to_string)
+                .unwrap_or_default();
+            errors.spanned(
+                &meta.path,
+                format!(
+                    "`{key}` does nothing on a field: `#[sse(..)]` goes on the type or a variant; \
+                     a field's JSON is serde's, so rename or skip it with `#[serde(..)]`"
+                ),
+            );
+            // Read past the value, so that every key is reported.
+            if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                let _: proc_macro2::Group = meta.input.parse()?;
+            }
+            Ok(())
+        });
+        if keys == 0 {
+            errors.spanned(
+                attr,
+                "`#[sse(..)]` does nothing on a field: it goes on the type or a variant",
+            );
+        }
+    }
 }
 
 fn name_of(ident: &Ident, rename: Option<LitStr>) -> Name {
@@ -203,43 +276,20 @@ fn name_of(ident: &Ident, rename: Option<LitStr>) -> Name {
     }
 }
 
-/// `MessageSent` → `message_sent`, as serde's `rename_all = "snake_case"`.
+/// `MessageSent` → `message_sent`: serde's `rename_all = "snake_case"`
+/// rule, character for character (serde_derive's `RenameRule::SnakeCase`):
+/// an underscore before every uppercase letter but the first, in any
+/// script, and ASCII letters made lowercase; other letters keep their case
+/// (`ÉtatChangé` → `État_changé`).
 fn snake_case(ident: &str) -> String {
-    let mut out = String::with_capacity(ident.len() + 4);
-    for (i, c) in ident.chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
+    let mut snake = String::with_capacity(ident.len() + 4);
+    for (i, ch) in ident.char_indices() {
+        if i > 0 && ch.is_uppercase() {
+            snake.push('_');
         }
+        snake.push(ch.to_ascii_lowercase());
     }
-    out
-}
-
-fn shape_of(fields: &Fields) -> Shape {
-    match fields {
-        Fields::Unit => Shape::Unit,
-        Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
-            Shape::Newtype(Box::new(fields.unnamed[0].ty.clone()))
-        }
-        Fields::Unnamed(fields) => Shape::Tuple(
-            fields
-                .unnamed
-                .iter()
-                .map(|field| field.ty.clone())
-                .collect(),
-        ),
-        Fields::Named(fields) => Shape::Struct(
-            fields
-                .named
-                .iter()
-                .map(|field| (field.ident.clone().expect("named"), field.ty.clone()))
-                .collect(),
-        ),
-    }
+    snake
 }
 
 fn docs_of(attrs: &[syn::Attribute]) -> Vec<String> {
@@ -263,7 +313,7 @@ fn validate(model: &EventType, errors: &mut Errors) {
     let names: Vec<(&Name, Option<&Ident>)> = match &model.kind {
         Kind::Enum(variants) => variants
             .iter()
-            .map(|variant| (&variant.name, Some(&variant.ident)))
+            .map(|variant| (&variant.name, Some(&variant.variant.ident)))
             .collect(),
         Kind::Struct { name } => vec![(name, None)],
     };
@@ -296,214 +346,6 @@ fn validate(model: &EventType, errors: &mut Errors) {
     }
 }
 
-fn expand(model: &EventType) -> TokenStream {
-    let ident = &model.ident;
-    let runtime = &model.runtime;
-    let private = quote!(#runtime::__private);
-    match &model.kind {
-        Kind::Struct { name } => {
-            let name = &name.value;
-            let type_name = ident.unraw().to_string();
-            quote! {
-                impl #private::SseEvent for #ident {
-                    const EVENT_NAMES: &'static [&'static str] = &[#name];
-                    fn event_name(&self) -> &'static str { #name }
-                    fn encode(&self, builder: #private::EventBuilder<'_>)
-                        -> ::core::result::Result<#private::Event, #private::EventError> {
-                        builder.event(#name).json(self)
-                    }
-                }
-                impl<'__sse_de> #private::DecodeEvent<'__sse_de> for #ident
-                where
-                    #ident: #private::serde::Deserialize<'__sse_de>,
-                {
-                    fn decode(name: &str, data: &'__sse_de str)
-                        -> ::core::result::Result<Self, #private::DecodeError> {
-                        if name != #name {
-                            return ::core::result::Result::Err(
-                                #private::DecodeError::unknown_name(name, &[#name]),
-                            );
-                        }
-                        #private::decode_json(name, data)
-                    }
-                }
-                impl<'__sse_ts> #private::TypeScriptEvents<'__sse_ts> for #ident
-                where
-                    #ident: #private::TsPayload<'__sse_ts>,
-                {
-                    const NAME: &'static str = #type_name;
-                    fn describe(out: &mut #private::TsEvents) {
-                        let data = <#ident as #private::TsPayload<'__sse_ts>>::describe(out);
-                        out.event(#name, &[], data);
-                    }
-                }
-            }
-        }
-        Kind::Enum(variants) => expand_enum(ident, &private, variants),
-    }
-}
-
-fn expand_enum(ident: &Ident, private: &TokenStream, variants: &[Variant]) -> TokenStream {
-    let type_name = ident.unraw().to_string();
-    let names: Vec<&str> = variants.iter().map(|v| v.name.value.as_str()).collect();
-    let mut name_arms = Vec::new();
-    let mut encode_arms = Vec::new();
-    let mut decode_arms = Vec::new();
-    let mut describe = Vec::new();
-    let mut payload_types: Vec<&Type> = Vec::new();
-    for variant in variants {
-        let v = &variant.ident;
-        let name = &variant.name.value;
-        let docs = &variant.docs;
-        match &variant.shape {
-            Shape::Unit => {
-                name_arms.push(quote!(Self::#v => #name));
-                encode_arms.push(quote!(Self::#v => builder.event(#name).data("")));
-                decode_arms.push(quote! {
-                    #name => {
-                        #private::decode_unit(name, data)?;
-                        ::core::result::Result::Ok(Self::#v)
-                    }
-                });
-                describe.push(quote!(out.event(#name, &[#(#docs),*], #private::TsType::empty());));
-            }
-            Shape::Newtype(ty) => {
-                let ty: &Type = ty;
-                payload_types.push(ty);
-                name_arms.push(quote!(Self::#v(..) => #name));
-                encode_arms.push(
-                    quote_spanned!(ty.span()=> Self::#v(value) => builder.event(#name).json(value)),
-                );
-                decode_arms.push(quote! {
-                    #name => {
-                        ::core::result::Result::Ok(Self::#v(#private::decode_json::<#ty>(name, data)?))
-                    }
-                });
-                describe.push(quote! {
-                    let data = <#ty as #private::TsPayload<'__sse_ts>>::describe(out);
-                    out.event(#name, &[#(#docs),*], data);
-                });
-            }
-            Shape::Tuple(types) => {
-                payload_types.extend(types.iter());
-                let bindings: Vec<Ident> = (0..types.len())
-                    .map(|i| format_ident!("__sse_{}", i))
-                    .collect();
-                name_arms.push(quote!(Self::#v(..) => #name));
-                encode_arms.push(quote! {
-                    Self::#v(#(#bindings),*) => builder.event(#name).json(&(#(#bindings,)*))
-                });
-                decode_arms.push(quote! {
-                    #name => {
-                        let (#(#bindings,)*) = #private::decode_json::<(#(#types,)*)>(name, data)?;
-                        ::core::result::Result::Ok(Self::#v(#(#bindings),*))
-                    }
-                });
-                describe.push(quote! {
-                    let items = ::std::vec![#(<#types as #private::TsPayload<'__sse_ts>>::describe(out)),*];
-                    let data = #private::TsType::tuple(items);
-                    out.event(#name, &[#(#docs),*], data);
-                });
-            }
-            Shape::Struct(fields) => {
-                payload_types.extend(fields.iter().map(|(_, ty)| ty));
-                let field_idents: Vec<&Ident> = fields.iter().map(|(field, _)| field).collect();
-                // JSON keys as serde's derive writes them (and the decoder
-                // below, a serde derive, reads them): `r#type` is "type".
-                let field_names: Vec<String> = field_idents
-                    .iter()
-                    .map(|field| field.unraw().to_string())
-                    .collect();
-                let field_types: Vec<&Type> = fields.iter().map(|(_, ty)| ty).collect();
-                let generics: Vec<Ident> = (0..fields.len())
-                    .map(|i| format_ident!("__SseT{}", i))
-                    .collect();
-                let indexes = (0..fields.len()).map(syn::Index::from);
-                let count = fields.len();
-                name_arms.push(quote!(Self::#v { .. } => #name));
-                // The fields as one JSON object, serialized by reference: a
-                // local type, generic so that it names none of the field
-                // types (which may hold lifetimes elided here).
-                encode_arms.push(quote! {
-                    Self::#v { #(#field_idents),* } => {
-                        struct __SseFields<'a, #(#generics: ?::core::marker::Sized),*>(#(&'a #generics),*);
-                        impl<#(#generics: #private::serde::Serialize + ?::core::marker::Sized),*>
-                            #private::serde::Serialize for __SseFields<'_, #(#generics),*>
-                        {
-                            fn serialize<S: #private::serde::Serializer>(&self, serializer: S)
-                                -> ::core::result::Result<S::Ok, S::Error>
-                            {
-                                use #private::serde::ser::SerializeMap as _;
-                                let mut map = serializer.serialize_map(::core::option::Option::Some(#count))?;
-                                #(map.serialize_entry(#field_names, self.#indexes)?;)*
-                                map.end()
-                            }
-                        }
-                        builder.event(#name).json(&__SseFields(#(#field_idents),*))
-                    }
-                });
-                let serde_path = format!("{}::serde", private.to_string().replace(' ', ""));
-                // Generic over the field types, as on the encoding side: a
-                // local struct with the field types written in would have
-                // its own `Deserialize` impl checked where the enum is
-                // defined, so an enum only a server sends could not have a
-                // field that does not deserialize. Instantiated here, its
-                // bounds are the impl's `where` clause.
-                decode_arms.push(quote! {
-                    #name => {
-                        #[derive(#private::serde::Deserialize)]
-                        #[serde(crate = #serde_path, deny_unknown_fields)]
-                        struct __SseFields<#(#generics),*> { #(#field_idents: #generics),* }
-                        let fields = #private::decode_json::<__SseFields<#(#field_types),*>>(name, data)?;
-                        ::core::result::Result::Ok(Self::#v { #(#field_idents: fields.#field_idents),* })
-                    }
-                });
-                describe.push(quote! {
-                    let fields = ::std::vec![#((#field_names, <#field_types as #private::TsPayload<'__sse_ts>>::describe(out))),*];
-                    let data = #private::TsType::object(fields);
-                    out.event(#name, &[#(#docs),*], data);
-                });
-            }
-        }
-    }
-    quote! {
-        impl #private::SseEvent for #ident {
-            const EVENT_NAMES: &'static [&'static str] = &[#(#names),*];
-            fn event_name(&self) -> &'static str {
-                match self { #(#name_arms,)* }
-            }
-            fn encode(&self, builder: #private::EventBuilder<'_>)
-                -> ::core::result::Result<#private::Event, #private::EventError> {
-                match self { #(#encode_arms,)* }
-            }
-        }
-        impl<'__sse_de> #private::DecodeEvent<'__sse_de> for #ident
-        where
-            #(#payload_types: #private::serde::Deserialize<'__sse_de>,)*
-        {
-            fn decode(name: &str, data: &'__sse_de str)
-                -> ::core::result::Result<Self, #private::DecodeError> {
-                match name {
-                    #(#decode_arms)*
-                    _ => ::core::result::Result::Err(#private::DecodeError::unknown_name(
-                        name,
-                        <Self as #private::SseEvent>::EVENT_NAMES,
-                    )),
-                }
-            }
-        }
-        impl<'__sse_ts> #private::TypeScriptEvents<'__sse_ts> for #ident
-        where
-            #(#payload_types: #private::TsPayload<'__sse_ts>,)*
-        {
-            const NAME: &'static str = #type_name;
-            fn describe(out: &mut #private::TsEvents) {
-                #(#describe)*
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::snake_case;
@@ -514,5 +356,7 @@ mod tests {
         assert_eq!(snake_case("MessageSent"), "message_sent");
         assert_eq!(snake_case("A"), "a");
         assert_eq!(snake_case("HTTPError"), "h_t_t_p_error");
+        assert_eq!(snake_case("ÉtatChangé"), "État_changé");
+        assert_eq!(snake_case("Ωmega"), "Ωmega");
     }
 }

@@ -22,7 +22,7 @@ use syn::{ReturnType, Type};
 
 use crate::args::KeepAlive;
 use crate::model::Handler;
-use crate::rewrite::emitter_ident;
+use crate::rewrite::{emitter_ident, events_ident};
 
 pub(crate) fn expand(handler: Handler) -> TokenStream {
     let runtime = handler.args.runtime_path();
@@ -66,6 +66,11 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .on_close
         .as_ref()
         .map(|callback| quote_spanned!(callback.span()=> .on_close(#callback)));
+    let events_check = handler
+        .args
+        .events
+        .as_ref()
+        .map(|events| events_check(events, &runtime));
     let emitter = emitter_ident();
     // The stream's link to its request (route, shutdown) is one more
     // extractor, first so that the user's last argument may still consume
@@ -89,6 +94,7 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         #vis #sig {
             #extractor_checks
             #outcome_check
+            #events_check
             #respond(
                 #runtime::__private::SseConfig::new() #keep_alive #error_event #on_close,
                 #context,
@@ -99,6 +105,21 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
                 },
             )
         }
+    }
+}
+
+/// For `events = T`: the encoder of `T` values that the typed yields use,
+/// taken from `T`'s `SseEvent` impl in a path spanned at `T`. A `T` that
+/// is not a `#[derive(SseEvent)]` type is one error, on `T`, whether or
+/// not anything is yielded; the yields themselves do not need the impl
+/// (see `YieldOf`), so they add none.
+fn events_check(events: &Type, runtime: &TokenStream) -> TokenStream {
+    let typed = events_ident();
+    let span = events.span();
+    quote_spanned! {span=>
+        let #typed = #runtime::__private::TypedEvents::<#events>::new(
+            <#events as #runtime::__private::SseEvent>::encode,
+        );
     }
 }
 

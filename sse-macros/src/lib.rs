@@ -5,10 +5,16 @@
 //! `model` holds the parsed function, `validate` checks its signature,
 //! `rewrite` turns `yield` into sends, `expand` writes the handler,
 //! `fallback` stands in for it when there are errors, `event` is the
-//! `event!` macro, and `errors` collects what they report.
+//! `event!` macro, and `errors` collects what they report. The derive:
+//! `derive` parses and checks the type, `derive_expand` writes its
+//! `SseEvent` and `DecodeEvent` over serde's derive, `derive_ts` its
+//! TypeScript, and `attrs` reads the serde and ts-rs attributes they copy.
 
 mod args;
+mod attrs;
 mod derive;
+mod derive_expand;
+mod derive_ts;
 mod errors;
 mod event;
 mod expand;
@@ -58,9 +64,22 @@ pub fn sse_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// `#[derive(SseEvent)]`: an endpoint's events as one type. Documented in
 /// `sse_runtime::SseEvent`.
-#[proc_macro_derive(SseEvent, attributes(sse))]
+///
+/// It reads `#[serde(..)]` and `#[ts(..)]` attributes too (the event data
+/// is serde's, its TypeScript ts-rs's), so an enum that derives neither
+/// may still carry them.
+#[proc_macro_derive(SseEvent, attributes(sse, serde, ts))]
 pub fn derive_sse_event(input: TokenStream) -> TokenStream {
     derive::derive(input.into()).into()
+}
+
+/// Nothing but the `#[serde(..)]` attributes on the hidden types
+/// `#[derive(SseEvent)]` writes for ts-rs (which reads them but does not
+/// declare them); reached through `sse_runtime::__private`.
+#[doc(hidden)]
+#[proc_macro_derive(SerdeAttributes, attributes(serde))]
+pub fn serde_attributes(_: TokenStream) -> TokenStream {
+    TokenStream::new()
 }
 
 /// The block form; reached through `sse_runtime::sse_handlers!`, which puts

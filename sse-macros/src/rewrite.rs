@@ -32,6 +32,12 @@ pub(crate) fn emitter_ident() -> Ident {
     Ident::new("__sse_emitter", Span::mixed_site())
 }
 
+/// The hidden variable of a typed handler (`events = T`) that encodes its
+/// `T` values: `TypedEvents<T>`, made where the handler names `T`.
+pub(crate) fn events_ident() -> Ident {
+    Ident::new("__sse_events", Span::mixed_site())
+}
+
 /// Rewrites the yields in `body`, reporting those it cannot rewrite.
 /// With `events`, each yielded value is also checked to be of that type
 /// (`events = T` in the options).
@@ -78,19 +84,25 @@ impl YieldRewriter<'_> {
             .next()
             .map_or(span, |first| first.span());
         let item = Ident::new("__sse_item", Span::mixed_site().located_at(value_span));
-        // A typed handler checks the value with a trait call spanned at it,
-        // so a value of another type is reported there, naming the type.
-        let check = self.events.as_ref().map(|(events, runtime)| {
-            quote_spanned! {value_span=>
-                <_ as #runtime::YieldOf<#events>>::yielded(&#item);
+        // A typed handler sends the value through `YieldOf` alone, in a
+        // call spanned at it: a value of another type is one error, there,
+        // naming the type (and not a second one from `send`).
+        let bound = match &self.events {
+            Some((events, runtime)) => {
+                let typed = events_ident();
+                quote_spanned! {value_span=>
+                    {
+                        let #item = #value;
+                        <_ as #runtime::__private::YieldOf<#events>>::into_event_of(#item, #typed)
+                    }
+                }
             }
-        });
-        let bound = quote_spanned! {value_span=>
-            {
-                let #item = #value;
-                #check
-                #item
-            }
+            None => quote_spanned! {value_span=>
+                {
+                    let #item = #value;
+                    #item
+                }
+            },
         };
         quote_spanned!(span=> #emitter.send(#bound).await)
     }

@@ -66,7 +66,8 @@ fn put_prefixed_lines(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
 /// `serde_json::value::RawValue`, which is copied verbatim and may hold line
 /// breaks as JSON whitespace; when the scan finds one, the already-written
 /// text is re-split into `data:` lines, which the receiver joins back with LF.
-/// On a serialization error, `out` is left exactly as it was.
+/// A NaN or infinite float is an error, not `null` (see `finite.rs`). On a
+/// serialization error, `out` is left exactly as it was.
 pub(crate) fn put_json_data<T: serde::Serialize + ?Sized>(
     out: &mut Vec<u8>,
     value: &T,
@@ -74,7 +75,7 @@ pub(crate) fn put_json_data<T: serde::Serialize + ?Sized>(
     let start = out.len();
     out.put_slice(b"data: ");
     let json_start = out.len();
-    if let Err(error) = serde_json::to_writer(&mut *out, value) {
+    if let Err(error) = crate::finite::to_writer(out, value) {
         out.truncate(start);
         return Err(error);
     }

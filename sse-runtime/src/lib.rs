@@ -57,6 +57,7 @@ mod encode;
 mod error;
 pub mod event;
 mod extract;
+mod finite;
 pub mod hub;
 pub mod lifecycle;
 pub mod response;
@@ -67,8 +68,7 @@ pub mod testing;
 mod typed;
 #[cfg(feature = "typescript")]
 pub mod typescript;
-#[cfg(not(feature = "typescript"))]
-mod typescript;
+mod variant;
 
 pub use body::SseBody;
 pub use emitter::Emitter;
@@ -106,7 +106,8 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 ///   ends (see [`SseConfig::on_close`]).
 /// * `events = T`: the handler yields only values of `T`, a
 ///   `#[derive(SseEvent)]` type, and comments (see [`YieldOf`]); anything
-///   else is a compile error on the yielded value.
+///   else is a compile error on the yielded value, and a `T` that does not
+///   derive `SseEvent` one on `T`.
 /// * `crate = "path"`: where `sse_runtime` is, for crates that re-export it.
 ///
 /// A body may return `()` or `Result<(), E>` with `E: Display`; `?` works.
@@ -284,18 +285,44 @@ pub mod __private {
     pub use crate::emitter::Emitter;
     pub use crate::error::EventError;
     pub use crate::event::{Comment, Event, EventBuilder, IntoEvent};
-    pub use crate::typed::{decode_json, decode_unit, DecodeError, DecodeEvent, SseEvent, YieldOf};
-    pub use crate::typescript::{TsEvents, TsPayload, TsType, TypeScriptEvents};
+    pub use crate::typed::{
+        decode_struct, decode_unit, decode_variant, DecodeError, DecodeEvent, SseEvent,
+        TypedEvents, YieldOf,
+    };
+    pub use crate::variant::{
+        Content, SerializeContent, UncheckedContent, VariantContent, VariantData,
+    };
     pub use serde;
+    /// A serializer type, for the derive's check that a payload type is
+    /// `Serialize` (`<T as Serialize>::serialize::<ValueSerializer>`).
+    pub use serde_json::value::Serializer as ValueSerializer;
+    pub use sse_macros::SerdeAttributes;
 
-    /// Passes a yielded value through unchanged, checking that a handler
-    /// declared with `events = E` yields only `E` (see [`YieldOf`]).
-    #[inline]
-    pub fn typed_yield<E, T: YieldOf<E>>(value: T) -> T {
-        value
+    /// The TypeScript half of `#[derive(SseEvent)]`'s output, kept only
+    /// with the `typescript` feature: it derives `ts_rs::TS`, which is not
+    /// a dependency without it.
+    #[cfg(feature = "typescript")]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __sse_typescript {
+        ($($item:tt)*) => { $($item)* };
     }
+
+    /// Without the `typescript` feature, nothing.
+    #[cfg(not(feature = "typescript"))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __sse_typescript {
+        ($($item:tt)*) => {};
+    }
+
+    pub use crate::__sse_typescript as typescript;
     pub use crate::extract::StreamContext;
     pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
+    #[cfg(feature = "typescript")]
+    pub use crate::typescript::ts_rs;
+    #[cfg(feature = "typescript")]
+    pub use crate::typescript::{TsData, TsEvents, TypeScriptEvents};
     pub use sse_macros::{comment_impl, event_impl, sse_handlers_impl};
 
     pub use axum::extract::{FromRequest, FromRequestParts};

@@ -5,10 +5,12 @@
 //! `#[derive(SseEvent)]` (in `sse-macros/src/derive.rs`) implements
 //! [`SseEvent`] for an enum whose variants are the events, and, where the
 //! payload types allow it, [`DecodeEvent`] and the TypeScript description.
-//! Those two are implemented with bounds on the payload types that mention
-//! a lifetime of the impl, so that rustc checks them where they are used
-//! (`next_as`, `typescript::declarations`), not where the enum is defined: a
-//! server-only enum need not be deserializable.
+//! Those two are implemented with bounds on the payload types written as
+//! `for<'__sse> Payload: Trait`: a bound that names a lifetime is not
+//! checked where the impl is written, so rustc checks them where they are
+//! used (`next_as`, `typescript::declarations`), not where the enum is
+//! defined, and a server-only enum need not be deserializable. The JSON is
+//! serde's, through a hidden copy of the enum (see `variant.rs`).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -41,18 +43,43 @@ use crate::event::{Comment, Event, EventBuilder, EventIdValue, IdRepr, IntoEvent
 /// # Ok::<(), sse_runtime::EventError>(())
 /// ```
 ///
-/// Each variant is one event. Its name is the variant's name in snake_case,
-/// unless `#[sse(rename = "..")]` gives another. Its data is the payload as
-/// JSON: a newtype variant's value, a struct variant's fields as an object,
-/// a tuple variant's fields as an array; a unit variant sends empty data.
-/// Two variants with one name, a name with a line break, and unknown
-/// `#[sse(..)]` keys are compile errors.
+/// Each variant is one event. Its name is the variant's name in snake_case
+/// (serde's `rename_all = "snake_case"` rule, for every script), unless
+/// `#[sse(rename = "..")]` gives another. Its data is the variant's content
+/// as serde writes it, with every `#[serde(..)]` attribute on the fields
+/// and variants (`skip`, `rename`, `skip_serializing_if`, `with`, ...) and
+/// `rename_all_fields` on the enum: a newtype variant's value, a struct
+/// variant's fields as an object, a tuple variant's fields as an array. A
+/// unit variant sends empty data. A NaN or infinite float is refused
+/// ([`EventError::Json`]), not sent as `null`. Two variants with one name, a
+/// name with a line break, and `#[sse(..)]` keys that do nothing where they
+/// are written are compile errors.
+///
+/// ```
+/// # use sse_runtime::SseEvent;
+/// #[derive(SseEvent)]
+/// #[serde(rename_all_fields = "camelCase")]
+/// enum Account {
+///     SignedIn { user_name: String, #[serde(skip)] token: String },
+/// }
+/// let event = sse_runtime::IntoEvent::into_event(Account::SignedIn {
+///     user_name: "ann".into(),
+///     token: "s3cr3t".into(),
+/// })?;
+/// assert_eq!(event.as_bytes(), b"event: signed_in\ndata: {\"userName\":\"ann\"}\n\n");
+/// # Ok::<(), sse_runtime::EventError>(())
+/// ```
 ///
 /// A typed event implements [`IntoEvent`], so any handler can yield it; a
 /// handler declared with `#[sse_handler(events = ChatEvent)]` accepts only
 /// `ChatEvent` values (and comments). [`with_id`](Self::with_id) and
 /// [`with_retry`](Self::with_retry) set an event's `id:` and `retry:`
 /// without leaving the type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event type: it does not derive `SseEvent`",
+    label = "not a `#[derive(SseEvent)]` type",
+    note = "derive it: `#[derive(sse_runtime::SseEvent)]` on an enum (one variant per event) or a struct (one event)"
+)]
 pub trait SseEvent: Sized {
     /// Every event name this type sends, in the order the variants are
     /// declared.
@@ -190,8 +217,9 @@ impl<E: SseEvent> Tagged<E> {
     }
 }
 
-impl<E: SseEvent> IntoEvent for Tagged<E> {
-    fn into_event(self) -> Result<Event, EventError> {
+impl<E> Tagged<E> {
+    /// A builder holding this event's id and retry.
+    fn builder(&self) -> Result<EventBuilder<'_>, EventError> {
         let mut builder = Event::builder();
         if let Some(id) = &self.id {
             builder = builder.id(id);
@@ -202,7 +230,13 @@ impl<E: SseEvent> IntoEvent for Tagged<E> {
             Some(Err(_)) => return Err(EventError::RetryTooLong),
             None => {}
         }
-        self.event.encode(builder)
+        Ok(builder)
+    }
+}
+
+impl<E: SseEvent> IntoEvent for Tagged<E> {
+    fn into_event(self) -> Result<Event, EventError> {
+        self.event.encode(self.builder()?)
     }
 }
 
@@ -221,22 +255,70 @@ impl<E: SseEvent> IntoEvent for Tagged<E> {
 /// accepts(sse_runtime::comment!("note"));
 /// accepts(sse_runtime::keep_alive!());
 /// ```
+///
+/// A typed handler sends what it yields through this trait alone (not
+/// through [`IntoEvent`] as well), so that a wrong value is one error, on
+/// the value. The impls for `E` itself, `Tagged<E>` and `Shared<E>` do not
+/// require `E: SseEvent`: the handler checks that once, on the type named in
+/// `events = ..`, and a wrong type there is not also an error at every
+/// `yield` of it. (The impl for `Comment` requires it, or it would overlap
+/// the impl for `E` at `E = Comment`.)
 #[diagnostic::on_unimplemented(
     message = "this handler sends `{E}` events: `{Self}` cannot be yielded here",
     label = "expected a `{E}` value",
     note = "yield a `{E}` (`.with_id(..)` and `.with_retry(..)` keep its type), `comment!(..)` or `keep_alive!()`; or drop `events = ..` from `#[sse_handler]` to yield any event"
 )]
 pub trait YieldOf<E> {
-    /// Nothing: the check is that the call compiles.
+    /// The event to send, encoding an `E` with the handler's `events`.
     #[doc(hidden)]
-    #[inline]
-    fn yielded(&self) {}
+    fn into_event_of(self, events: TypedEvents<E>) -> Result<Event, EventError>;
 }
 
-impl<E: SseEvent> YieldOf<E> for E {}
-impl<E: SseEvent> YieldOf<E> for Tagged<E> {}
-impl<E: SseEvent> YieldOf<E> for Shared<E> {}
-impl<E: SseEvent> YieldOf<E> for Comment {}
+/// How a typed handler encodes its `E` values: `E`'s own
+/// [`SseEvent::encode`], taken where the handler names `E`. Not public API.
+#[doc(hidden)]
+pub struct TypedEvents<E> {
+    encode: fn(&E, EventBuilder<'_>) -> Result<Event, EventError>,
+}
+
+impl<E> TypedEvents<E> {
+    /// The encoder of a handler declared with `events = E`.
+    pub fn new(encode: fn(&E, EventBuilder<'_>) -> Result<Event, EventError>) -> Self {
+        TypedEvents { encode }
+    }
+}
+
+impl<E> Clone for TypedEvents<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for TypedEvents<E> {}
+
+impl<E> YieldOf<E> for E {
+    fn into_event_of(self, events: TypedEvents<E>) -> Result<Event, EventError> {
+        (events.encode)(&self, Event::builder())
+    }
+}
+
+impl<E> YieldOf<E> for Tagged<E> {
+    fn into_event_of(self, events: TypedEvents<E>) -> Result<Event, EventError> {
+        (events.encode)(&self.event, self.builder()?)
+    }
+}
+
+impl<E> YieldOf<E> for Shared<E> {
+    fn into_event_of(self, _: TypedEvents<E>) -> Result<Event, EventError> {
+        Ok(self.event)
+    }
+}
+
+impl<E: SseEvent> YieldOf<E> for Comment {
+    fn into_event_of(self, _: TypedEvents<E>) -> Result<Event, EventError> {
+        self.into_event()
+    }
+}
 
 /// An event of type `E` already encoded, shared by every subscriber of a
 /// [`TypedHub`](crate::hub::TypedHub): what its subscriptions yield.
@@ -302,7 +384,11 @@ impl<E> IntoEvent for Shared<E> {
 
 /// Decoding a received event back into its type: what the test client's
 /// [`next_as`](crate::testing::TestStream::next_as) uses. `#[derive(SseEvent)]`
-/// implements it when every payload type implements `serde::Deserialize`.
+/// implements it when every payload type implements
+/// `serde::de::DeserializeOwned` (owned types: a decoded event outlives the
+/// text it was read from, so a `&str` payload cannot be decoded; use
+/// `String`). The data is read by serde, with the same attributes it was
+/// written with.
 ///
 /// ```
 /// use sse_runtime::{DecodeEvent, SseEvent};
@@ -317,26 +403,31 @@ impl<E> IntoEvent for Shared<E> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be decoded from received events",
-    label = "decoding needs every payload type to implement `serde::Deserialize`",
-    note = "derive `serde::Deserialize` on the payload types of `{Self}`'s variants"
+    label = "decoding needs owned payload types that implement `serde::Deserialize`",
+    note = "derive `serde::Deserialize` on the payload types of `{Self}`'s variants, and use owned types in them (`String`, not `&str`): a decoded event outlives the text it was read from"
 )]
-pub trait DecodeEvent<'de>: Sized {
+pub trait DecodeEvent: Sized {
     /// The value for an event named `name` with data `data`.
-    fn decode(name: &str, data: &'de str) -> Result<Self, DecodeError>;
+    fn decode(name: &str, data: &str) -> Result<Self, DecodeError>;
 }
 
-/// Why a received event is not a value of the expected type.
+/// Why a received event is not a value of the expected type. It shows what
+/// was received: the event name, and the data (its first 200 characters).
 ///
 /// ```
 /// use sse_runtime::{DecodeEvent, SseEvent};
 /// #[derive(SseEvent, Debug)]
 /// enum Room { Left }
-/// let error = Room::decode("gone", "").unwrap_err();
-/// assert_eq!(error.to_string(), "unknown event name \"gone\" (expected one of: left)");
+/// let error = Room::decode("gone", "{}").unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "unknown event name \"gone\" (expected one of: left); received data: \"{}\""
+/// );
 /// ```
 #[derive(Debug)]
 pub struct DecodeError {
     name: String,
+    data: String,
     kind: DecodeErrorKind,
 }
 
@@ -347,29 +438,22 @@ enum DecodeErrorKind {
     UnitData,
 }
 
+/// How much of the data a [`DecodeError`] shows.
+const SHOWN_DATA_CHARS: usize = 200;
+
 impl DecodeError {
-    #[doc(hidden)]
-    pub fn unknown_name(name: &str, expected: &'static [&'static str]) -> DecodeError {
+    fn new(name: &str, data: &str, kind: DecodeErrorKind) -> DecodeError {
         DecodeError {
             name: name.to_owned(),
-            kind: DecodeErrorKind::UnknownName(expected),
+            data: data.to_owned(),
+            kind,
         }
     }
 
+    /// An event whose name the type does not have.
     #[doc(hidden)]
-    pub fn data(name: &str, error: serde_json::Error) -> DecodeError {
-        DecodeError {
-            name: name.to_owned(),
-            kind: DecodeErrorKind::Data(error),
-        }
-    }
-
-    #[doc(hidden)]
-    pub fn unit_data(name: &str) -> DecodeError {
-        DecodeError {
-            name: name.to_owned(),
-            kind: DecodeErrorKind::UnitData,
-        }
+    pub fn unknown_name(name: &str, data: &str, expected: &'static [&'static str]) -> DecodeError {
+        DecodeError::new(name, data, DecodeErrorKind::UnknownName(expected))
     }
 
     /// The event name received.
@@ -382,6 +466,30 @@ impl DecodeError {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The data received.
+    ///
+    /// ```
+    /// # use sse_runtime::{DecodeEvent, SseEvent};
+    /// # #[derive(SseEvent, Debug)] enum Room { Left }
+    /// assert_eq!(Room::decode("left", "1").unwrap_err().data(), "1");
+    /// ```
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+
+    /// Whether the name is one the type does not have: an event of a newer
+    /// version of the type, or one the type was never meant to receive.
+    ///
+    /// ```
+    /// # use sse_runtime::{DecodeEvent, SseEvent};
+    /// # #[derive(SseEvent, Debug)] enum Room { Left }
+    /// assert!(Room::decode("renamed", "").unwrap_err().is_unknown_name());
+    /// assert!(!Room::decode("left", "1").unwrap_err().is_unknown_name());
+    /// ```
+    pub fn is_unknown_name(&self) -> bool {
+        matches!(self.kind, DecodeErrorKind::UnknownName(_))
+    }
 }
 
 impl fmt::Display for DecodeError {
@@ -392,42 +500,71 @@ impl fmt::Display for DecodeError {
                 "unknown event name {:?} (expected one of: {})",
                 self.name,
                 expected.join(", ")
-            ),
-            DecodeErrorKind::Data(error) => {
-                write!(
-                    f,
-                    "the data of event {:?} does not match its type: {error}",
-                    self.name
-                )
-            }
-            DecodeErrorKind::UnitData => {
-                write!(
-                    f,
-                    "event {:?} carries no data, but data was received",
-                    self.name
-                )
-            }
+            )?,
+            DecodeErrorKind::Data(error) => write!(
+                f,
+                "the data of event {:?} does not match its type: {error}",
+                self.name
+            )?,
+            DecodeErrorKind::UnitData => write!(
+                f,
+                "event {:?} carries no data, but data was received",
+                self.name
+            )?,
+        }
+        match self.data.char_indices().nth(SHOWN_DATA_CHARS) {
+            Some((end, _)) => write!(f, "; received data: {:?}...", &self.data[..end]),
+            None => write!(f, "; received data: {:?}", self.data),
         }
     }
 }
 
-impl std::error::Error for DecodeError {}
-
-/// Decodes JSON `data` as `T`, for derived [`DecodeEvent`] impls.
-#[doc(hidden)]
-pub fn decode_json<'de, T: serde::Deserialize<'de>>(
-    name: &str,
-    data: &'de str,
-) -> Result<T, DecodeError> {
-    serde_json::from_str(data).map_err(|error| DecodeError::data(name, error))
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            DecodeErrorKind::Data(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
-/// Checks that a unit variant's data is empty, for derived impls.
+/// Decodes a derived enum's unit variant `name`: its data must be empty.
+/// Not public API.
 #[doc(hidden)]
-pub fn decode_unit(name: &str, data: &str) -> Result<(), DecodeError> {
+pub fn decode_unit<E: SseEvent>(name: &str, data: &str) -> Result<(), DecodeError> {
     if data.is_empty() {
         Ok(())
     } else {
-        Err(DecodeError::unit_data(name))
+        Err(DecodeError::new(name, data, DecodeErrorKind::UnitData))
     }
+}
+
+/// Decodes a derived enum's event `name` with data `data`, a variant with
+/// fields: `read` is serde's derive for the hidden copy of the enum (see
+/// `variant.rs`). Not public API.
+#[doc(hidden)]
+pub fn decode_variant<E: SseEvent>(
+    name: &str,
+    data: &str,
+    read: impl for<'a> FnOnce(crate::variant::VariantData<'a>) -> Result<E, serde_json::Error>,
+) -> Result<E, DecodeError> {
+    if !E::EVENT_NAMES.contains(&name) {
+        return Err(DecodeError::unknown_name(name, data, E::EVENT_NAMES));
+    }
+    read(crate::variant::VariantData::new(name, data))
+        .map_err(|error| DecodeError::new(name, data, DecodeErrorKind::Data(error)))
+}
+
+/// Decodes a derived struct's event: its JSON data, read by the struct's
+/// own `Deserialize`. Not public API.
+#[doc(hidden)]
+pub fn decode_struct<E: SseEvent + serde::de::DeserializeOwned>(
+    name: &str,
+    data: &str,
+) -> Result<E, DecodeError> {
+    if !E::EVENT_NAMES.contains(&name) {
+        return Err(DecodeError::unknown_name(name, data, E::EVENT_NAMES));
+    }
+    serde_json::from_str(data)
+        .map_err(|error| DecodeError::new(name, data, DecodeErrorKind::Data(error)))
 }

@@ -11,7 +11,7 @@ use super::notice::{Delivery, Lagged, Reset};
 use super::{EventId, Hub, HubError, LastSeen, Subscription};
 use crate::error::EventError;
 use crate::event::{Event, IntoEvent};
-use crate::typed::{Shared, SseEvent, YieldOf};
+use crate::typed::{Shared, SseEvent, TypedEvents, YieldOf};
 
 /// A [`Hub`] for the events of one type `E`. Its notices (`lagged`,
 /// `reset`) are the library's own types ([`TypedDelivery`]), not
@@ -184,9 +184,25 @@ impl<E> IntoEvent for TypedDelivery<E> {
     }
 }
 
-impl<E: SseEvent> YieldOf<E> for TypedDelivery<E> {}
-impl<E: SseEvent> YieldOf<E> for Lagged {}
-impl<E: SseEvent> YieldOf<E> for Reset {}
+impl<E> YieldOf<E> for TypedDelivery<E> {
+    fn into_event_of(self, _: TypedEvents<E>) -> Result<Event, EventError> {
+        self.into_event()
+    }
+}
+
+// Bounded by `E: SseEvent`, as `Comment`'s impl is, or they would overlap
+// the impl for `E` itself at `E = Lagged`.
+impl<E: SseEvent> YieldOf<E> for Lagged {
+    fn into_event_of(self, _: TypedEvents<E>) -> Result<Event, EventError> {
+        self.into_event()
+    }
+}
+
+impl<E: SseEvent> YieldOf<E> for Reset {
+    fn into_event_of(self, _: TypedEvents<E>) -> Result<Event, EventError> {
+        self.into_event()
+    }
+}
 
 /// A [`TypedHub`]'s subscription: yields events of `E` and the hub's
 /// notices ([`TypedDelivery`]).

@@ -11,6 +11,33 @@ pub async fn attribute_form() {
     yield_!(comment!("and a comment"));
 }
 
+/// Typed events, their serde attributes and their TypeScript included,
+/// told where the runtime is.
+#[derive(SseEvent, Debug, PartialEq)]
+#[sse(crate = "sse_reexport::sse")]
+pub enum Said {
+    /// Something said.
+    Said {
+        /// What.
+        text: String,
+        /// Not sent.
+        #[serde(skip)]
+        secret: String,
+    },
+    /// The end.
+    Done,
+}
+
+/// A typed handler through the re-export.
+#[sse_handler(crate = "sse_reexport::sse", events = Said)]
+pub async fn typed() {
+    yield_!(Said::Said {
+        text: "hi".into(),
+        secret: "s3cr3t".into(),
+    });
+    yield_!(Said::Done);
+}
+
 sse_handlers! {
     /// The block form finds the runtime by itself.
     pub async fn block_form() {
@@ -35,5 +62,22 @@ mod tests {
         assert_eq!(a.comments, ["and a comment"]);
         let b = client.get("/b").send().await.collect().await;
         assert_eq!(b.events[0].last_event_id, "1");
+    }
+
+    #[tokio::test]
+    async fn typed_events_work_through_the_re_export() {
+        let client = TestClient::new(Router::new().route("/t", get(super::typed)));
+        let mut stream = client.get("/t").send().await;
+        assert_eq!(
+            stream.next_as::<super::Said>().await.unwrap(),
+            Some(super::Said::Said {
+                text: "hi".into(),
+                secret: String::new()
+            })
+        );
+        assert_eq!(
+            stream.next_as::<super::Said>().await.unwrap(),
+            Some(super::Said::Done)
+        );
     }
 }

@@ -1,0 +1,16 @@
+use sse_runtime::prelude::*;
+
+#[derive(SseEvent)]
+enum Chat {
+    Said(String),
+}
+
+#[sse_handler(events = Chat)]
+async fn chat() {
+    let said = String::from("hello");
+    yield_!(said);
+}
+
+fn main() {
+    let _: axum::Router = axum::Router::new().route("/", axum::routing::get(chat));
+}
