@@ -664,3 +664,26 @@ pub async fn a_publisher_may_send_any_event_name_and_comment_text(backend: &Back
         }
     }
 }
+
+/// A client resuming from an id that is gone is told `reset`, then gets
+/// every event published since it subscribed. Those published between the
+/// subscription and its first read (before the hub found the id gone) used
+/// to be skipped in silence: it went on from the newest event then.
+pub async fn a_reset_goes_on_with_every_event_published_since_the_subscription(backend: &Backend) {
+    let hubs = backend.hubs(HubConfig::default(), 1).await;
+    let mut resumed = hubs[0].subscribe(&["t"], Some("1-0"));
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(publish(&hubs[0], "t", &format!("n{n}")).await);
+    }
+    assert_eq!(
+        next(&mut resumed).await,
+        ("reset".into(), "\"1-0\"".into(), String::new())
+    );
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(
+            next(&mut resumed).await,
+            ("note".into(), format!("n{n}"), id.to_string())
+        );
+    }
+}

@@ -93,6 +93,11 @@ struct Catchup {
     /// catch-up from the client's `Last-Event-ID`, whose history that is
     /// gone means `reset`.
     fell_behind: Option<Cursor>,
+    /// For a catch-up from the client's id: the newest id the log held
+    /// when the subscription began. If history turns out to be gone, live
+    /// events go on from there (or from what history delivered, if later),
+    /// so that nothing published since the client subscribed is skipped.
+    subscribed_at: EventId,
     /// Events delivered from history since it fell behind.
     delivered: u64,
     /// Entries read from history, not yet delivered.
@@ -111,10 +116,11 @@ struct Catchup {
 }
 
 impl Catchup {
-    fn new(after: EventId, fell_behind: Option<Cursor>) -> Box<Catchup> {
+    fn new(after: EventId, fell_behind: Option<Cursor>, subscribed_at: EventId) -> Box<Catchup> {
         Box::new(Catchup {
             after,
             fell_behind,
+            subscribed_at,
             delivered: 0,
             page: VecDeque::new(),
             read_through: after,
@@ -203,15 +209,21 @@ impl Subscription {
 
     /// Goes on after `after`, from the log if it holds what comes next,
     /// else from the transport's history.
+    /// Called while the state is still the cursor the subscription began
+    /// with.
     fn resume_after(&mut self, after: EventId) {
-        self.state = match self.log.resume_at(after, &self.topics) {
-            ResumeAt::Here(cursor) => State::Log(cursor),
-            ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(after, None)),
-            ResumeAt::Unknown => {
-                self.notice = Some(Notice::Reset(after.to_string()));
-                State::Log(self.log.live_cursor(&self.topics))
-            }
+        let subscribed_at = match &self.state {
+            State::Log(cursor) => cursor.id,
+            _ => self.log.newest(),
         };
+        match self.log.resume_at(after, &self.topics) {
+            ResumeAt::Here(cursor) => self.state = State::Log(cursor),
+            ResumeAt::Before | ResumeAt::After => {
+                self.state = State::History(Catchup::new(after, None, subscribed_at));
+            }
+            // Live events from where the subscription began.
+            ResumeAt::Unknown => self.notice = Some(Notice::Reset(after.to_string())),
+        }
     }
 
     /// The next event or notice; `None` once the subscription ended for
@@ -270,7 +282,8 @@ impl Subscription {
                         // The transport's history may still hold what the
                         // log let go.
                         let cursor = cursor.clone();
-                        self.state = State::History(Catchup::new(cursor.id, Some(cursor)));
+                        let at = cursor.id;
+                        self.state = State::History(Catchup::new(at, Some(cursor), at));
                     }
                 },
                 State::History(catchup) => {
@@ -376,7 +389,20 @@ impl Subscription {
                     // told as it is told of an id that is gone, never
                     // `lagged` with a count that could only be a guess.
                     self.notice = Some(Notice::Reset(catchup.after.to_string()));
-                    self.state = State::Log(self.log.live_cursor(&self.topics));
+                    // Live events from when it subscribed, or after what
+                    // history delivered: none published since is skipped.
+                    // (If the log no longer holds that place, what it
+                    // missed was evicted too; it goes on with what comes.)
+                    let from = match catchup.delivered {
+                        // `after` is still the client's own id, not a place
+                        // in this hub.
+                        0 => catchup.subscribed_at,
+                        _ => catchup.after.max(catchup.subscribed_at),
+                    };
+                    self.state = State::Log(match self.log.resume_at(from, &self.topics) {
+                        ResumeAt::Here(cursor) => cursor,
+                        _ => self.log.live_cursor(&self.topics),
+                    });
                 } else {
                     catchup.gone = true;
                 }
