@@ -18,8 +18,8 @@ use divan::Bencher;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use sse_runtime::prelude::*;
-use sse_runtime::response::StreamForwarder;
 use sse_runtime::StreamContext;
+use sse_runtime::StreamForwarder;
 
 const EVENTS: usize = 1000;
 

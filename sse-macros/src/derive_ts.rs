@@ -233,7 +233,10 @@ impl Mirror {
             })
             .flatten()
             .and_then(|item| attrs::serialize_value(&item));
-        let container = attrs::attribute("serde", rename_all.as_slice());
+        let container = attrs::attribute(
+            "serde",
+            rename_all.as_ref().map_or(&[][..], std::slice::from_ref),
+        );
         let body = match &variant.variant.fields {
             Fields::Named(_) => quote!({ #(#fields),* }),
             _ => quote!((#(#fields),*);),

@@ -167,13 +167,9 @@ impl SseConfig {
 }
 
 /// What a handler body may return: `()`, or `Result<(), E>` where `E` can be
-/// logged (`E: Display`).
-///
-/// ```
-/// fn accepts<T: sse_runtime::BodyOutcome>() {}
-/// accepts::<()>();
-/// accepts::<Result<(), std::io::Error>>();
-/// ```
+/// logged (`E: Display`). Named only in bounds (and by the generated code,
+/// through `__private`), so not public API: its error message says what to
+/// return.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a valid return type for an SSE handler",
     label = "an SSE handler must return `()` or `Result<(), E>` with `E: Display`",
@@ -210,7 +206,7 @@ pin_project_lite::pin_project! {
     /// use sse_runtime::{Event, SseResponse};
     ///
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let body: sse_runtime::SseBody<_> = SseResponse::new(|mut emitter| async move {
+    /// let body = SseResponse::new(|mut emitter| async move {
     ///     emitter.send(Event::data("a")).await;
     /// })
     /// .into_body();

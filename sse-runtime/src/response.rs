@@ -133,7 +133,10 @@ where
     /// assert_eq!(&bytes[..], b"data: a\n\ndata: b\n\n");
     /// # });
     /// ```
-    pub fn into_body(self) -> SseBody<F> {
+    pub fn into_body(
+        self,
+    ) -> impl http_body::Body<Data = bytes::Bytes, Error = std::convert::Infallible> + Send + 'static
+    {
         SseBody::new(
             self.handler,
             self.outbox,
@@ -156,7 +159,7 @@ impl SseResponse<StreamForwarder> {
     /// ```
     /// use sse_runtime::{Event, SseResponse};
     ///
-    /// async fn three() -> SseResponse<sse_runtime::response::StreamForwarder> {
+    /// async fn three() -> SseResponse<sse_runtime::StreamForwarder> {
     ///     let events = ["a", "b", "c"].map(Event::data);
     ///     SseResponse::from_stream(futures_util::stream::iter(events))
     /// }

@@ -7,16 +7,16 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body::Body as _;
 use http_body_util::BodyExt;
-use sse_runtime::{Event, SseBody, SseConfig, SseResponse};
+use sse_runtime::{Event, SseConfig, SseResponse};
 use tokio::time::Instant;
 
+/// A response's body, as `SseResponse::into_body` gives it.
+type StreamBody =
+    Pin<Box<dyn http_body::Body<Data = Bytes, Error = std::convert::Infallible> + Send>>;
+
 /// Reads the next data frame, with how long after `start` it arrived.
-async fn next_frame<F>(body: &mut Pin<Box<SseBody<F>>>, start: Instant) -> (Bytes, Duration)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
+async fn next_frame(body: &mut StreamBody, start: Instant) -> (Bytes, Duration) {
     // On the paused clock, a missing wake-up turns into this timeout at
     // once instead of a hang.
     let frame = tokio::time::timeout(Duration::from_secs(86_400), body.frame())
@@ -33,9 +33,7 @@ fn with_keep_alive(interval: Duration) -> SseConfig {
 }
 
 /// A stream that sends `data: open`, then nothing.
-fn idle_stream(
-    interval: Duration,
-) -> Pin<Box<SseBody<impl std::future::Future<Output = ()> + Send + 'static>>> {
+fn idle_stream(interval: Duration) -> StreamBody {
     let body = SseResponse::new(|mut emitter| async move {
         emitter.send(Event::data("open")).await;
         std::future::pending::<()>().await;
@@ -56,7 +54,7 @@ async fn keep_alive_counts_silence_from_the_last_frame() {
     })
     .with_config(with_keep_alive(Duration::from_secs(15)))
     .into_body();
-    let mut body = Box::pin(body);
+    let mut body: StreamBody = Box::pin(body);
 
     let expected: [(&[u8], u64); 5] = [
         (b"data: a\n\n", 0),
@@ -85,7 +83,7 @@ async fn a_busy_stream_sends_no_keep_alive() {
     })
     .with_config(with_keep_alive(Duration::from_secs(1)))
     .into_body();
-    let mut body = Box::pin(body);
+    let mut body: StreamBody = Box::pin(body);
 
     for n in 0..20u64 {
         let (frame, elapsed) = next_frame(&mut body, start).await;

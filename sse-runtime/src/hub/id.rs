@@ -110,3 +110,38 @@ pub(crate) fn unix_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)
 }
+
+/// Where a subscription starts: after the event a client saw last, or
+/// (with no id) at the next live event. What [`Hub::subscribe`](super::Hub::subscribe)
+/// accepts: made from the [`LastEventId`](crate::LastEventId) extractor,
+/// an id as text, or an `Option<&str>`; the hub itself knows nothing of
+/// requests. Not public API: it is only named in signatures (the type is
+/// public so that it may be, and reachable at no path).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LastSeen<'a>(Option<&'a str>);
+
+impl<'a> LastSeen<'a> {
+    /// The id, or `None` to start with live events.
+    pub fn id(&self) -> Option<&'a str> {
+        self.0
+    }
+}
+
+impl<'a> From<Option<&'a str>> for LastSeen<'a> {
+    fn from(id: Option<&'a str>) -> Self {
+        LastSeen(id)
+    }
+}
+
+impl<'a> From<&'a str> for LastSeen<'a> {
+    fn from(id: &'a str) -> Self {
+        LastSeen(Some(id))
+    }
+}
+
+impl<'a> From<&'a String> for LastSeen<'a> {
+    fn from(id: &'a String) -> Self {
+        LastSeen(Some(id))
+    }
+}

@@ -45,6 +45,9 @@ use crate::error::EventError;
 use crate::event::IntoEvent;
 
 pub use self::id::{EventId, ParseEventIdError};
+// Named in `subscribe`'s signature, not public API: one passes the
+// request's `&LastEventId`, an id as text, or an `Option<&str>`.
+pub(crate) use self::id::LastSeen;
 pub use self::log::HubStats;
 pub use self::notice::{Delivery, Lagged, NoticeNames, Reset};
 #[cfg(feature = "redis")]
@@ -436,48 +439,5 @@ impl Hub {
     /// ```
     pub fn stats(&self) -> HubStats {
         self.log.stats()
-    }
-}
-
-/// Where a subscription starts: after the event a client saw last, or
-/// (with no id) at the next live event. What [`Hub::subscribe`] accepts:
-/// made from the [`LastEventId`](crate::LastEventId) extractor, an id as
-/// text, or an `Option<&str>`; the hub itself knows nothing of requests.
-///
-/// ```
-/// use sse_runtime::hub::LastSeen;
-/// assert_eq!(LastSeen::from(Some("7")).id(), Some("7"));
-/// assert_eq!(LastSeen::from("7").id(), Some("7"));
-/// assert_eq!(LastSeen::from(&sse_runtime::LastEventId(None)).id(), None);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LastSeen<'a>(Option<&'a str>);
-
-impl<'a> LastSeen<'a> {
-    /// The id, or `None` to start with live events.
-    ///
-    /// ```
-    /// assert_eq!(sse_runtime::hub::LastSeen::default().id(), None);
-    /// ```
-    pub fn id(&self) -> Option<&'a str> {
-        self.0
-    }
-}
-
-impl<'a> From<Option<&'a str>> for LastSeen<'a> {
-    fn from(id: Option<&'a str>) -> Self {
-        LastSeen(id)
-    }
-}
-
-impl<'a> From<&'a str> for LastSeen<'a> {
-    fn from(id: &'a str) -> Self {
-        LastSeen(Some(id))
-    }
-}
-
-impl<'a> From<&'a String> for LastSeen<'a> {
-    fn from(id: &'a String) -> Self {
-        LastSeen(Some(id))
     }
 }

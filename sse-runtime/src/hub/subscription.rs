@@ -39,7 +39,7 @@ const HISTORY_RETRY: Duration = Duration::from_millis(500);
 /// use sse_runtime::hub::Hub;
 /// use sse_runtime::{LastEventId, SseResponse};
 ///
-/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<sse_runtime::response::StreamForwarder> {
+/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<sse_runtime::StreamForwarder> {
 ///     SseResponse::from_stream(hub.subscribe(&["news"], &last))
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(stream)).with_state(Hub::new());
