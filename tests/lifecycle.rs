@@ -6,7 +6,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Extension, Router};
 use futures_util::future::join_all;
@@ -122,6 +122,57 @@ async fn wait_for_close(route: &str) -> StreamSummary {
         }
     })
     .await
+}
+
+/// Closed streams, by user, as an application's metrics would count them.
+#[derive(Clone, Default)]
+struct Closes(Arc<Mutex<Vec<(String, u64, CloseReason)>>>);
+
+#[derive(serde::Deserialize)]
+struct Visitor {
+    user: String,
+}
+
+/// `on_close` may be a closure that holds what it needs: here the app's
+/// counter and the request's user, taken from the handler's own
+/// arguments (the expression is evaluated in the handler, where they are
+/// in scope).
+#[sse_handler(on_close = {
+    let (closes, user) = (closes.clone(), user.clone());
+    move |summary: &StreamSummary| {
+        closes.0.lock().unwrap().push((user.clone(), summary.events, summary.reason));
+    }
+})]
+async fn counted(State(closes): State<Closes>, Query(Visitor { user }): Query<Visitor>) {
+    yield_!(event!("a"));
+    yield_!(event!("b"));
+}
+
+#[tokio::test]
+async fn on_close_takes_a_closure_that_holds_state() {
+    let closes = Closes::default();
+    let app = Router::new()
+        .route("/counted", get(counted))
+        .with_state(closes.clone());
+    let addr = serve(app).await;
+    for user in ["ann", "bob"] {
+        let events = request(addr, &format!("/counted?user={user}"), &[])
+            .await
+            .events()
+            .all()
+            .await;
+        assert_eq!(events.len(), 2);
+    }
+    support::wait_while(|| closes.0.lock().unwrap().len() < 2).await;
+    let mut seen = closes.0.lock().unwrap().clone();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        [
+            ("ann".to_owned(), 2, CloseReason::Completed),
+            ("bob".to_owned(), 2, CloseReason::Completed)
+        ]
+    );
 }
 
 #[derive(serde::Deserialize)]

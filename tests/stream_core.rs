@@ -253,7 +253,7 @@ async fn a_handler_local_that_panics_when_dropped_ends_only_its_stream() {
             .send(Event::builder().event("bad\nname").data("x"))
             .await;
     })
-    .with_config(config)
+    .with_config(config.clone())
     .into_body();
     let collected = tokio::spawn(body.collect());
     let bytes = within(collected)

@@ -83,8 +83,10 @@ async fn a_few_events_from_an_endless_stream() {
 }
 
 #[tokio::test]
-#[should_panic(expected = "timed out after 200ms waiting for the end of the stream from /")]
-async fn a_read_that_never_completes_fails_with_a_message() {
+#[should_panic(
+    expected = "timed out after 2s waiting for the end of the stream from / (collect reads a stream to its end"
+)]
+async fn collecting_an_endless_stream_fails_with_a_message() {
     let client = TestClient::for_handler(endless);
     client
         .get("/")
@@ -93,6 +95,110 @@ async fn a_read_that_never_completes_fails_with_a_message() {
         .await
         .collect()
         .await;
+}
+
+#[sse_handler]
+async fn silent() {
+    yield_!(event!("one"));
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "timed out after 200ms waiting for the next event from /")]
+async fn a_read_that_never_completes_fails_with_a_message() {
+    let client = TestClient::for_handler(silent);
+    client
+        .get("/")
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await
+        .collect()
+        .await;
+}
+
+#[sse_handler]
+async fn one_a_second() {
+    for n in 0..30 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        yield_!(event!(data: n.to_string()));
+    }
+}
+
+/// Each event has its own timeout, on tokio's clock: thirty seconds of
+/// events are read at once on a paused clock (the timeout used to cover
+/// the whole `take_events`, and failed at ten seconds).
+#[tokio::test(start_paused = true)]
+async fn timeouts_apply_per_event_and_a_paused_clock_works() {
+    let client = TestClient::for_handler(one_a_second);
+    let events = client.get("/").send().await.take_events(30).await;
+    assert_eq!(events[29].data, "29");
+    let transcript = client.get("/").send().await.collect().await;
+    assert_eq!(transcript.events.len(), 30);
+}
+
+/// Any method, headers and a JSON body reach the handler.
+#[sse_handler]
+async fn echo(method: axum::http::Method, headers: axum::http::HeaderMap, body: String) {
+    let token = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    yield_!(event!(data: format!("{method} {token} {body}")));
+}
+
+#[tokio::test]
+async fn any_method_headers_and_body_reach_the_handler() {
+    let app = Router::new().route("/echo", axum::routing::any(echo));
+    for client in [
+        TestClient::new(app.clone()),
+        TestClient::url(&format!("http://{}", support::serve(app.clone()).await)),
+    ] {
+        let posted = client
+            .post("/echo")
+            .header("authorization", "Bearer t")
+            .json(&serde_json::json!({ "a": 1 }))
+            .send()
+            .await
+            .collect()
+            .await;
+        assert_eq!(posted.events[0].data, r#"POST Bearer t {"a":1}"#);
+        let put = client
+            .request(axum::http::Method::PUT, "/echo")
+            .body("raw")
+            .send()
+            .await
+            .collect()
+            .await;
+        assert_eq!(put.events[0].data, "PUT  raw");
+    }
+}
+
+/// In process, `send` returns once the handler has run to its first wait:
+/// a handler that subscribes to a hub has subscribed, so an event published
+/// right after reaches it (it used to subscribe only at the first read,
+/// and the event was missed).
+#[tokio::test]
+async fn send_returns_once_the_handler_has_subscribed() {
+    let hub = sse_runtime::hub::Hub::new();
+    let app = Router::new()
+        .route("/news", get(news))
+        .with_state(hub.clone());
+    let client = TestClient::new(app);
+    let mut first = client.get("/news").send().await;
+    let mut second = client.get("/news").send().await;
+    assert_eq!(hub.subscribers(), 2);
+    hub.publish("news", event!(data: "extra!")).await.unwrap();
+    assert_eq!(first.next_event().await.unwrap().data, "extra!");
+    assert_eq!(second.next_event().await.unwrap().data, "extra!");
+}
+
+#[sse_handler]
+async fn news(axum::extract::State(hub): axum::extract::State<sse_runtime::hub::Hub>) {
+    let mut subscription = hub.subscribe(&["news"], None);
+    while let Some(item) = subscription.next().await {
+        yield_!(item);
+    }
 }
 
 #[tokio::test]

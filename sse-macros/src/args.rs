@@ -34,8 +34,9 @@ pub(crate) struct HandlerArgs {
     pub(crate) krate: Option<TokenStream>,
     /// The router's state type, for checking the arguments are extractors.
     pub(crate) state: Option<syn::Type>,
-    /// A `fn(&StreamSummary)` to call when the stream ends.
-    pub(crate) on_close: Option<syn::Path>,
+    /// A function or closure of `&StreamSummary` to call when the stream
+    /// ends; evaluated in the handler, where its arguments are in scope.
+    pub(crate) on_close: Option<syn::Expr>,
     /// The `#[derive(SseEvent)]` type every `yield` must send.
     pub(crate) events: Option<syn::Type>,
 }
@@ -90,8 +91,8 @@ impl HandlerArgs {
         } else if lookahead.peek(kw::on_close) {
             let key: kw::on_close = input.parse()?;
             equals_after(input, "on_close")?;
-            let callback: syn::Path = input.parse().map_err(|error| {
-                syn::Error::new(error.span(), "`on_close` takes the path of a `fn(&StreamSummary)`, like `on_close = record_close`")
+            let callback: syn::Expr = input.parse().map_err(|error| {
+                syn::Error::new(error.span(), "`on_close` takes a function or closure of `&StreamSummary`, like `on_close = record_close` or `on_close = move |summary| ..`")
             })?;
             if self.on_close.replace(callback).is_some() {
                 errors.spanned(key, "`on_close` is specified more than once");

@@ -63,11 +63,27 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// let config = SseConfig::new().keep_alive(Some(Duration::from_secs(30))).error_event(true);
 /// assert_eq!(config.keep_alive_interval(), Some(Duration::from_secs(30)));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct SseConfig {
     keep_alive: Option<Duration>,
     error_event: bool,
-    on_close: Option<fn(&StreamSummary)>,
+    on_close: Option<OnClose>,
+}
+
+/// A stream's `on_close` callback, shared by the config's clones.
+pub(crate) type OnClose = Arc<dyn Fn(&StreamSummary) + Send + Sync>;
+
+impl fmt::Debug for SseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseConfig")
+            .field("keep_alive", &self.keep_alive)
+            .field("error_event", &self.error_event)
+            .field(
+                "on_close",
+                &self.on_close.as_ref().map(|_| "Fn(&StreamSummary)"),
+            )
+            .finish()
+    }
 }
 
 impl Default for SseConfig {
@@ -84,7 +100,7 @@ impl SseConfig {
     /// let config = sse_runtime::SseConfig::new();
     /// assert_eq!(config.keep_alive_interval(), sse_runtime::SseConfig::default().keep_alive_interval());
     /// ```
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         SseConfig {
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
             error_event: false,
@@ -93,20 +109,26 @@ impl SseConfig {
     }
 
     /// Calls `callback` once when the stream ends, with why and what it sent
-    /// (see [`StreamSummary`]). It runs on the server's task: keep it short.
+    /// (see [`StreamSummary`]): a function, or a closure that holds what it
+    /// needs (a metrics handle, the user's id). It runs on the server's
+    /// task: keep it short.
     ///
     /// A panic in the callback is caught and logged; it does not affect the
     /// response.
     ///
     /// ```
-    /// fn record(summary: &sse_runtime::StreamSummary) {
-    ///     println!("{:?} after {} events", summary.reason, summary.events);
-    /// }
-    /// let config = sse_runtime::SseConfig::new().on_close(record);
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let events_sent = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&events_sent);
+    /// let config = sse_runtime::SseConfig::new().on_close(move |summary| {
+    ///     counter.fetch_add(summary.events, Ordering::Relaxed);
+    /// });
     /// # let _ = config;
     /// ```
-    pub const fn on_close(mut self, callback: fn(&StreamSummary)) -> Self {
-        self.on_close = Some(callback);
+    pub fn on_close(mut self, callback: impl Fn(&StreamSummary) + Send + Sync + 'static) -> Self {
+        self.on_close = Some(Arc::new(callback));
         self
     }
 
@@ -120,7 +142,7 @@ impl SseConfig {
     /// let config = sse_runtime::SseConfig::new().keep_alive(None);
     /// assert_eq!(config.keep_alive_interval(), None);
     /// ```
-    pub const fn keep_alive(mut self, interval: Option<Duration>) -> Self {
+    pub fn keep_alive(mut self, interval: Option<Duration>) -> Self {
         self.keep_alive = match interval {
             Some(interval) if interval.is_zero() => None,
             other => other,
@@ -137,7 +159,7 @@ impl SseConfig {
     /// ```
     /// assert!(sse_runtime::SseConfig::new().error_event(true).sends_error_event());
     /// ```
-    pub const fn error_event(mut self, send: bool) -> Self {
+    pub fn error_event(mut self, send: bool) -> Self {
         self.error_event = send;
         self
     }
@@ -152,8 +174,8 @@ impl SseConfig {
     }
 
     /// The `on_close` callback, if one is set.
-    pub(crate) const fn on_close_callback(&self) -> Option<fn(&StreamSummary)> {
-        self.on_close
+    pub(crate) fn on_close_callback(&self) -> Option<OnClose> {
+        self.on_close.clone()
     }
 
     /// Whether a failing stream ends with an `error` event.
@@ -578,7 +600,7 @@ impl ShutdownWatch {
 /// The end-of-stream record: counted as the stream runs, reported once.
 struct StreamRecord {
     route: Option<axum::extract::MatchedPath>,
-    on_close: Option<fn(&StreamSummary)>,
+    on_close: Option<OnClose>,
     started: Instant,
     /// Keep-alives and final events, which the handler did not send.
     own_events: u64,
@@ -621,7 +643,7 @@ impl StreamRecord {
             reason = reason.as_str(),
             "SSE stream closed"
         );
-        let Some(on_close) = self.on_close else {
+        let Some(on_close) = &self.on_close else {
             return;
         };
         if std::thread::panicking() {

@@ -130,8 +130,11 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 ///   it, the type from the first `State<T>` argument is used (so another
 ///   `State<U>` needs `U: FromRef<T>`); with neither, axum reports a
 ///   non-extractor argument at the route instead.
-/// * `on_close = path`: a `fn(&StreamSummary)` called once when the stream
-///   ends (see [`SseConfig::on_close`]).
+/// * `on_close = f`: a function or closure of `&StreamSummary`, called once
+///   when the stream ends (see [`SseConfig::on_close`]). The expression is
+///   evaluated in the handler, where its arguments are in scope, so a
+///   closure may hold the request's user or the app's metrics:
+///   `on_close = { let metrics = metrics.clone(); move |summary: &StreamSummary| metrics.record(summary) }`.
 /// * `events = T`: the handler yields only values of `T`, a
 ///   `#[derive(SseEvent)]` type, and comments (see [`YieldOf`]); anything
 ///   else is a compile error on the yielded value, and a `T` that does not

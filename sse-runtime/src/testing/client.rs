@@ -11,24 +11,39 @@ use axum::body::Body;
 use axum::Router;
 use bytes::Bytes;
 use futures_core::Stream;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use tower::ServiceExt;
 
 use super::parser::{Parser, Received, ReceivedEvent};
 
-/// How long a read waits by default before failing the test; change it with
+/// How long a read waits by default for the next event (or the response's
+/// headers, or the end) before failing the test; change it with
 /// [`TestRequest::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many timeouts [`TestStream::collect`] waits in all for a stream's
+/// end. Each event has its own timeout, so an endless stream that is never
+/// silent for that long would otherwise be read for ever.
+pub const COLLECT_TIMEOUTS: u32 = 10;
+
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 
-/// A client for testing SSE endpoints, in process (no socket) or over TCP.
+/// A client for testing SSE endpoints, in process (no socket) or over TCP,
+/// with any method, headers and body.
 ///
-/// Every read has a timeout ([`DEFAULT_TIMEOUT`] unless set): a call to
+/// Every wait has a timeout ([`DEFAULT_TIMEOUT`] unless set), each on its
+/// own: the response's headers, and then each event (or the end) read by
 /// [`TestStream::next_event`], [`TestStream::take_events`] or
-/// [`TestStream::collect`] that has not finished by then panics with a
+/// [`TestStream::collect`]. One that has not come by then panics with a
 /// message saying what it was waiting for, so that a test of an endless
-/// stream fails instead of hanging.
+/// stream fails instead of hanging. The timeouts are on tokio's clock, so
+/// a test on a paused clock (`#[tokio::test(start_paused = true)]`) reads
+/// a slow stream at once, however many events it takes.
+///
+/// In process, [`send`](TestRequest::send) returns once the handler has
+/// run up to its first wait (what it sent by then is kept for the reads):
+/// a handler that subscribes to a hub has subscribed, so a test can
+/// publish right after it; see [`TestRequest::send`].
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -119,10 +134,57 @@ impl TestClient {
     /// # let _ = request;
     /// ```
     pub fn get(&self, path: &str) -> TestRequest {
+        self.request(Method::GET, path)
+    }
+
+    /// Starts a POST request for `path`; give it a body with
+    /// [`json`](TestRequest::json) or [`body`](TestRequest::body).
+    ///
+    /// ```
+    /// use axum::{routing::post, Json, Router};
+    /// use sse_runtime::prelude::*;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Ask { prompt: String }
+    ///
+    /// #[sse_handler]
+    /// async fn answer(Json(ask): Json<Ask>) {
+    ///     for word in ask.prompt.split(' ') {
+    ///         yield_!(event!(data: word));
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::new(Router::new().route("/answer", post(answer)));
+    /// let transcript = client
+    ///     .post("/answer")
+    ///     .json(&serde_json::json!({ "prompt": "two words" }))
+    ///     .send()
+    ///     .await
+    ///     .collect()
+    ///     .await;
+    /// let words: Vec<_> = transcript.events.iter().map(|event| event.data.as_str()).collect();
+    /// assert_eq!(words, ["two", "words"]);
+    /// # });
+    /// ```
+    pub fn post(&self, path: &str) -> TestRequest {
+        self.request(Method::POST, path)
+    }
+
+    /// Starts a request with any method.
+    ///
+    /// ```
+    /// let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let request = client.request(http::Method::PUT, "/events");
+    /// # let _ = request;
+    /// ```
+    pub fn request(&self, method: Method, path: &str) -> TestRequest {
         TestRequest {
             target: self.target.clone(),
+            method,
             path: path.to_owned(),
             headers: HeaderMap::new(),
+            body: Bytes::new(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -134,8 +196,10 @@ impl TestClient {
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct TestRequest {
     target: Target,
+    method: Method,
     path: String,
     headers: HeaderMap,
+    body: Bytes,
     timeout: Duration,
 }
 
@@ -154,6 +218,37 @@ impl TestRequest {
         self
     }
 
+    /// The request's body, as it is.
+    ///
+    /// ```
+    /// # let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let request = client.post("/upload").header("content-type", "text/plain").body("hello");
+    /// # let _ = request;
+    /// ```
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// `value` as the request's JSON body, with `Content-Type:
+    /// application/json`. Panics if it does not serialize (a test's own
+    /// mistake).
+    ///
+    /// ```
+    /// # let client = sse_runtime::testing::TestClient::new(axum::Router::new());
+    /// let request = client.post("/v1/chat/completions").json(&serde_json::json!({ "stream": true }));
+    /// # let _ = request;
+    /// ```
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        let body = serde_json::to_vec(value).expect("the test's JSON body serializes");
+        self.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self.body = Bytes::from(body);
+        self
+    }
+
     /// Sends `Last-Event-ID`, as a reconnecting browser does.
     ///
     /// ```
@@ -165,7 +260,8 @@ impl TestRequest {
         self.header("last-event-id", id)
     }
 
-    /// How long each read may wait before failing the test.
+    /// How long each wait (the headers, each event, the end) may take before
+    /// failing the test.
     ///
     /// ```
     /// # let client = sse_runtime::testing::TestClient::new(axum::Router::new());
@@ -179,6 +275,39 @@ impl TestRequest {
 
     /// Sends the request. Panics unless the answer is `200 OK` with
     /// `Content-Type: text/event-stream`.
+    ///
+    /// In process, it returns once the handler has run up to its first
+    /// wait, keeping what it sent by then for the reads: whatever the
+    /// handler does before it first waits (subscribing to a hub, say) is
+    /// done. Over TCP, it returns when the headers arrive, which says
+    /// nothing of the handler.
+    ///
+    /// ```
+    /// use axum::{extract::State, routing::get, Router};
+    /// use sse_runtime::hub::Hub;
+    /// use sse_runtime::prelude::*;
+    ///
+    /// #[sse_handler]
+    /// async fn news(State(hub): State<Hub>) {
+    ///     let mut subscription = hub.subscribe(&["news"], None);
+    ///     while let Some(item) = subscription.next().await {
+    ///         yield_!(item);
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let hub = Hub::new();
+    /// let client = sse_runtime::testing::TestClient::new(
+    ///     Router::new().route("/news", get(news)).with_state(hub.clone()),
+    /// );
+    /// // Both handlers have subscribed when `send` returns.
+    /// let mut first = client.get("/news").send().await;
+    /// let mut second = client.get("/news").send().await;
+    /// hub.publish("news", event!(data: "extra!")).await.unwrap();
+    /// assert_eq!(first.next_event().await.unwrap().data, "extra!");
+    /// assert_eq!(second.next_event().await.unwrap().data, "extra!");
+    /// # });
+    /// ```
     ///
     /// ```
     /// # use sse_runtime::prelude::*;
@@ -222,15 +351,18 @@ impl TestRequest {
     /// # });
     /// ```
     pub async fn send_unchecked(self) -> TestStream {
-        let mut request = Request::get(&self.path);
+        let mut request = Request::builder()
+            .method(self.method.clone())
+            .uri(&self.path);
         if let Some(headers) = request.headers_mut() {
             headers.extend(self.headers.clone());
         }
         let timeout = self.timeout;
         let path = self.path.clone();
+        let in_process = matches!(self.target, Target::Router(_));
         let (parts, body): (http::response::Parts, ChunkStream) = match self.target {
             Target::Router(router) => {
-                let request = request.body(Body::empty()).expect("request");
+                let request = request.body(Body::from(self.body)).expect("request");
                 let response = within(timeout, "the response headers", router.oneshot(request))
                     .await
                     .unwrap_or_else(|error: Infallible| match error {});
@@ -240,7 +372,7 @@ impl TestRequest {
             Target::Url { authority } => {
                 let request = request
                     .header(http::header::HOST, authority.as_str())
-                    .body(http_body_util::Empty::<Bytes>::new())
+                    .body(http_body_util::Full::new(self.body))
                     .expect("request");
                 let tcp = within(
                     timeout,
@@ -269,7 +401,7 @@ impl TestRequest {
                 (parts, chunks(body))
             }
         };
-        TestStream {
+        let mut stream = TestStream {
             path,
             status: parts.status,
             headers: parts.headers,
@@ -280,7 +412,11 @@ impl TestRequest {
             ended: false,
             timeout,
             last_event_id: String::new(),
+        };
+        if in_process {
+            stream.run_to_first_wait().await;
         }
+        stream
     }
 }
 
@@ -413,9 +549,15 @@ impl TestStream {
         &self.last_event_id
     }
 
-    /// The next event, or `None` once the stream has ended. Panics after the
-    /// timeout.
+    /// The next event, or `None` once the stream has ended. Panics if
+    /// neither comes within the timeout (comments, keep-alives among them,
+    /// do not count as progress).
     pub async fn next_event(&mut self) -> Option<ReceivedEvent> {
+        let what = format!("the next event from {}", self.path);
+        within(self.timeout, &what, self.next_event_untimed()).await
+    }
+
+    async fn next_event_untimed(&mut self) -> Option<ReceivedEvent> {
         loop {
             if let Some(event) = self.received.pop_front() {
                 self.last_event_id.clone_from(&event.last_event_id);
@@ -424,7 +566,7 @@ impl TestStream {
             if self.ended {
                 return None;
             }
-            self.read_chunk("the next event").await;
+            self.read_chunk().await;
         }
     }
 
@@ -481,39 +623,60 @@ impl TestStream {
         })
     }
 
-    /// Exactly `n` events; panics if the stream ends first, or if they have
-    /// not all arrived within the timeout. Works on endless streams.
+    /// Exactly `n` events; panics if the stream ends first, or if one of
+    /// them does not arrive within the timeout (each has the whole timeout).
+    /// Works on endless streams.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sse_runtime::prelude::*;
+    ///
+    /// #[sse_handler]
+    /// async fn seconds() {
+    ///     for n in 0.. {
+    ///         tokio::time::sleep(Duration::from_secs(1)).await;
+    ///         yield_!(event!(data: n.to_string()));
+    ///     }
+    /// }
+    ///
+    /// // Thirty seconds of events, on tokio's paused clock: at once.
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    /// # runtime.block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(seconds);
+    /// let events = client.get("/").send().await.take_events(30).await;
+    /// assert_eq!(events[29].data, "29");
+    /// # });
+    /// ```
     pub async fn take_events(&mut self, n: usize) -> Vec<ReceivedEvent> {
-        let what = format!("{n} events from {}", self.path);
-        let timeout = self.timeout;
-        within(timeout, &what, async {
-            let mut events = Vec::with_capacity(n);
-            while events.len() < n {
-                match self.next_event().await {
-                    Some(event) => events.push(event),
-                    None => panic!(
-                        "{} ended after {} events; expected {n}",
-                        self.path,
-                        events.len()
-                    ),
-                }
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            match self.next_event().await {
+                Some(event) => events.push(event),
+                None => panic!(
+                    "{} ended after {} events; expected {n}",
+                    self.path,
+                    events.len()
+                ),
             }
-            events
-        })
-        .await
+        }
+        events
     }
 
-    /// Reads until the server ends the stream; panics if it has not ended
-    /// within the timeout (so use [`take_events`](Self::take_events) on
-    /// endless streams).
+    /// Reads until the server ends the stream; panics if an event (or the
+    /// end) does not come within the timeout, or if the end has not come
+    /// within [`COLLECT_TIMEOUTS`] timeouts in all (on tokio's clock, so a
+    /// paused clock still reads a slow finite stream at once): use
+    /// [`take_events`](Self::take_events) on endless streams.
     pub async fn collect(mut self) -> Transcript {
-        let what = format!("the end of the stream from {}", self.path);
-        let timeout = self.timeout;
-        let events = within(timeout, &what, async {
-            let mut events: Vec<ReceivedEvent> = self.received.drain(..).collect();
-            while !self.ended {
-                self.read_chunk("the end of the stream").await;
-                events.extend(self.received.drain(..));
+        let limit = self.timeout * COLLECT_TIMEOUTS;
+        let what = format!(
+            "the end of the stream from {} (collect reads a stream to its end; use take_events on an endless one)",
+            self.path
+        );
+        let events = within(limit, &what, async {
+            let mut events = Vec::new();
+            while let Some(event) = self.next_event().await {
+                events.push(event);
             }
             events
         })
@@ -525,9 +688,28 @@ impl TestStream {
         }
     }
 
-    async fn read_chunk(&mut self, waiting_for: &str) {
-        let what = format!("{waiting_for} from {}", self.path);
-        let next = within(self.timeout, &what, futures_next(&mut self.body)).await;
+    /// Polls the body once, keeping what it yields: in process, the body
+    /// runs the handler until it waits, and then either has nothing to
+    /// write yet (pending) or writes what the handler sent before it
+    /// waited (a frame; for a handler that never waits on anything else,
+    /// the back-pressure of a full batch is its wait). Either way the
+    /// handler has reached a wait.
+    async fn run_to_first_wait(&mut self) {
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(next) = self.body.as_mut().poll_next(cx) {
+                self.take_chunk(next);
+            }
+            std::task::Poll::Ready(())
+        })
+        .await
+    }
+
+    async fn read_chunk(&mut self) {
+        let next = futures_next(&mut self.body).await;
+        self.take_chunk(next);
+    }
+
+    fn take_chunk(&mut self, next: Option<Result<Bytes, String>>) {
         match next {
             Some(Ok(chunk)) => {
                 for item in self.parser.feed(&chunk) {

@@ -14,5 +14,7 @@
 mod client;
 mod parser;
 
-pub use client::{TestClient, TestRequest, TestStream, Transcript, DEFAULT_TIMEOUT};
+pub use client::{
+    TestClient, TestRequest, TestStream, Transcript, COLLECT_TIMEOUTS, DEFAULT_TIMEOUT,
+};
 pub use parser::{parse_all, Parser, Received, ReceivedEvent};
