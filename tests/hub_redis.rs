@@ -54,6 +54,8 @@ suite!(
     events_at_the_byte_budget,
     max_age_holds_while_nothing_is_published,
     lagged_counts_the_events_of_its_own_topics,
+    thousands_of_topics_read_resume_and_lag_exactly,
+    more_topics_than_the_cap_are_refused,
 );
 
 /// Publishes `data` to `topic` as soon as Redis takes it again (after a
