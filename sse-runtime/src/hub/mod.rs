@@ -117,16 +117,18 @@ pub struct HubConfig {
     pub notices: NoticeNames,
     /// The most distinct topics one subscription may name; more is
     /// refused ([`HubError::TooManyTopics`], see [`Hub::try_subscribe`]).
-    /// Default 1,024.
+    /// Default 1,024. (0 refuses every subscription to a topic, the
+    /// streams of [`runs`](crate::runs) included.)
     ///
     /// Why a cap: the topic list often comes from the client (a query
     /// string naming the rooms or items to follow), and each topic costs
-    /// the server memory for as long as the stream is open (about 100
-    /// bytes, so a subscription to the default cap holds about 100 KB, five
-    /// times an idle stream's own cost) and work at subscribing. Without a
-    /// bound, one request could hold megabytes. A page that follows more
-    /// than a thousand topics is usually better served by a coarser one (a
-    /// topic per user or per feed, rather than per item).
+    /// the server memory for as long as the stream is open: about 64 bytes
+    /// for a topic others follow too, about 380 for one no one else does.
+    /// A subscription to 1,024 topics of its own holds about 390 KB, some
+    /// eighteen times an idle stream's whole cost (BENCHMARKS.md); without
+    /// a bound, one request could hold tens of megabytes. A page that
+    /// follows more than a thousand topics is usually better served by a
+    /// coarser one (a topic per user or per feed, rather than per item).
     pub max_topics: usize,
 }
 
