@@ -56,6 +56,7 @@ suite!(
     lagged_counts_the_events_of_its_own_topics,
     thousands_of_topics_read_resume_and_lag_exactly,
     more_topics_than_the_cap_are_refused,
+    a_reset_goes_on_with_every_event_published_since_the_subscription,
 );
 
 /// Publishes `data` to `topic` as soon as Redis takes it again (after a

@@ -733,3 +733,28 @@ pub async fn more_topics_than_the_cap_are_refused(backend: &Backend) {
     drop((refused, resumed, recent));
     assert_eq!(hubs[1].subscribers(), 1);
 }
+
+/// A client resuming from an id that is gone is told `reset`, then gets
+/// every event published since it subscribed. Those published between the
+/// subscription and its first read (before the hub found the id gone) used
+/// to be skipped in silence: it went on from the newest event then.
+/// (Ported from main's af434c5 onto the log that keeps each subscriber's
+/// place.)
+pub async fn a_reset_goes_on_with_every_event_published_since_the_subscription(backend: &Backend) {
+    let hubs = backend.hubs(HubConfig::default(), 1).await;
+    let mut resumed = hubs[0].subscribe(&["t"], Some("1-0"));
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(publish(&hubs[0], "t", &format!("n{n}")).await);
+    }
+    assert_eq!(
+        next(&mut resumed).await,
+        ("reset".into(), "\"1-0\"".into(), String::new())
+    );
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(
+            next(&mut resumed).await,
+            ("note".into(), format!("n{n}"), id.to_string())
+        );
+    }
+}

@@ -653,6 +653,12 @@ impl Log {
         }
     }
 
+    /// The newest id the subscriber `key` passed: where it began, until
+    /// it reads or is moved.
+    pub(crate) fn passed(&self, key: usize) -> EventId {
+        lock(&self.state).readers[key].passed
+    }
+
     /// The newest id received.
     pub(crate) fn newest(&self) -> EventId {
         lock(&self.state).head

@@ -96,6 +96,11 @@ struct Catchup {
     /// make up for it; false for a catch-up from the client's
     /// `Last-Event-ID`, whose history that is gone means `reset`.
     fell_behind: bool,
+    /// For a catch-up from the client's id: the newest id the log held
+    /// when the subscription began. If history turns out to be gone, live
+    /// events go on from there (or from what history delivered, if later),
+    /// so that nothing published since the client subscribed is skipped.
+    subscribed_at: EventId,
     /// Events delivered from history since it fell behind.
     delivered: u64,
     /// Entries read from history, not yet delivered.
@@ -114,10 +119,11 @@ struct Catchup {
 }
 
 impl Catchup {
-    fn new(after: EventId, fell_behind: bool) -> Box<Catchup> {
+    fn new(after: EventId, fell_behind: bool, subscribed_at: EventId) -> Box<Catchup> {
         Box::new(Catchup {
             after,
             fell_behind,
+            subscribed_at,
             delivered: 0,
             page: VecDeque::new(),
             read_through: after,
@@ -223,17 +229,18 @@ impl Subscription {
     }
 
     /// Goes on after `after`, from the log if it holds what comes next,
-    /// else from the transport's history.
+    /// else from the transport's history. Called before the subscription
+    /// first reads, while the log still has it where it began.
     fn resume_after(&mut self, after: EventId) {
-        self.state = match self.log.resume_at(self.key, after) {
-            ResumeAt::Here => State::Log,
-            ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(after, false)),
-            ResumeAt::Unknown => {
-                self.notice = Some(Notice::Reset(after.to_string()));
-                self.log.go_live(self.key);
-                State::Log
+        let subscribed_at = self.log.passed(self.key);
+        match self.log.resume_at(self.key, after) {
+            ResumeAt::Here => {}
+            ResumeAt::Before | ResumeAt::After => {
+                self.state = State::History(Catchup::new(after, false, subscribed_at));
             }
-        };
+            // Live events from where the subscription began.
+            ResumeAt::Unknown => self.notice = Some(Notice::Reset(after.to_string())),
+        }
     }
 
     /// The next event or notice; `None` once the subscription ended for
@@ -291,7 +298,7 @@ impl Subscription {
                     Read::FellBehind { after } => {
                         // The transport's history may still hold what the
                         // log let go.
-                        self.state = State::History(Catchup::new(after, true));
+                        self.state = State::History(Catchup::new(after, true, after));
                     }
                 },
                 State::History(catchup) => {
@@ -400,7 +407,19 @@ impl Subscription {
                     // told as it is told of an id that is gone, never
                     // `lagged` with a count that could only be a guess.
                     self.notice = Some(Notice::Reset(catchup.after.to_string()));
-                    self.log.go_live(self.key);
+                    // Live events from when it subscribed, or after what
+                    // history delivered: none published since is skipped.
+                    // (If the log no longer holds that place, what it
+                    // missed was evicted too; it goes on with what comes.)
+                    let from = match catchup.delivered {
+                        // `after` is still the client's own id, not a place
+                        // in this hub.
+                        0 => catchup.subscribed_at,
+                        _ => catchup.after.max(catchup.subscribed_at),
+                    };
+                    if !matches!(self.log.resume_at(self.key, from), ResumeAt::Here) {
+                        self.log.go_live(self.key);
+                    }
                     self.state = State::Log;
                 } else {
                     catchup.gone = true;
