@@ -42,6 +42,8 @@ suite!(
     max_age_holds_while_nothing_is_published,
     lagged_counts_the_events_of_its_own_topics,
     a_publisher_may_send_any_event_name_and_comment_text,
+    thousands_of_topics_read_resume_and_lag_exactly,
+    more_topics_than_the_cap_are_refused,
     a_reset_goes_on_with_every_event_published_since_the_subscription,
 );
 
@@ -285,4 +287,110 @@ async fn skipping_ahead_after_history_ran_past_the_log_repeats_nothing() {
     broker.deliver(601);
     let (_, _, id) = hub_suite::next(&mut slow).await;
     assert_eq!(id, after.to_string(), "after {}", ids[255]);
+}
+
+/// Collects what `tracing` writes, for the test below.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A refused `subscribe` says why, once, as an error: the count, the cap
+/// and what to do.
+#[test]
+fn a_refused_subscription_is_logged_as_an_error() {
+    use sse_runtime::hub::HubConfig;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let hub = Hub::with_config(HubConfig {
+        max_topics: 1,
+        ..HubConfig::default()
+    });
+    let refused =
+        tracing::subscriber::with_default(subscriber, || hub.subscribe(&["a", "b"], None));
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(
+        log.contains(
+            "a subscription to 2 topics is more than the hub allows (1, HubConfig::max_topics)"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("Hub::try_subscribe"), "{log}");
+    drop(refused);
+}
+
+/// `TypedHub` refuses as `Hub` does, and a handler that takes its topics
+/// from the client answers `400` before any stream starts.
+#[tokio::test]
+async fn too_many_topics_from_a_client_get_a_400_and_no_stream() {
+    use axum::extract::Query;
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use sse_runtime::hub::{HubConfig, HubError, TypedHub};
+
+    #[derive(sse_runtime::SseEvent)]
+    enum Feed {
+        Item(u32),
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Follow {
+        topics: String,
+    }
+
+    async fn follow(
+        State(feed): State<TypedHub<Feed>>,
+        Query(follow): Query<Follow>,
+        last: LastEventId,
+    ) -> Response {
+        let topics: Vec<&str> = follow.topics.split(',').collect();
+        match feed.try_subscribe(&topics, &last) {
+            Ok(subscription) => sse_runtime::SseResponse::from_stream(subscription).into_response(),
+            Err(error) => (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        }
+    }
+
+    let feed = TypedHub::<Feed>::new(Hub::with_config(HubConfig {
+        max_topics: 2,
+        ..HubConfig::default()
+    }));
+    let error = feed.try_subscribe(&["a", "b", "c"], None).unwrap_err();
+    assert!(matches!(
+        error,
+        HubError::TooManyTopics { count: 3, limit: 2 }
+    ));
+    let mut refused = feed.subscribe_with_recent(&["a", "b", "c"], None, 5);
+    assert!(within(refused.next()).await.is_none());
+
+    let app = Router::new()
+        .route("/follow", get(follow))
+        .with_state(feed.clone());
+    let addr = serve(app).await;
+    let refused = request(addr, "/follow?topics=a,b,c", &[]).await;
+    assert_eq!(refused.inner.status(), 400);
+    assert_eq!(
+        refused.text().await,
+        "a subscription to 3 topics is more than the hub allows (2, HubConfig::max_topics)"
+    );
+    assert_eq!(feed.hub().subscribers(), 0);
+    let mut events = request(addr, "/follow?topics=a,b,a", &[]).await.events();
+    support::wait_while(|| feed.hub().subscribers() == 0).await;
+    feed.publish("b", Feed::Item(7)).await.unwrap();
+    let event = events.next().await.expect("the event");
+    assert_eq!((event.event.as_str(), event.data.as_str()), ("item", "7"));
 }

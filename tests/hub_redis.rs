@@ -55,6 +55,8 @@ suite!(
     max_age_holds_while_nothing_is_published,
     lagged_counts_the_events_of_its_own_topics,
     a_publisher_may_send_any_event_name_and_comment_text,
+    thousands_of_topics_read_resume_and_lag_exactly,
+    more_topics_than_the_cap_are_refused,
     a_reset_goes_on_with_every_event_published_since_the_subscription,
 );
 

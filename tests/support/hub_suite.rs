@@ -666,6 +666,114 @@ pub async fn a_publisher_may_send_any_event_name_and_comment_text(backend: &Back
     }
 }
 
+/// A subscription to thousands of topics, among topics it does not
+/// follow: each of its events once and in order, nothing of the others,
+/// a resume from one id on the other instance, the newest few for a
+/// newcomer, and a `lagged` count exact over all its topics.
+pub async fn thousands_of_topics_read_resume_and_lag_exactly(backend: &Backend) {
+    const TOPICS: usize = 5_000;
+    const EVENTS: usize = 300;
+    let config = HubConfig {
+        replay: 64,
+        lag: LagPolicy::SkipAhead,
+        max_topics: TOPICS,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let names: Vec<String> = (0..TOPICS).map(|n| format!("topic-{n}")).collect();
+    let topics: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut many = hubs[1].subscribe(&topics, None);
+    let mut slow = hubs[1].subscribe(&topics, None);
+    let mut others = hubs[1].subscribe(&["other"], None);
+    let mut wanted = Vec::new();
+    for n in 0..EVENTS {
+        let (topic, mine) = match n % 4 {
+            3 => ("other", false),
+            _ => (topics[n * 7919 % TOPICS], true),
+        };
+        let id = publish(&hubs[0], topic, &format!("{topic} {n}")).await;
+        if mine {
+            wanted.push(id);
+            assert_eq!(next(&mut many).await.2, id.to_string(), "{topic}");
+        } else {
+            assert_eq!(next(&mut others).await.2, id.to_string());
+        }
+    }
+    // The slow one read nothing while 300 events went by and the hub kept
+    // 64: told exactly how many of its own it missed, then the next one.
+    let (kind, missed, _) = next(&mut slow).await;
+    assert_eq!(
+        (kind.as_str(), missed),
+        ("lagged", wanted.len().to_string())
+    );
+    let after = publish(&hubs[0], topics[TOPICS - 1], "after").await;
+    assert_eq!(next(&mut slow).await.2, after.to_string());
+    assert_eq!(next(&mut many).await.2, after.to_string());
+    wanted.push(after);
+    // Resumed on the other instance, from an id among the newest held.
+    let from = wanted.len() - 20;
+    let mut resumed = hubs[0].subscribe(&topics, wanted[from].to_string().as_str());
+    for id in &wanted[from + 1..] {
+        assert_eq!(next(&mut resumed).await.2, id.to_string());
+    }
+    // A newcomer gets the newest five of its topics, not `other`'s.
+    let mut newcomer = hubs[1].subscribe_with_recent(&topics, None, 5);
+    for id in &wanted[wanted.len() - 5..] {
+        assert_eq!(next(&mut newcomer).await.2, id.to_string());
+    }
+    let last = publish(&hubs[0], topics[0], "last").await;
+    for subscription in [&mut many, &mut resumed, &mut newcomer] {
+        assert_eq!(next(subscription).await.2, last.to_string());
+    }
+}
+
+/// More distinct topics than `HubConfig::max_topics`: `try_subscribe`
+/// fails with the count and the cap before anything is registered; the
+/// infallible `subscribe` yields nothing and ends at once, rather than
+/// keep some of the topics. A topic named twice counts once.
+pub async fn more_topics_than_the_cap_are_refused(backend: &Backend) {
+    let config = HubConfig {
+        max_topics: 3,
+        ..HubConfig::default()
+    };
+    let hubs = backend.hubs(config, 2).await;
+    let too_many = ["a", "b", "c", "d"];
+    let error = hubs[1].try_subscribe(&too_many, None).unwrap_err();
+    assert!(
+        matches!(error, HubError::TooManyTopics { count: 4, limit: 3 }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "a subscription to 4 topics is more than the hub allows (3, HubConfig::max_topics)"
+    );
+    let error = hubs[1]
+        .try_subscribe_with_recent(&too_many, None, 10)
+        .unwrap_err();
+    assert!(matches!(error, HubError::TooManyTopics { .. }), "{error}");
+    assert_eq!(hubs[1].subscribers(), 0);
+    // At the cap, with names repeated: accepted.
+    let mut accepted = hubs[1]
+        .try_subscribe(&["a", "b", "c", "a", "c"], None)
+        .expect("three distinct topics");
+    let mut refused = hubs[1].subscribe(&too_many, None);
+    let first = publish(&hubs[0], "d", "first").await;
+    let mut resumed = hubs[1].subscribe(&too_many, first.to_string().as_str());
+    let mut recent = hubs[1].subscribe_with_recent(&too_many, None, 10);
+    assert_eq!(hubs[1].subscribers(), 1, "refused ones are not counted");
+    for subscription in [&mut refused, &mut resumed, &mut recent] {
+        assert!(within(subscription.next()).await.is_none());
+        assert!(
+            within(subscription.next()).await.is_none(),
+            "and stays ended"
+        );
+    }
+    let id = publish(&hubs[0], "a", "to a").await;
+    assert_eq!(next(&mut accepted).await.2, id.to_string());
+    drop((refused, resumed, recent));
+    assert_eq!(hubs[1].subscribers(), 1);
+}
+
 /// A client resuming from an id that is gone is told `reset`, then gets
 /// every event published since it subscribed. Those published between the
 /// subscription and its first read (before the hub found the id gone) used

@@ -20,6 +20,11 @@
 //! * **Ids** ([`EventId`]) are `<milliseconds>-<sequence>`, the form Redis
 //!   Streams uses, the same on every process sharing a hub, and always
 //!   increasing: an id from before a restart is recognised as old.
+//! * **Topics.** A subscription names any number of topics, up to
+//!   [`HubConfig::max_topics`] (1,024 by default), and resumes them all from
+//!   one id. Subscribing to n topics costs O(n log n); an event costs a
+//!   subscriber O(log n) to read, so a subscriber of many topics delays no
+//!   one ([`Hub::try_subscribe`] says why it refuses more).
 //! * **Transports** (`transport.rs`, `redis.rs`). [`LocalTransport`], the
 //!   default, works in one process. [`RedisTransport`] (feature `redis`)
 //!   shares a hub between processes through Redis Streams. Handlers do not
@@ -112,6 +117,21 @@ pub struct HubConfig {
     pub lag: LagPolicy,
     /// The event names of the hub's notices (`lagged`, `reset`).
     pub notices: NoticeNames,
+    /// The most distinct topics one subscription may name; more is
+    /// refused ([`HubError::TooManyTopics`], see [`Hub::try_subscribe`]).
+    /// Default 1,024. (0 refuses every subscription to a topic, the
+    /// streams of [`runs`](crate::runs) included.)
+    ///
+    /// Why a cap: the topic list often comes from the client (a query
+    /// string naming the rooms or items to follow), and each topic costs
+    /// the server memory for as long as the stream is open: about 64 bytes
+    /// for a topic others follow too, about 380 for one no one else does.
+    /// A subscription to 1,024 topics of its own holds about 390 KB, some
+    /// eighteen times an idle stream's whole cost (BENCHMARKS.md); without
+    /// a bound, one request could hold tens of megabytes. A page that
+    /// follows more than a thousand topics is usually better served by a
+    /// coarser one (a topic per user or per feed, rather than per item).
+    pub max_topics: usize,
 }
 
 impl Default for HubConfig {
@@ -122,11 +142,12 @@ impl Default for HubConfig {
             max_age: None,
             lag: LagPolicy::Disconnect,
             notices: NoticeNames::default(),
+            max_topics: 1024,
         }
     }
 }
 
-/// Why publishing failed, or a hub could not be built.
+/// Why publishing or subscribing failed, or a hub could not be built.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -157,6 +178,14 @@ pub enum HubError {
     /// The connection to the broker failed after the event was sent: it
     /// may or may not have been stored (a subscriber may still get it).
     Unconfirmed(String),
+    /// A subscription named more distinct topics than
+    /// [`HubConfig::max_topics`]; see [`Hub::try_subscribe`].
+    TooManyTopics {
+        /// How many distinct topics it named.
+        count: usize,
+        /// The most allowed.
+        limit: usize,
+    },
     /// The broker could not be reached when the hub was built.
     Connect {
         /// Where it was looked for.
@@ -182,6 +211,10 @@ impl fmt::Display for HubError {
             HubError::Unconfirmed(reason) => write!(
                 f,
                 "the connection to the broker failed after the event was sent, so it may or may not have been stored: {reason}"
+            ),
+            HubError::TooManyTopics { count, limit } => write!(
+                f,
+                "a subscription to {count} topics is more than the hub allows ({limit}, HubConfig::max_topics)"
             ),
             HubError::Connect { url, reason } => {
                 write!(f, "could not connect to the broker at {url}: {reason}")
@@ -356,7 +389,8 @@ impl Hub {
     }
 
     /// A subscription of the library's own, to `topics` from their next
-    /// entry, not counted in [`subscribers`](Self::subscribers).
+    /// entry, not counted in [`subscribers`](Self::subscribers) nor bound
+    /// by [`HubConfig::max_topics`].
     pub(crate) fn watch(&self, topics: &[&str]) -> Subscription {
         Subscription::new_uncounted(Arc::clone(&self.log), Arc::clone(&self.transport), topics)
     }
@@ -369,7 +403,8 @@ impl Hub {
 
     /// Subscribes to `topics`, resuming after `last`: the request's
     /// [`LastEventId`](crate::LastEventId), or any id as text (`"41"`,
-    /// `Some("41")`); `None` for live events only.
+    /// `Some("41")`); `None` for live events only. A topic named twice
+    /// counts once.
     ///
     /// ```
     /// let hub = sse_runtime::hub::Hub::new();
@@ -380,7 +415,74 @@ impl Hub {
     /// let resumed = hub.subscribe(&["a"], &sse_runtime::LastEventId(Some("1700000000000-0".into())));
     /// # drop(resumed);
     /// ```
+    ///
+    /// # More topics than allowed
+    ///
+    /// A subscription to more distinct topics than
+    /// [`HubConfig::max_topics`] is refused: it yields nothing and ends at
+    /// once (its first [`next`](Subscription::next) is `None`), is not
+    /// counted in [`subscribers`](Self::subscribers), and the refusal is
+    /// logged as an error (target `sse_runtime::hub`) with the count and
+    /// the cap. The stream of a handler that forwards it ends with nothing
+    /// sent, rather than with some of the topics silently missing, a panic,
+    /// or a cap that does not hold. Where the topics come from the client,
+    /// call [`try_subscribe`](Self::try_subscribe) instead, and answer
+    /// with an error status before the stream starts.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use sse_runtime::hub::{Hub, HubConfig};
+    /// let hub = Hub::with_config(HubConfig { max_topics: 2, ..HubConfig::default() });
+    /// let mut refused = hub.subscribe(&["a", "b", "c"], None);
+    /// assert!(refused.next().await.is_none());
+    /// assert_eq!(hub.subscribers(), 0);
+    /// # });
+    /// ```
     pub fn subscribe<'a>(&self, topics: &[&str], last: impl Into<LastSeen<'a>>) -> Subscription {
+        self.try_subscribe(topics, last).unwrap_or_else(|error| {
+            tracing::error!(
+                target: "sse_runtime::hub",
+                %error,
+                "subscription refused: it yields nothing and ends at once; \
+                 use Hub::try_subscribe to answer the client, or raise HubConfig::max_topics"
+            );
+            Subscription::refused(Arc::clone(&self.log), Arc::clone(&self.transport))
+        })
+    }
+
+    /// Like [`subscribe`](Self::subscribe), but fails with
+    /// [`HubError::TooManyTopics`] for more distinct topics than
+    /// [`HubConfig::max_topics`], before anything is registered: for topics
+    /// the client chose, so that a handler can refuse the request (with
+    /// `400 Bad Request`, say) instead of opening a stream.
+    ///
+    /// ```
+    /// use axum::extract::{Query, State};
+    /// use axum::http::StatusCode;
+    /// use axum::response::{IntoResponse, Response};
+    /// use sse_runtime::hub::{Hub, HubError};
+    /// use sse_runtime::{LastEventId, SseResponse};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Follow { topics: String }
+    ///
+    /// async fn follow(State(hub): State<Hub>, Query(follow): Query<Follow>, last: LastEventId) -> Response {
+    ///     let topics: Vec<&str> = follow.topics.split(',').collect();
+    ///     match hub.try_subscribe(&topics, &last) {
+    ///         Ok(subscription) => SseResponse::from_stream(subscription).into_response(),
+    ///         Err(error @ HubError::TooManyTopics { .. }) => {
+    ///             (StatusCode::BAD_REQUEST, error.to_string()).into_response()
+    ///         }
+    ///         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    ///     }
+    /// }
+    /// # let _: axum::Router = axum::Router::new().route("/follow", axum::routing::get(follow)).with_state(Hub::new());
+    /// ```
+    pub fn try_subscribe<'a>(
+        &self,
+        topics: &[&str],
+        last: impl Into<LastSeen<'a>>,
+    ) -> Result<Subscription, HubError> {
         Subscription::new(
             Arc::clone(&self.log),
             Arc::clone(&self.transport),
@@ -392,7 +494,8 @@ impl Hub {
     /// Like [`subscribe`](Self::subscribe), but a subscriber without a last
     /// id (a newcomer, not a reconnecting client) first gets the newest
     /// `recent` events of `topics` this process's log holds, then live
-    /// events: a chat room's recent messages for whoever opens it.
+    /// events: a chat room's recent messages for whoever opens it. Refuses
+    /// more topics than [`HubConfig::max_topics`] as `subscribe` does.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -420,6 +523,30 @@ impl Hub {
             subscription.start_with_recent(recent);
         }
         subscription
+    }
+
+    /// Like [`subscribe_with_recent`](Self::subscribe_with_recent), but
+    /// fails as [`try_subscribe`](Self::try_subscribe) does.
+    ///
+    /// ```
+    /// use sse_runtime::hub::{Hub, HubConfig, HubError};
+    /// let hub = Hub::with_config(HubConfig { max_topics: 1, ..HubConfig::default() });
+    /// let error = hub.try_subscribe_with_recent(&["a", "b"], None, 10).unwrap_err();
+    /// assert!(matches!(error, HubError::TooManyTopics { count: 2, limit: 1 }));
+    /// assert!(hub.try_subscribe_with_recent(&["a", "a"], None, 10).is_ok());
+    /// ```
+    pub fn try_subscribe_with_recent<'a>(
+        &self,
+        topics: &[&str],
+        last: impl Into<LastSeen<'a>>,
+        recent: usize,
+    ) -> Result<Subscription, HubError> {
+        let last = last.into();
+        let mut subscription = self.try_subscribe(topics, last)?;
+        if last.id().is_none() && recent > 0 {
+            subscription.start_with_recent(recent);
+        }
+        Ok(subscription)
     }
 
     /// How many subscriptions are open in this process.

@@ -104,6 +104,29 @@ impl<E: SseEvent> TypedHub<E> {
         TypedSubscription::new(self.hub.subscribe(topics, last))
     }
 
+    /// Like [`subscribe`](Self::subscribe), but fails with
+    /// [`HubError::TooManyTopics`] for more distinct topics than
+    /// [`HubConfig::max_topics`](super::HubConfig::max_topics); see
+    /// [`Hub::try_subscribe`].
+    ///
+    /// ```
+    /// # use sse_runtime::hub::{Hub, HubConfig, HubError, TypedHub};
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
+    /// let feed = TypedHub::<Feed>::new(Hub::with_config(HubConfig { max_topics: 1, ..HubConfig::default() }));
+    /// assert!(feed.try_subscribe(&["items"], None).is_ok());
+    /// let error = feed.try_subscribe(&["items", "more"], None).unwrap_err();
+    /// assert!(matches!(error, HubError::TooManyTopics { count: 2, limit: 1 }));
+    /// ```
+    pub fn try_subscribe<'a>(
+        &self,
+        topics: &[&str],
+        last: impl Into<LastSeen<'a>>,
+    ) -> Result<TypedSubscription<E>, HubError> {
+        self.hub
+            .try_subscribe(topics, last)
+            .map(TypedSubscription::new)
+    }
+
     /// Like [`subscribe`](Self::subscribe), but a subscriber without a last
     /// id first gets the newest `recent` events; see
     /// [`Hub::subscribe_with_recent`].
@@ -122,6 +145,28 @@ impl<E: SseEvent> TypedHub<E> {
         recent: usize,
     ) -> TypedSubscription<E> {
         TypedSubscription::new(self.hub.subscribe_with_recent(topics, last, recent))
+    }
+
+    /// Like [`subscribe_with_recent`](Self::subscribe_with_recent), but
+    /// fails as [`try_subscribe`](Self::try_subscribe) does.
+    ///
+    /// ```
+    /// # use sse_runtime::hub::{Hub, TypedHub};
+    /// # #[derive(sse_runtime::SseEvent)] enum Feed { Item(u32) }
+    /// let feed = TypedHub::<Feed>::new(Hub::new());
+    /// let subscription = feed.try_subscribe_with_recent(&["items"], None, 50)?;
+    /// # let _ = subscription;
+    /// # Ok::<(), sse_runtime::hub::HubError>(())
+    /// ```
+    pub fn try_subscribe_with_recent<'a>(
+        &self,
+        topics: &[&str],
+        last: impl Into<LastSeen<'a>>,
+        recent: usize,
+    ) -> Result<TypedSubscription<E>, HubError> {
+        self.hub
+            .try_subscribe_with_recent(topics, last, recent)
+            .map(TypedSubscription::new)
     }
 
     /// The untyped hub underneath, for its statistics.
