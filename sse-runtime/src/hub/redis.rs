@@ -33,10 +33,11 @@
 //!   so a restart that keeps the data (RDB or AOF) is not a loss.
 //!
 //! * **Entries it did not write are skipped, never trusted.** An entry
-//!   without a topic and data (written by another program) or of a kind
-//!   this version does not know (written by a newer one) is skipped with a
-//!   warning, and readers move past it; an entry without a kind (written
-//!   before kinds were stored) is read as an event.
+//!   without a topic and data, or whose data is not one encoded event
+//!   (written by another program), or of a kind this version does not
+//!   know (written by a newer one) is skipped with a warning, and readers
+//!   move past it; an entry without a kind (written before kinds were
+//!   stored) is read as an event.
 //! * **Errors say what is known.** Every script declares its flags
 //!   (`#!lua`), so Redis refuses one that would write before it runs
 //!   (out of memory, a replica, `MISCONF`, `NOREPLICAS`, busy): every error
@@ -763,6 +764,9 @@ fn stored_event(
     let Some(kind) = kind else {
         return Err("of a kind (k) this version does not know: written by a newer version");
     };
+    if kind == EntryKind::Event && !is_one_event(&frame) {
+        return Err("not written by the hub: its data (d) is not one encoded event");
+    }
     let event = StoredEvent {
         id,
         topic: Arc::from(topic),
@@ -770,6 +774,18 @@ fn stored_event(
         frame,
     };
     Ok((event, count))
+}
+
+/// Whether `frame` is one event as the hub's encoder writes it: lines
+/// ended by LF (it never writes CR), and one blank line, at the end. The
+/// hub adds its id before that blank line, and a client reads each frame
+/// as one event: bytes of another shape would run into the id (no blank
+/// line at the end), or carry events of their own without one (a blank
+/// line inside).
+fn is_one_event(frame: &[u8]) -> bool {
+    frame.ends_with(b"\n\n")
+        && memchr::memchr(b'\r', frame).is_none()
+        && memchr::memmem::find(frame, b"\n\n") == Some(frame.len() - 2)
 }
 
 fn text(value: Value) -> Option<String> {
