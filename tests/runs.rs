@@ -1257,3 +1257,100 @@ async fn dropping_runs_and_their_hub_stops_their_tasks_and_closes_their_connecti
     let other = store.instance(config).await;
     assert_eq!(other.state(&id).await.unwrap(), Some(RunState::Failed));
 }
+
+// ---------------------------------------------------------------------------
+// Adversarial review of the control plane (issue 18): each test below failed
+// on the code as reviewed, or holds an attack that did not break it.
+// ---------------------------------------------------------------------------
+
+/// A run whose stored state is a name this version does not know (a newer
+/// version wrote it): its producer's end used to be retried for ever
+/// (every reply read as malformed), holding its place under
+/// `max_running` for as long as the instance lived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_a_state_this_version_does_not_know_frees_its_place() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            max_running: 1,
+            ..RunsConfig::default()
+        })
+        .await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|_run| async move {
+            let _ = gate.await;
+        })
+        .await
+        .unwrap();
+    server.command(&format!("HSET {{runs}}:run:{id} state paused-by-v2"));
+    go.send(()).unwrap();
+    until_running(&runs, 0).await;
+    // It reads as over (as an end mark of an unknown state does).
+    assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Failed));
+    runs.start(|_run| async {}).await.unwrap();
+}
+
+/// A lease too long to compute with used to panic the run's supervisor:
+/// `start` failed with "the run's supervising task stopped".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_lease_or_keep_finished_is_no_panic() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    for config in [
+        RunsConfig {
+            lease: Duration::MAX,
+            ..RunsConfig::default()
+        },
+        RunsConfig {
+            keep_finished: Duration::MAX,
+            ..RunsConfig::default()
+        },
+    ] {
+        let runs = store.instance(config).await;
+        let id = runs
+            .start(|run| async move {
+                run.send(event!(data: "x")).await.unwrap();
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        assert_eq!(
+            end_of(&read_to_end(&mut attached).await),
+            Some(RunState::Finished)
+        );
+    }
+}
+
+/// A run hash written by hand with an `events` count Lua reads as a
+/// number but Redis cannot count on (`1.5`): the send script used to store
+/// the event, then fail, so the producer was told `Broker` (not stored)
+/// for an event every client received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_refused_for_a_bad_stored_count_stored_nothing() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let (done, result) = tokio::sync::oneshot::channel();
+    let id = runs
+        .start(|run| async move {
+            let _ = gate.await;
+            let _ = done.send(run.send(event!(data: "counted?")).await);
+        })
+        .await
+        .unwrap();
+    server.command(&format!("HSET {{runs}}:run:{id} events 1.5"));
+    go.send(()).unwrap();
+    let result = within(result).await.unwrap();
+    let stored = server
+        .command("XRANGE {runs}:events - +")
+        .contains("counted?");
+    assert_eq!(result.is_ok(), stored, "{result:?}, stored: {stored}");
+}

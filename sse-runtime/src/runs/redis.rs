@@ -63,12 +63,19 @@ return id
 "#;
 
 /// ARGV: topic, frame, max events, budgets. Returns {'ok', id}, or
-/// {'unknown'}, {'ended', state}, {'full'}.
+/// {'unknown'}, {'ended', state}, {'full'}. The count is checked to be one
+/// `HINCRBY` takes (digits, no leading zero) before anything is written:
+/// a count Lua reads as a number but Redis does not (`1.5`, `07`, written
+/// by hand) would fail the script after its event was stored.
 const SEND: &str = r#"
 local state = redis.call('HGET', KEYS[3], 'state')
 if not state then return {'unknown'} end
 if state ~= 'running' then return {'ended', state} end
-if tonumber(redis.call('HGET', KEYS[3], 'events') or '0') >= tonumber(ARGV[3]) then
+local events = redis.call('HGET', KEYS[3], 'events') or '0'
+if not (events == '0' or (string.match(events, '^[1-9]%d*$') and #events <= 18)) then
+  return redis.error_reply('ERR the run\'s count of events stored is not a count: ' .. events)
+end
+if tonumber(events) >= tonumber(ARGV[3]) then
   return {'full'}
 end
 local id = append_entry(KEYS[1], KEYS[2], ARGV[1], 'event', ARGV[2],
@@ -157,7 +164,7 @@ impl RedisStore {
     /// configured one, renewed every quarter, so that a dead producer's run
     /// is found failed within one lease by a check every quarter.
     fn lease_ms(&self) -> u64 {
-        millis(self.lease * 3 / 4)
+        (millis(self.lease) / 4 * 3).max(1)
     }
 
     fn keep_ms(&self) -> u64 {
@@ -267,10 +274,16 @@ impl RedisStore {
     }
 }
 
+/// The longest duration the scripts are given: a century. Lua reads
+/// numbers as doubles and writes those above about 10^15 in exponent form,
+/// which `PEXPIRE` refuses, failing the script after it wrote its mark.
+const MAX_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// `duration` in milliseconds, at least one, at most [`MAX_MS`].
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
-        .max(1)
+        .clamp(1, MAX_MS)
 }
 
 /// A script's `{state, first, last}` reply, or `None` for `{}`.
@@ -282,7 +295,11 @@ fn record(reply: &Value) -> Result<Option<RunRecord>, HubError> {
     let [state, first, last] = parts.as_slice() else {
         return Err(unexpected("run record", reply));
     };
-    let state = RunState::from_name(state).ok_or_else(|| unexpected("run record", reply))?;
+    // A state this version does not know (a newer one wrote it) is not
+    // `running` to any script here, so the run is over: as a failure, as
+    // an end mark of such a state reads (`attach::end_state`). Read as an
+    // error, a producer's end would be retried for ever.
+    let state = RunState::from_name(state).unwrap_or(RunState::Failed);
     Ok(Some(RunRecord {
         state,
         first: first.parse().ok(),
