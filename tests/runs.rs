@@ -1263,6 +1263,73 @@ async fn dropping_runs_and_their_hub_stops_their_tasks_and_closes_their_connecti
 // on the code as reviewed, or holds an attack that did not break it.
 // ---------------------------------------------------------------------------
 
+/// A run's supervisor stopped without storing its end (its runtime shut
+/// down under it): the run used to stay `running` in the registry for ever,
+/// with no producer, and a stream attached to it never ended.
+#[test]
+fn a_run_whose_runtime_shut_down_under_it_is_failed() {
+    let hub = Hub::new();
+    let runs = Runs::new(hub, RunsConfig::default());
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (guard, dropped) = drop_flag();
+    let id = first.block_on(runs.start(endless(guard))).unwrap();
+    drop(first);
+    assert!(dropped.load(Ordering::SeqCst));
+    assert_eq!(runs.running(), 0);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Failed));
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        assert_eq!(
+            end_of(&read_to_end(&mut attached).await),
+            Some(RunState::Failed)
+        );
+    });
+}
+
+/// The last `Runs` of a Redis hub dropped outside any runtime (after
+/// `block_on` returned) used to panic: storing its runs' ends made a tokio
+/// timer there.
+#[test]
+fn dropping_runs_outside_a_runtime_does_not_panic() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (runs, id) = runtime.block_on(async {
+        let runs = Runs::new(
+            redis_hub(&server.url(), HubConfig::default()).await,
+            RunsConfig::default(),
+        );
+        let (guard, _) = drop_flag();
+        let id = runs.start(endless(guard)).await.unwrap();
+        (runs, id)
+    });
+    drop(runs);
+    runtime.block_on(async {
+        let other = Runs::new(
+            redis_hub(&server.url(), HubConfig::default()).await,
+            RunsConfig {
+                lease: Duration::from_millis(400),
+                ..RunsConfig::default()
+            },
+        );
+        // Ended at once where it could be; else failed within its lease.
+        let _ = other.state(&id).await.unwrap();
+    });
+}
+
 /// A run whose stored state is a name this version does not know (a newer
 /// version wrote it): its producer's end used to be retried for ever
 /// (every reply read as malformed), holding its place under
