@@ -1361,6 +1361,31 @@ async fn a_run_in_a_state_this_version_does_not_know_frees_its_place() {
     runs.start(|_run| async {}).await.unwrap();
 }
 
+/// An end mark for a running run that its state does not back (written by
+/// someone else into the stream): the producing instance used to take it
+/// for the run's end, drop the producer and give back its place, while
+/// the run stayed `running` with no one producing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_mark_the_state_does_not_back_leaves_the_run_running() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    server.command(&format!(
+        "XADD {{runs}}:events * t sse-runtime:run:{id} k run-end d garbage"
+    ));
+    // Its supervisor reads the mark at once; give it ample time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!dropped.load(Ordering::SeqCst), "the producer was dropped");
+    assert_eq!(runs.running(), 1);
+    assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Running));
+    runs.cancel(&id).await.unwrap();
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+}
+
 /// A lease too long to compute with used to panic the run's supervisor:
 /// `start` failed with "the run's supervising task stopped".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -347,12 +347,22 @@ async fn supervise<Fut>(
                 break Outcome::EndedElsewhere;
             }
             ended = ended_elsewhere(&mut watch), if watch.is_some() => {
-                if ended {
-                    break Outcome::EndedElsewhere;
+                if !ended {
+                    // It fell behind its topic: watch again; the renewal
+                    // catches what it missed.
+                    watch = Some(shared.hub.watch(&[&topic]));
+                    continue;
                 }
-                // It fell behind its topic: watch again; the renewal
-                // catches what it missed.
-                watch = Some(shared.hub.watch(&[&topic]));
+                // The mark is stored with the state, in one script: a
+                // state that is still `running` means someone else wrote
+                // the mark into the stream, and the run goes on. (Streams
+                // attached to it end at it: they trust the stream.)
+                match shared.store.renew(&run).await {
+                    Ok(record) if record.state == RunState::Running => {
+                        tracing::warn!(run, "an end mark for a running run that its state does not back; the run goes on");
+                    }
+                    _ => break Outcome::EndedElsewhere,
+                }
             }
             () = &mut renewal, if renew_every.is_some() => {
                 let every = renew_every.unwrap_or(Duration::MAX);
