@@ -1386,6 +1386,41 @@ async fn an_end_mark_the_state_does_not_back_leaves_the_run_running() {
     support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
 }
 
+/// A stream attached to a run, kept open past the run's end and past
+/// `keep_finished` (a stalled client's response holds it): the watchdog
+/// used to go on checking the run, find its record expired, and record it
+/// again as failed, with a second end mark, every `keep_finished`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_kept_past_its_runs_end_never_changes_how_the_run_ended() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            lease: Duration::from_millis(200),
+            keep_finished: Duration::from_millis(300),
+            ..RunsConfig::default()
+        })
+        .await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|_run| async move {
+            let _ = gate.await;
+        })
+        .await
+        .unwrap();
+    let attached = runs.attach(&id, None).await.unwrap();
+    go.send(()).unwrap();
+    until_state(&runs, &id, RunState::Finished).await;
+    // Expired, and many watchdog checks later, still expired.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(runs.state(&id).await.unwrap(), None);
+    let marks = server.command("XRANGE {runs}:events - +");
+    assert_eq!(marks.matches("run-end").count(), 1, "{marks}");
+    drop(attached);
+}
+
 /// A lease too long to compute with used to panic the run's supervisor:
 /// `start` failed with "the run's supervising task stopped".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

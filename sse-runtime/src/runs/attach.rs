@@ -176,7 +176,7 @@ pub(super) async fn attach(
         checking: None,
         end: None,
         ended: false,
-        _watched: watched,
+        watched,
     })
 }
 
@@ -201,7 +201,8 @@ pub struct Attached {
     /// The end to send next.
     end: Option<RunEnd>,
     ended: bool,
-    _watched: Option<Watched>,
+    /// The watchdog's watch on the run, while it may still be running.
+    watched: Option<Watched>,
 }
 
 impl fmt::Debug for Attached {
@@ -234,10 +235,15 @@ impl Attached {
     fn poll_run_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<RunItem>> {
         loop {
             if self.ended {
+                // Over: nothing to watch any more (a stream kept open past
+                // its run's end would have the watchdog check it past its
+                // expiry, and find it gone).
+                self.watched = None;
                 return Poll::Ready(None);
             }
             if let Some(end) = self.end.take() {
                 self.ended = true;
+                self.watched = None;
                 return Poll::Ready(Some(RunItem::End(end)));
             }
             if let Some(checking) = &mut self.checking {
@@ -283,6 +289,7 @@ impl Attached {
                     frame,
                 } => {
                     self.ended = true;
+                    self.watched = None;
                     RunItem::End(RunEnd {
                         state: end_state(&frame),
                         last: id,
@@ -403,8 +410,17 @@ async fn check_watched(shared: Weak<WatchdogShared>, every: Duration) {
         };
         let runs: Vec<String> = lock(&shared.runs).keys().cloned().collect();
         for run in runs {
-            if let Err(error) = shared.store.check(&run).await {
-                tracing::warn!(run, %error, "could not check a run that streams are attached to");
+            match shared.store.check(&run).await {
+                Ok(Some(record)) if record.state == RunState::Running => {}
+                // Over, and its end mark stored: checked again after its
+                // record expired, it would read as lost, and be recorded
+                // again as failed, with a second end mark.
+                Ok(_) => {
+                    lock(&shared.runs).remove(&run);
+                }
+                Err(error) => {
+                    tracing::warn!(run, %error, "could not check a run that streams are attached to");
+                }
             }
         }
     }
