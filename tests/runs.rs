@@ -1421,6 +1421,173 @@ async fn a_stream_kept_past_its_runs_end_never_changes_how_the_run_ended() {
     drop(attached);
 }
 
+/// Sends racing a cancel, from tasks of the producer's: each is refused
+/// (`Ended`) or arrives before the end, never after it (where no attached
+/// client reads). Held, in process and on Redis.
+async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store: Store) {
+    // Room for every event, so that the stream never lags.
+    let config = HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    };
+    let runs = Runs::new(store.hub(config).await, RunsConfig::default());
+    let b = Runs::new(store.hub(config).await, RunsConfig::default());
+    for round in 0..5 {
+        let (tell, told) = tokio::sync::mpsc::unbounded_channel();
+        let id = runs
+            .start(move |run| async move {
+                for task in 0..4 {
+                    let run = run.clone();
+                    let tell = tell.clone();
+                    tokio::spawn(async move {
+                        for n in 0..500 {
+                            let data = format!("{task}-{n}");
+                            match run.send(event!(data: data.clone())).await {
+                                Ok(_) => {
+                                    let _ = tell.send(data);
+                                }
+                                Err(RunError::Ended) => return,
+                                Err(other) => panic!("{other}"),
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                    });
+                }
+                std::future::pending::<()>().await;
+            })
+            .await
+            .unwrap();
+        let mut attached = b.attach(&id, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5 * round)).await;
+        b.cancel(&id).await.unwrap();
+        let items = read_to_end(&mut attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Cancelled));
+        let got: std::collections::HashSet<String> = data_of(&items).into_iter().collect();
+        let mut told = told;
+        // Every task has stopped once the run's place is free.
+        until_running(&runs, 0).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Ok(sent) = told.try_recv() {
+            assert!(got.contains(&sent), "{sent} was stored after the end");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end_in_process() {
+    let store = Store::local_with(HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    });
+    sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end_on_redis() {
+    if let Some(store) = Store::redis() {
+        sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store).await;
+    }
+}
+
+/// The closure given to `start` panics before its future exists: the panic
+/// is the caller's, and nothing is left taken. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_closure_that_panics_takes_no_place() {
+    use futures_util::FutureExt;
+    let runs = Runs::new(
+        Hub::new(),
+        RunsConfig {
+            max_running: 1,
+            ..RunsConfig::default()
+        },
+    );
+    let started = std::panic::AssertUnwindSafe(runs.start(|_run| -> std::future::Ready<()> {
+        panic!("a closure that panics (expected in this test)")
+    }))
+    .catch_unwind()
+    .await;
+    assert!(started.is_err());
+    assert_eq!(runs.running(), 0);
+    runs.start(|_run| async {}).await.unwrap();
+}
+
+/// Producers that start, attach to and cancel runs of their own, on the
+/// same `Runs`. Held, in process and on Redis.
+async fn producers_may_start_attach_and_cancel_runs(store: Store) {
+    let runs = store.instance(RunsConfig::default()).await;
+    let inner_runs = runs.clone();
+    let id = runs
+        .start(move |run| async move {
+            let (guard, dropped) = drop_flag();
+            let child = inner_runs.start(endless(guard)).await.unwrap();
+            let mut attached = inner_runs.attach(&child, None).await.unwrap();
+            inner_runs.cancel(&child).await.unwrap();
+            let mut ended = None;
+            while let Some(item) = attached.next().await {
+                if let RunItem::End(end) = item {
+                    ended = Some(end.state());
+                }
+            }
+            assert_eq!(ended, Some(RunState::Cancelled));
+            support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+            run.send(event!(data: "child cancelled")).await.unwrap();
+            // And itself.
+            inner_runs.cancel(run.id()).await.unwrap();
+            std::future::pending::<()>().await;
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["child cancelled"]);
+    assert_eq!(end_of(&items), Some(RunState::Cancelled));
+    until_running(&runs, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_may_start_attach_and_cancel_runs_in_process() {
+    producers_may_start_attach_and_cancel_runs(Store::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_may_start_attach_and_cancel_runs_on_redis() {
+    if let Some(store) = Store::redis() {
+        producers_may_start_attach_and_cancel_runs(store).await;
+    }
+}
+
+/// A lease of zero (or one too short to be renewed) is a configuration
+/// mistake: it used to renew every run in a loop that never yielded to a
+/// timer, as fast as Redis answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_lease_does_not_spin() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            lease: Duration::ZERO,
+            ..RunsConfig::default()
+        })
+        .await;
+    let (guard, _) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    let _attached = runs.attach(&id, None).await;
+    let scripts = || {
+        let stats = server.command("INFO commandstats");
+        stats
+            .lines()
+            .filter_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+            .filter_map(|rest| rest.split(',').next()?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    let before = scripts();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = scripts() - before;
+    assert!(calls < 200, "{calls} scripts in 500 ms");
+}
+
 /// A lease too long to compute with used to panic the run's supervisor:
 /// `start` failed with "the run's supervising task stopped".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1451,6 +1618,33 @@ async fn a_huge_lease_or_keep_finished_is_no_panic() {
             Some(RunState::Finished)
         );
     }
+}
+
+/// Redis loses everything mid-run (`FLUSHALL`): the producer's run is
+/// failed, its producer stopped, its streams ended. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushall_mid_run_fails_the_run_and_ends_its_streams() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let runs = store.instance(config).await;
+    let other = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    let mut here = runs.attach(&id, None).await.unwrap();
+    let mut there = other.attach(&id, None).await.unwrap();
+    server.command("FLUSHALL");
+    for attached in [&mut here, &mut there] {
+        let items = read_to_end(attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    }
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    until_running(&runs, 0).await;
 }
 
 /// A run hash written by hand with an `events` count Lua reads as a
