@@ -1677,3 +1677,380 @@ async fn a_send_refused_for_a_bad_stored_count_stored_nothing() {
         .contains("counted?");
     assert_eq!(result.is_ok(), stored, "{result:?}, stored: {stored}");
 }
+
+/// Redis paused (writes) for longer than the lease, under a healthy run
+/// with a stream attached on another instance: whichever script Redis
+/// runs first once it resumes decides, the producer's renewal (the run
+/// goes on) or the other instance's check (the run is failed; what this
+/// test saw every time). Either way the outcome is whole: a failed run has
+/// its producer stopped, its place given back and its streams ended; a
+/// running one has its producer and its streams. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_outlived_by_a_pause_fails_the_run_whole_or_not_at_all() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let a = store.instance(config).await;
+    let b = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = a
+        .start(move |run| async move {
+            let _guard = guard;
+            for n in 0.. {
+                let _ = run.send(event!(data: n.to_string())).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap();
+    let mut attached = b.attach(&id, None).await.unwrap();
+    within(attached.next()).await.unwrap();
+    server.command("CLIENT PAUSE 1200 WRITE");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let state = b.state(&id).await.unwrap();
+    match state {
+        Some(RunState::Failed) => {
+            support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+            until_running(&a, 0).await;
+            let items = read_to_end(&mut attached).await;
+            assert_eq!(end_of(&items), Some(RunState::Failed));
+        }
+        Some(RunState::Running) => {
+            // Still produced: its events still come, and a cancel ends it.
+            within(attached.next()).await.unwrap();
+            assert_eq!(a.running(), 1);
+            b.cancel(&id).await.unwrap();
+            support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Redis killed and restarted without its data mid-run: the run's record
+/// and its stream are gone. The producer's next renewal fails the run (it
+/// can no longer be followed); its producer stops, its streams on both
+/// instances end. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restarted_without_its_data_fails_the_run_and_ends_its_streams() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let a = Runs::new(redis_hub(&url, HubConfig::default()).await, config);
+    let b = Runs::new(redis_hub(&url, HubConfig::default()).await, config);
+    let (guard, dropped) = drop_flag();
+    let id = a.start(endless(guard)).await.unwrap();
+    let mut here = a.attach(&id, None).await.unwrap();
+    let mut there = b.attach(&id, None).await.unwrap();
+    server.restart();
+    for attached in [&mut here, &mut there] {
+        let items = read_to_end(attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    }
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    until_running(&a, 0).await;
+    assert_eq!(b.state(&id).await.unwrap(), Some(RunState::Failed));
+}
+
+/// The multiplexed connection killed (`CLIENT KILL`) and the scripts
+/// flushed (`SCRIPT FLUSH`) again and again while a run sends: the run
+/// goes on (a send may fail as unconfirmed, never be stored twice or out
+/// of order) and its end reaches its stream. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connections_and_flushed_scripts_mid_run_lose_no_end() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let (done, result) = tokio::sync::oneshot::channel();
+    let id = runs
+        .start(|run| async move {
+            let mut stored = Vec::new();
+            for n in 0..200 {
+                if run.send(event!(data: n.to_string())).await.is_ok() {
+                    stored.push(n.to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let _ = done.send(stored);
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let reading = tokio::spawn(async move { read_to_end(&mut attached).await });
+    for round in 0..10 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if round % 2 == 0 {
+            server.command("SCRIPT FLUSH");
+        } else {
+            for client in server.command("CLIENT LIST").lines() {
+                if client.contains("cmd=evalsha") || client.contains("cmd=eval ") {
+                    if let Some(id) = client
+                        .split_whitespace()
+                        .find_map(|field| field.strip_prefix("id="))
+                    {
+                        server.command(&format!("CLIENT KILL ID {id}"));
+                    }
+                }
+            }
+        }
+    }
+    let stored = within(result).await.unwrap();
+    let items = within(reading).await.unwrap();
+    assert_eq!(end_of(&items), Some(RunState::Finished), "{items:?}");
+    let got = data_of(&items);
+    // Every send confirmed is there, once, in order; one unconfirmed may
+    // be there too.
+    let mut confirmed = stored.iter().peekable();
+    for data in &got {
+        if confirmed.peek() == Some(&data) {
+            confirmed.next();
+        }
+    }
+    assert!(confirmed.next().is_none(), "{stored:?} vs {got:?}");
+    let mut sorted = got.clone();
+    sorted.sort_by_key(|n| n.parse::<u32>().unwrap());
+    sorted.dedup();
+    assert_eq!(sorted, got);
+}
+
+/// A run with far more events than the hub keeps: attached from the start
+/// it says `reset` then ends; resumed from an id the hub still holds it
+/// gets exactly the rest, then the end; a stream too slow for it is told
+/// it lagged. Held, in process and on Redis.
+async fn a_run_longer_than_the_hub_keeps(store: Store) {
+    let config = HubConfig {
+        replay: 64,
+        ..HubConfig::default()
+    };
+    let runs = Runs::new(store.hub(config).await, RunsConfig::default());
+    let (ids, all) = tokio::sync::oneshot::channel();
+    let mut slow = None;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|run| async move {
+            let _ = gate.await;
+            let mut sent = Vec::new();
+            for n in 0..2000 {
+                sent.push(run.send(event!(data: n.to_string())).await.unwrap());
+            }
+            let _ = ids.send(sent);
+        })
+        .await
+        .unwrap();
+    slow.replace(runs.attach(&id, None).await.unwrap());
+    go.send(()).unwrap();
+    let sent = within(all).await.unwrap();
+    until_state(&runs, &id, RunState::Finished).await;
+    // Slow: fell behind while the run sent.
+    let items = read_to_end(slow.as_mut().unwrap()).await;
+    assert!(
+        items.iter().any(|item| matches!(item, RunItem::Lagged(_))),
+        "{items:?}"
+    );
+    // From the start.
+    let mut from_start = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut from_start).await;
+    assert!(
+        matches!(items.first(), Some(RunItem::Reset(_))),
+        "{items:?}"
+    );
+    assert_eq!(end_of(&items), Some(RunState::Finished));
+    // From near the end.
+    let resume_after = sent[1990].to_string();
+    let mut resumed = runs.attach(&id, resume_after.as_str()).await.unwrap();
+    let items = read_to_end(&mut resumed).await;
+    let want: Vec<String> = (1991..2000).map(|n| n.to_string()).collect();
+    assert_eq!(data_of(&items), want);
+    assert_eq!(end_of(&items), Some(RunState::Finished));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_the_hub_keeps_in_process() {
+    a_run_longer_than_the_hub_keeps(Store::local_with(HubConfig {
+        replay: 64,
+        ..HubConfig::default()
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_the_hub_keeps_on_redis() {
+    if let Some(store) = Store::redis() {
+        a_run_longer_than_the_hub_keeps(store).await;
+    }
+}
+
+/// Many runs, each attached to and ended (finished, cancelled, failed):
+/// afterwards no task, subscription or connection of theirs is left.
+/// Held, in process and on Redis.
+async fn many_runs_leave_nothing_behind(store: Store) {
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let runs = store
+        .instance(RunsConfig {
+            lease: Duration::from_millis(400),
+            ..RunsConfig::default()
+        })
+        .await;
+    // The hub's and the watchdog's own tasks, started once.
+    let warm = runs.start(|_run| async {}).await.unwrap();
+    drop(runs.attach(&warm, None).await);
+    let (guard, _) = drop_flag();
+    let warm = runs.start(endless(guard)).await.unwrap();
+    drop(runs.attach(&warm, None).await.unwrap());
+    runs.cancel(&warm).await.unwrap();
+    until_running(&runs, 0).await;
+    let before = tasks();
+    for n in 0..150 {
+        let id = runs
+            .start(move |run| async move {
+                run.send(event!(data: "x")).await.unwrap();
+                match n % 3 {
+                    0 => {}
+                    1 => std::future::pending::<()>().await,
+                    _ => panic!("a producer that panics (expected in this test)"),
+                }
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        if n % 3 == 1 {
+            within(attached.next()).await.unwrap();
+            runs.cancel(&id).await.unwrap();
+        }
+        let items = read_to_end(&mut attached).await;
+        assert!(end_of(&items).is_some(), "{items:?}");
+    }
+    until_running(&runs, 0).await;
+    support::wait_while(|| tasks() > before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_runs_leave_nothing_behind_in_process() {
+    many_runs_leave_nothing_behind(Store::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_runs_leave_nothing_behind_on_redis() {
+    if let Some(store) = Store::redis() {
+        many_runs_leave_nothing_behind(store).await;
+    }
+}
+
+/// Runs on a current-thread runtime, with a producer that blocks its
+/// thread briefly in `block_in_place` on a multi-thread one. Held.
+#[tokio::test]
+async fn runs_work_on_a_current_thread_runtime() {
+    for store in [Store::local(), Store::redis().unwrap_or_else(Store::local)] {
+        let runs = store.instance(RunsConfig::default()).await;
+        let id = runs
+            .start(|run| async move {
+                run.send(event!(data: "one")).await.unwrap();
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        let items = read_to_end(&mut attached).await;
+        assert_eq!(data_of(&items), ["one"]);
+        let (guard, dropped) = drop_flag();
+        let id = runs.start(endless(guard)).await.unwrap();
+        runs.cancel(&id).await.unwrap();
+        support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_may_block_in_place() {
+    let runs = Runs::new(Hub::new(), RunsConfig::default());
+    let id = runs
+        .start(|run| async move {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current()
+                    .block_on(run.send(event!(data: "blocked")))
+                    .unwrap();
+            });
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["blocked"]);
+    assert_eq!(end_of(&items), Some(RunState::Finished));
+}
+
+/// Ids a client may send as `Last-Event-ID`, and run ids of every wrong
+/// shape: clear answers, never a panic or a stream that hangs. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_ids_get_clear_answers() {
+    for store in [Store::local(), Store::redis().unwrap_or_else(Store::local)] {
+        let runs = store.instance(RunsConfig::default()).await;
+        for run in [
+            "",
+            "x",
+            &"a".repeat(31),
+            &"a".repeat(33),
+            &"g".repeat(32),
+            &"A".repeat(32),
+            &"0".repeat(100_000),
+            "../../etc/passwd",
+        ] {
+            assert!(matches!(
+                runs.attach(run, None).await,
+                Err(RunError::UnknownRun(_))
+            ));
+            assert_eq!(runs.state(run).await.unwrap(), None);
+            assert!(matches!(
+                runs.cancel(run).await,
+                Err(RunError::UnknownRun(_))
+            ));
+        }
+        let (go, gate) = tokio::sync::oneshot::channel::<()>();
+        let id = runs
+            .start(|run| async move {
+                run.send(event!(data: "one")).await.unwrap();
+                let _ = gate.await;
+            })
+            .await
+            .unwrap();
+        let huge = "9".repeat(100_000);
+        let lasts = [
+            "",
+            "-",
+            "0-0",
+            "1-0",
+            "18446744073709551615-18446744073709551615",
+            "18446744073709551616-0",
+            "99999999999999999999999-0",
+            huge.as_str(),
+            "1-0\nevent: forged",
+        ];
+        let mut streams = Vec::new();
+        for last in lasts {
+            streams.push((last, runs.attach(&id, last).await.unwrap()));
+        }
+        go.send(()).unwrap();
+        for (last, mut attached) in streams {
+            let items = read_to_end(&mut attached).await;
+            assert_eq!(end_of(&items), Some(RunState::Finished), "{last:?}");
+            let names: Vec<String> = received(&items)
+                .into_iter()
+                .map(|(name, _, _)| name)
+                .collect();
+            assert!(!names.contains(&"forged".to_owned()), "{last:?}");
+        }
+    }
+}
