@@ -2054,3 +2054,50 @@ async fn odd_ids_get_clear_answers() {
         }
     }
 }
+
+/// The watchdog's task was started by the first stream attached, on that
+/// stream's runtime; when that runtime shut down (a request served on a
+/// runtime of its own, a test's), the task went with it and was never
+/// started again: no stream of the instance was checked any more, and a
+/// run whose producer died never ended for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_outlives_the_runtime_that_started_it() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    // The producing instance renews rarely; the watching one checks often.
+    let producer = store
+        .instance(RunsConfig {
+            lease: Duration::from_secs(60),
+            ..RunsConfig::default()
+        })
+        .await;
+    let watcher = store
+        .instance(RunsConfig {
+            lease: Duration::from_millis(400),
+            ..RunsConfig::default()
+        })
+        .await;
+    let (guard, dropped) = drop_flag();
+    let id = producer.start(endless(guard)).await.unwrap();
+    let elsewhere = watcher.clone();
+    let run = id.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            drop(elsewhere.attach(&run, None).await.unwrap());
+        });
+    })
+    .join()
+    .unwrap();
+    let mut attached = watcher.attach(&id, None).await.unwrap();
+    // The producer's lease runs out (as if its instance died).
+    server.command(&format!("HSET {{runs}}:run:{id} lease 0"));
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+}

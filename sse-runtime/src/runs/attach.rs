@@ -389,7 +389,12 @@ impl Watchdog {
         let shared = self.shared.as_ref()?;
         *lock(&shared.runs).entry(run.to_owned()).or_default() += 1;
         let mut task = lock(&shared.task);
-        if task.is_none() {
+        // Started again if it is gone: it runs on the runtime of the
+        // stream that first needed it, which may have shut down since.
+        if task
+            .as_ref()
+            .is_none_or(tokio::task::AbortHandle::is_finished)
+        {
             let weak = Arc::downgrade(shared);
             *task = Some(tokio::spawn(check_watched(weak, shared.every)).abort_handle());
         }
