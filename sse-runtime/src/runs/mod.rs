@@ -29,7 +29,9 @@
 //!
 //! On another [`Transport`](crate::hub::Transport) than those two, runs keep
 //! their state in this process only: each instance knows the runs it
-//! started.
+//! started. Such a transport must take an entry's place in the order when
+//! `publish` is called (see [`Transport::publish`](crate::hub::Transport::publish)),
+//! or a run's events may be stored after its end.
 
 mod attach;
 mod producer;
