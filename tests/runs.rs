@@ -2101,3 +2101,38 @@ async fn the_watchdog_outlives_the_runtime_that_started_it() {
     assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
     support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
 }
+
+/// A run whose record Redis lost mid-run is recorded again, failed, with
+/// its end mark but no start. Attaching to it from the start on an
+/// instance whose own log does not hold that mark (it started later, or
+/// let it go) used to subscribe to "whatever the log holds": the mark
+/// never came, and the stream stayed open for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_recorded_again_after_a_loss_ends_streams_attached_from_the_start() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let runs = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    server.command("FLUSHALL");
+    // The producer's next renewal records it again, as failed.
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    until_state(&runs, &id, RunState::Failed).await;
+    let later = store.instance(config).await;
+    for instance in [&later, &runs] {
+        let mut attached = instance.attach(&id, None).await.unwrap();
+        let items = read_to_end(&mut attached).await;
+        // Its start is gone, and it is said.
+        assert!(
+            matches!(items.first(), Some(RunItem::Reset(_))),
+            "{items:?}"
+        );
+        assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    }
+}

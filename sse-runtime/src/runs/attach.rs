@@ -162,9 +162,13 @@ pub(super) async fn attach(
         // From the start: after the start mark, from the log or the
         // broker's history, or a `reset` if the beginning is gone.
         (None, Some(first)) => hub.subscribe(&[topic.as_str()], first.to_string().as_str()),
-        // The start is not known (the record was made again after its
-        // loss): whatever the log holds.
-        (None, None) => hub.subscribe_with_recent(&[topic.as_str()], None, usize::MAX),
+        // The start is not known: the record was made again, failed,
+        // after the broker lost it and the run's events with it. From
+        // before everything (`0-0`, which no transport issues): a `reset`,
+        // since the start is gone, then the end, read from the store. (It
+        // was "whatever this process's log holds", which need not hold
+        // the end mark: such a stream waited for ever.)
+        (None, None) => hub.subscribe(&[topic.as_str()], "0-0"),
     };
     let watched = (record.state == RunState::Running)
         .then(|| watchdog.watch(run))
