@@ -1087,3 +1087,30 @@ async fn entries_whose_data_is_not_an_event_are_skipped() {
         ("message".into(), "after".into(), after.to_string())
     );
 }
+
+/// Redis at its memory limit refuses writes, not reads. The history and
+/// start-up scripts only read, but were declared as scripts that may
+/// write, so Redis refused them too: a resuming client got neither its
+/// events nor a `reset` (its history read retried for ever), and no
+/// instance could start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_out_of_memory_still_serves_history_and_start_up() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = redis_hub(&redis, "full", HubConfig::default()).await;
+    let first = a.publish("t", event!("first")).await.unwrap();
+    let second = a.publish("t", event!("second")).await.unwrap();
+    // An instance whose log holds none of it: it reads history.
+    let b = redis_hub(&redis, "full", HubConfig::default()).await;
+    redis.command("CONFIG SET maxmemory-policy noeviction");
+    redis.command("CONFIG SET maxmemory 1");
+    let refused = a.publish("t", event!("refused")).await;
+    assert!(matches!(refused, Err(HubError::Broker(_))), "{refused:?}");
+    let mut resumed = b.subscribe(&["t"], first.to_string().as_str());
+    let got = next(&mut resumed).await;
+    let started = RedisTransport::connect(&redis.url(), RedisOptions::new().prefix("full")).await;
+    redis.command("CONFIG SET maxmemory 0");
+    assert_eq!(got, ("message".into(), "second".into(), second.to_string()));
+    assert!(started.is_ok(), "{:?}", started.err());
+}

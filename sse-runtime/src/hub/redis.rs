@@ -42,7 +42,9 @@
 //!   (`#!lua`), so Redis refuses one that would write before it runs
 //!   (out of memory, a replica, `MISCONF`, `NOREPLICAS`, busy): every error
 //!   reply means nothing was stored ([`HubError::Broker`]); only a
-//!   connection lost after the command went out leaves it unknown.
+//!   connection lost after the command went out leaves it unknown. The
+//!   scripts that only read (history, start-up) say so (`no-writes`), so
+//!   that Redis runs them while it refuses writes.
 //!
 //! Needs Redis 7.0 or newer (`max-deleted-entry-id`, script flags).
 
@@ -241,6 +243,13 @@ fn budget_args(config: &super::HubConfig) -> (usize, usize, u64) {
 /// (out of memory, a read-only replica, `MISCONF`, `NOREPLICAS`). So an
 /// error reply always means that nothing was stored.
 const FLAGS: &str = "#!lua\n";
+
+/// The first line of the scripts that only read (history, where a reader
+/// starts): declared so, Redis runs them when it refuses writes (out of
+/// memory, `MISCONF`, a replica), as it runs any read. Declared as
+/// [`FLAGS`], they were refused then: a resuming client got neither its
+/// events nor a `reset`, and no instance could start.
+const READ_ONLY_FLAGS: &str = "#!lua flags=no-writes\n";
 
 /// Stream ids compared as Redis orders them (`ms-seq`, both numbers), for
 /// the scripts that need it.
@@ -451,12 +460,13 @@ impl RedisTransport {
         check_version(&info).map_err(connect_error)?;
         let events_key = format!("{{{}}}:events", options.prefix);
         let meta_key = format!("{{{}}}:meta", options.prefix);
-        let (newest, started_bytes): (String, i64) = Script::new(&format!("{FLAGS}{NEWEST}"))
-            .key(&events_key)
-            .key(&meta_key)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|error| connect_error(error.to_string()))?;
+        let (newest, started_bytes): (String, i64) =
+            Script::new(&format!("{READ_ONLY_FLAGS}{NEWEST}"))
+                .key(&events_key)
+                .key(&meta_key)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|error| connect_error(error.to_string()))?;
         let started = newest.parse::<EventId>().map_err(|_| {
             connect_error(format!(
                 "the stream's newest id {newest:?} is not a stream id"
@@ -474,7 +484,7 @@ impl RedisTransport {
                 meta_key,
                 options,
                 publish: Script::new(&format!("{FLAGS}{ID_ORDER}{APPEND}{PUBLISH}")),
-                history: Script::new(&format!("{FLAGS}{ID_ORDER}{HISTORY}")),
+                history: Script::new(&format!("{READ_ONLY_FLAGS}{ID_ORDER}{HISTORY}")),
                 runtime,
                 feed: OnceLock::new(),
             }),
