@@ -2136,3 +2136,32 @@ async fn a_run_recorded_again_after_a_loss_ends_streams_attached_from_the_start(
         assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
     }
 }
+
+/// A producer that panics with a payload whose drop panics too: the
+/// second panic is its supervisor's, which reads the first. The
+/// supervisor's drop ends the run (it used to stay `running` for ever, in
+/// process), and frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_whose_panic_panics_again_when_dropped_fails_its_run() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("a panic payload that panics when dropped (expected in this test)");
+            }
+        }
+    }
+    let runs = Runs::new(Hub::new(), RunsConfig::default());
+    let id = runs
+        .start(|run| async move {
+            run.send(event!(data: "before")).await.unwrap();
+            std::panic::panic_any(PanicOnDrop);
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["before"]);
+    assert_eq!(end_of(&items), Some(RunState::Failed));
+    until_running(&runs, 0).await;
+}
