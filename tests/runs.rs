@@ -2165,3 +2165,51 @@ async fn a_producer_whose_panic_panics_again_when_dropped_fails_its_run() {
     assert_eq!(end_of(&items), Some(RunState::Failed));
     until_running(&runs, 0).await;
 }
+
+/// Redis pausing writes (as it does for a failover) or refusing them (out
+/// of memory): reading a run and attaching to it only read, unless the
+/// run's lease expired. They used to run a script that may write, which
+/// Redis held back for the whole pause (or refused): no one could attach
+/// to any run, finished or running, until it was over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_can_be_read_and_attached_while_redis_refuses_writes() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let finished = runs
+        .start(|run| async move {
+            run.send(event!(data: "done")).await.unwrap();
+        })
+        .await
+        .unwrap();
+    until_state(&runs, &finished, RunState::Finished).await;
+    let (guard, _) = drop_flag();
+    let running = runs.start(endless(guard)).await.unwrap();
+    let other = store.instance(RunsConfig::default()).await;
+    for refuse in [
+        "CLIENT PAUSE 5000 WRITE",
+        "CONFIG SET maxmemory-policy noeviction",
+    ] {
+        server.command(refuse);
+        if refuse.starts_with("CONFIG") {
+            server.command("CONFIG SET maxmemory 1");
+        }
+        let answered = tokio::time::timeout(Duration::from_millis(1500), async {
+            assert_eq!(
+                other.state(&running).await.unwrap(),
+                Some(RunState::Running)
+            );
+            let mut attached = other.attach(&finished, None).await.unwrap();
+            let items = read_to_end(&mut attached).await;
+            assert_eq!(data_of(&items), ["done"]);
+            assert_eq!(end_of(&items), Some(RunState::Finished));
+            drop(other.attach(&running, None).await.unwrap());
+        })
+        .await;
+        server.command("CLIENT UNPAUSE");
+        server.command("CONFIG SET maxmemory 0");
+        assert!(answered.is_ok(), "held back while Redis did `{refuse}`");
+    }
+}

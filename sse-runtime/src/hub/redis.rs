@@ -225,6 +225,13 @@ impl RedisHandle {
     pub(crate) fn script(body: &str) -> Script {
         Script::new(&format!("{FLAGS}{ID_ORDER}{APPEND}{body}"))
     }
+
+    /// Like [`script`](Self::script), for a `body` that only reads (it
+    /// may define functions that write, never call them): Redis runs it
+    /// while it refuses writes.
+    pub(crate) fn read_only_script(body: &str) -> Script {
+        Script::new(&format!("{READ_ONLY_FLAGS}{ID_ORDER}{APPEND}{body}"))
+    }
 }
 
 /// `append_entry`'s budget arguments for `config`.

@@ -11,6 +11,10 @@
 //! whoever reads it first: an instance attaching to it, one whose streams
 //! are attached to it (they check every quarter lease), or the producer's
 //! own renewal.
+//!
+//! Reading a run is first asked of a script that only reads ([`PEEK`]),
+//! which Redis runs while it refuses writes (paused for a failover, out
+//! of memory); only a read that would change the run runs [`READ`].
 
 use std::time::Duration;
 
@@ -27,6 +31,11 @@ const HELPERS: &str = r#"
 local function now_ms()
   local now = redis.call('TIME')
   return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+-- Whether the run's lease expired, or is not a number.
+local function lease_expired()
+  local lease = tonumber(redis.call('HGET', KEYS[3], 'lease') or '0')
+  return not lease or lease < now_ms()
 end
 -- The run's record: {state, first, last}, '' for what is not set.
 local function record()
@@ -112,16 +121,28 @@ return record()
 "#;
 
 /// ARGV: topic, '1' to fail a run whose record is gone, keep ms, budgets.
-/// Fails a running run whose lease expired. Returns the record, or {} for
-/// an unknown run.
+/// Fails a running run whose lease expired (or is not a number: no one
+/// can tell it holds). Returns the record, or {} for an unknown run.
 const READ: &str = r#"
 local current = redis.call('HGET', KEYS[3], 'state')
 if not current then
   if ARGV[2] ~= '1' then return {} end
   end_run('failed', tonumber(ARGV[3]))
-elseif current == 'running' and tonumber(redis.call('HGET', KEYS[3], 'lease') or '0') < now_ms() then
+elseif current == 'running' and lease_expired() then
   end_run('failed', tonumber(ARGV[3]))
 end
+return record()
+"#;
+
+/// What [`READ`] would answer, if it would change nothing: the record;
+/// else {'gone'} (no record) or {'expired'} (a running run whose lease
+/// expired). Only reads, so Redis runs it while it refuses writes (writes
+/// paused for a failover, out of memory, a replica): most reads are
+/// answered then, and only those that would change the run need `READ`.
+const PEEK: &str = r#"
+local current = redis.call('HGET', KEYS[3], 'state')
+if not current then return {'gone'} end
+if current == 'running' and lease_expired() then return {'expired'} end
 return record()
 "#;
 
@@ -137,6 +158,7 @@ pub(super) struct RedisStore {
     end: Script,
     renew: Script,
     read: Script,
+    peek: Script,
 }
 
 impl RedisStore {
@@ -153,6 +175,7 @@ impl RedisStore {
             end: script(END),
             renew: script(RENEW),
             read: script(READ),
+            peek: RedisHandle::read_only_script(&format!("{HELPERS}{PEEK}")),
         }
     }
 
@@ -263,6 +286,13 @@ impl RedisStore {
         run: &str,
         fail_if_gone: bool,
     ) -> Result<Option<RunRecord>, HubError> {
+        let peeked = self.invoke(&self.peek, run, |_| {}).await?;
+        match strings(&peeked).as_slice() {
+            [status] if status == "gone" && !fail_if_gone => return Ok(None),
+            // `READ` decides, in one step with what it changes.
+            [status] if status == "gone" || status == "expired" => {}
+            _ => return record(&peeked),
+        }
         let reply = self
             .invoke(&self.read, run, |invocation| {
                 invocation
