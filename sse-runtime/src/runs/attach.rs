@@ -257,16 +257,16 @@ impl Attached {
                 };
                 self.checking = None;
                 match checked {
-                    Ok(Some(record)) if record.state != RunState::Running => match record.last {
-                        Some(last) => {
+                    Ok(Some(record)) if record.state != RunState::Running => {
+                        // Without a last id, its end is not stored yet: it
+                        // comes as a mark.
+                        if let Some(last) = record.last {
                             self.end = Some(RunEnd {
                                 state: record.state,
                                 last,
                             });
                         }
-                        // Its end is not stored yet: it comes as a mark.
-                        None => {}
-                    },
+                    }
                     Ok(Some(_)) => {}
                     // Expired, or lost: nothing more will come.
                     Ok(None) => self.ended = true,

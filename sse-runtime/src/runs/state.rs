@@ -24,8 +24,9 @@ use crate::sync::lock;
 /// stream.
 pub(super) enum Store {
     Local(LocalStore),
+    /// Boxed: its scripts make it several times the size of the other.
     #[cfg(feature = "redis")]
-    Redis(super::redis::RedisStore),
+    Redis(Box<super::redis::RedisStore>),
 }
 
 /// Who ends a run.
@@ -44,7 +45,10 @@ impl Store {
     pub(super) fn for_hub(hub: &Hub, config: &RunsConfig) -> Store {
         #[cfg(feature = "redis")]
         if let Some(redis) = hub.redis() {
-            return Store::Redis(super::redis::RedisStore::new(redis.clone(), config));
+            return Store::Redis(Box::new(super::redis::RedisStore::new(
+                redis.clone(),
+                config,
+            )));
         }
         Store::Local(LocalStore::new(hub.clone(), *config))
     }
