@@ -55,6 +55,7 @@ suite!(
     max_age_holds_while_nothing_is_published,
     lagged_counts_the_events_of_its_own_topics,
     a_publisher_may_send_any_event_name_and_comment_text,
+    a_reset_skips_nothing_published_since_subscribing,
 );
 
 /// Publishes `data` to `topic` as soon as Redis takes it again (after a

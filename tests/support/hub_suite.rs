@@ -664,3 +664,28 @@ pub async fn a_publisher_may_send_any_event_name_and_comment_text(backend: &Back
         }
     }
 }
+
+/// A client resuming from an id the hub cannot resume (older than what it
+/// keeps, or never issued) gets a `reset`, then every event published
+/// since it subscribed. Those published before the subscription was first
+/// read used to be skipped in silence: the hub asked its history only
+/// then, and on hearing that it was gone started at the newest event.
+pub async fn a_reset_skips_nothing_published_since_subscribing(backend: &Backend) {
+    let hubs = backend.hubs(HubConfig::default(), 2).await;
+    let mut watcher = hubs[1].subscribe(&["t"], None);
+    let issued = publish(&hubs[0], "t", "first").await;
+    assert_eq!(next(&mut watcher).await.1, "first");
+    let future = EventId::new(issued.ms() + 3_600_000, 0).to_string();
+    for last in ["1-0", future.as_str()] {
+        let mut subscription = hubs[1].subscribe(&["t"], last);
+        let live = publish(&hubs[0], "t", "live").await;
+        assert_eq!(next(&mut watcher).await.1, "live");
+        let reset = next(&mut subscription).await;
+        assert_eq!(reset.0, "reset", "for {last:?}: {reset:?}");
+        assert_eq!(
+            next(&mut subscription).await,
+            ("note".into(), "live".into(), live.to_string()),
+            "for {last:?}"
+        );
+    }
+}

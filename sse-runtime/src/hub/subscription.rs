@@ -93,6 +93,12 @@ struct Catchup {
     /// catch-up from the client's `Last-Event-ID`, whose history that is
     /// gone means `reset`.
     fell_behind: Option<Cursor>,
+    /// For a catch-up from the client's `Last-Event-ID`: where the log was
+    /// when it subscribed. If its history is gone before any of it was
+    /// delivered, it goes on live from there, after its `reset`: events
+    /// published since it subscribed are not skipped because it was first
+    /// read later.
+    live_from: Option<Cursor>,
     /// Events delivered from history since it fell behind.
     delivered: u64,
     /// Entries read from history, not yet delivered.
@@ -111,10 +117,11 @@ struct Catchup {
 }
 
 impl Catchup {
-    fn new(after: EventId, fell_behind: Option<Cursor>) -> Box<Catchup> {
+    fn new(after: EventId, fell_behind: Option<Cursor>, live_from: Option<Cursor>) -> Box<Catchup> {
         Box::new(Catchup {
             after,
             fell_behind,
+            live_from,
             delivered: 0,
             page: VecDeque::new(),
             read_through: after,
@@ -206,7 +213,11 @@ impl Subscription {
     fn resume_after(&mut self, after: EventId) {
         self.state = match self.log.resume_at(after, &self.topics) {
             ResumeAt::Here(cursor) => State::Log(cursor),
-            ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(after, None)),
+            ResumeAt::Before | ResumeAt::After => State::History(Catchup::new(
+                after,
+                None,
+                Some(self.log.live_cursor(&self.topics)),
+            )),
             ResumeAt::Unknown => {
                 self.notice = Some(Notice::Reset(after.to_string()));
                 State::Log(self.log.live_cursor(&self.topics))
@@ -270,7 +281,7 @@ impl Subscription {
                         // The transport's history may still hold what the
                         // log let go.
                         let cursor = cursor.clone();
-                        self.state = State::History(Catchup::new(cursor.id, Some(cursor)));
+                        self.state = State::History(Catchup::new(cursor.id, Some(cursor), None));
                     }
                 },
                 State::History(catchup) => {
@@ -376,7 +387,15 @@ impl Subscription {
                     // told as it is told of an id that is gone, never
                     // `lagged` with a count that could only be a guess.
                     self.notice = Some(Notice::Reset(catchup.after.to_string()));
-                    self.state = State::Log(self.log.live_cursor(&self.topics));
+                    let live = match catchup.live_from.take() {
+                        // Before anything was delivered: live from when
+                        // it subscribed. After some of its history was,
+                        // from the newest: the `reset` says that what
+                        // follows it is gone.
+                        Some(from) if catchup.delivered == 0 => from,
+                        _ => self.log.live_cursor(&self.topics),
+                    };
+                    self.state = State::Log(live);
                 } else {
                     catchup.gone = true;
                 }
