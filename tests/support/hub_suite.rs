@@ -632,7 +632,11 @@ pub async fn lagged_counts_the_events_of_its_own_topics(backend: &Backend) {
 /// subscribers as events, exactly as sent, never taken for a notice.
 pub async fn a_publisher_may_send_any_event_name_and_comment_text(backend: &Backend) {
     let hubs = backend.hubs(HubConfig::default(), 2).await;
+    // Read on the other instance first, so that the live subscription
+    // below starts after it (it raced the Redis reader).
+    let mut watcher = hubs[1].subscribe(&["t"], None);
     let first = publish(&hubs[0], "t", "first").await;
+    assert_eq!(next(&mut watcher).await.1, "first");
     let mut live = hubs[1].subscribe(&["t"], None);
     let sent: Vec<sse_runtime::Event> = vec![
         event!(data: "\"1-0\"", event: "reset").unwrap(),
