@@ -1257,3 +1257,959 @@ async fn dropping_runs_and_their_hub_stops_their_tasks_and_closes_their_connecti
     let other = store.instance(config).await;
     assert_eq!(other.state(&id).await.unwrap(), Some(RunState::Failed));
 }
+
+// ---------------------------------------------------------------------------
+// Adversarial review of the control plane (issue 18): each test below failed
+// on the code as reviewed, or holds an attack that did not break it.
+// ---------------------------------------------------------------------------
+
+/// A run's supervisor stopped without storing its end (its runtime shut
+/// down under it): the run used to stay `running` in the registry for ever,
+/// with no producer, and a stream attached to it never ended.
+#[test]
+fn a_run_whose_runtime_shut_down_under_it_is_failed() {
+    let hub = Hub::new();
+    let runs = Runs::new(hub, RunsConfig::default());
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (guard, dropped) = drop_flag();
+    let id = first.block_on(runs.start(endless(guard))).unwrap();
+    drop(first);
+    assert!(dropped.load(Ordering::SeqCst));
+    assert_eq!(runs.running(), 0);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Failed));
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        assert_eq!(
+            end_of(&read_to_end(&mut attached).await),
+            Some(RunState::Failed)
+        );
+    });
+}
+
+/// The last `Runs` of a Redis hub dropped outside any runtime (after
+/// `block_on` returned) used to panic: storing its runs' ends made a tokio
+/// timer there.
+#[test]
+fn dropping_runs_outside_a_runtime_does_not_panic() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (runs, id) = runtime.block_on(async {
+        let runs = Runs::new(
+            redis_hub(&server.url(), HubConfig::default()).await,
+            RunsConfig::default(),
+        );
+        let (guard, _) = drop_flag();
+        let id = runs.start(endless(guard)).await.unwrap();
+        (runs, id)
+    });
+    drop(runs);
+    runtime.block_on(async {
+        let other = Runs::new(
+            redis_hub(&server.url(), HubConfig::default()).await,
+            RunsConfig {
+                lease: Duration::from_millis(400),
+                ..RunsConfig::default()
+            },
+        );
+        // Ended at once where it could be; else failed within its lease.
+        let _ = other.state(&id).await.unwrap();
+    });
+}
+
+/// A run whose stored state is a name this version does not know (a newer
+/// version wrote it): its producer's end used to be retried for ever
+/// (every reply read as malformed), holding its place under
+/// `max_running` for as long as the instance lived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_a_state_this_version_does_not_know_frees_its_place() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            max_running: 1,
+            ..RunsConfig::default()
+        })
+        .await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|_run| async move {
+            let _ = gate.await;
+        })
+        .await
+        .unwrap();
+    server.command(&format!("HSET {{runs}}:run:{id} state paused-by-v2"));
+    go.send(()).unwrap();
+    until_running(&runs, 0).await;
+    // It reads as over (as an end mark of an unknown state does).
+    assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Failed));
+    runs.start(|_run| async {}).await.unwrap();
+}
+
+/// An end mark for a running run that its state does not back (written by
+/// someone else into the stream): the producing instance used to take it
+/// for the run's end, drop the producer and give back its place, while
+/// the run stayed `running` with no one producing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_mark_the_state_does_not_back_leaves_the_run_running() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    server.command(&format!(
+        "XADD {{runs}}:events * t sse-runtime:run:{id} k run-end d garbage"
+    ));
+    // Its supervisor reads the mark at once; give it ample time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!dropped.load(Ordering::SeqCst), "the producer was dropped");
+    assert_eq!(runs.running(), 1);
+    assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Running));
+    runs.cancel(&id).await.unwrap();
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+}
+
+/// A stream attached to a run, kept open past the run's end and past
+/// `keep_finished` (a stalled client's response holds it): the watchdog
+/// used to go on checking the run, find its record expired, and record it
+/// again as failed, with a second end mark, every `keep_finished`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_kept_past_its_runs_end_never_changes_how_the_run_ended() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            lease: Duration::from_millis(200),
+            keep_finished: Duration::from_millis(300),
+            ..RunsConfig::default()
+        })
+        .await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|_run| async move {
+            let _ = gate.await;
+        })
+        .await
+        .unwrap();
+    let attached = runs.attach(&id, None).await.unwrap();
+    go.send(()).unwrap();
+    until_state(&runs, &id, RunState::Finished).await;
+    // Expired, and many watchdog checks later, still expired.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(runs.state(&id).await.unwrap(), None);
+    let marks = server.command("XRANGE {runs}:events - +");
+    assert_eq!(marks.matches("run-end").count(), 1, "{marks}");
+    drop(attached);
+}
+
+/// Sends racing a cancel, from tasks of the producer's: each is refused
+/// (`Ended`) or arrives before the end, never after it (where no attached
+/// client reads). Held, in process and on Redis.
+async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store: Store) {
+    // Room for every event, so that the stream never lags.
+    let config = HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    };
+    let runs = Runs::new(store.hub(config).await, RunsConfig::default());
+    let b = Runs::new(store.hub(config).await, RunsConfig::default());
+    for round in 0..5 {
+        let (tell, told) = tokio::sync::mpsc::unbounded_channel();
+        let id = runs
+            .start(move |run| async move {
+                for task in 0..4 {
+                    let run = run.clone();
+                    let tell = tell.clone();
+                    tokio::spawn(async move {
+                        for n in 0..500 {
+                            let data = format!("{task}-{n}");
+                            match run.send(event!(data: data.clone())).await {
+                                Ok(_) => {
+                                    let _ = tell.send(data);
+                                }
+                                Err(RunError::Ended) => return,
+                                Err(other) => panic!("{other}"),
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                    });
+                }
+                std::future::pending::<()>().await;
+            })
+            .await
+            .unwrap();
+        let mut attached = b.attach(&id, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5 * round)).await;
+        b.cancel(&id).await.unwrap();
+        let items = read_to_end(&mut attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Cancelled));
+        let got: std::collections::HashSet<String> = data_of(&items).into_iter().collect();
+        let mut told = told;
+        // Every task has stopped once the run's place is free.
+        until_running(&runs, 0).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Ok(sent) = told.try_recv() {
+            assert!(got.contains(&sent), "{sent} was stored after the end");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end_in_process() {
+    let store = Store::local_with(HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    });
+    sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end_on_redis() {
+    if let Some(store) = Store::redis() {
+        sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store).await;
+    }
+}
+
+/// The closure given to `start` panics before its future exists: the panic
+/// is the caller's, and nothing is left taken. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_closure_that_panics_takes_no_place() {
+    use futures_util::FutureExt;
+    let runs = Runs::new(
+        Hub::new(),
+        RunsConfig {
+            max_running: 1,
+            ..RunsConfig::default()
+        },
+    );
+    let started = std::panic::AssertUnwindSafe(runs.start(|_run| -> std::future::Ready<()> {
+        panic!("a closure that panics (expected in this test)")
+    }))
+    .catch_unwind()
+    .await;
+    assert!(started.is_err());
+    assert_eq!(runs.running(), 0);
+    runs.start(|_run| async {}).await.unwrap();
+}
+
+/// Producers that start, attach to and cancel runs of their own, on the
+/// same `Runs`. Held, in process and on Redis.
+async fn producers_may_start_attach_and_cancel_runs(store: Store) {
+    let runs = store.instance(RunsConfig::default()).await;
+    let inner_runs = runs.clone();
+    let id = runs
+        .start(move |run| async move {
+            let (guard, dropped) = drop_flag();
+            let child = inner_runs.start(endless(guard)).await.unwrap();
+            let mut attached = inner_runs.attach(&child, None).await.unwrap();
+            inner_runs.cancel(&child).await.unwrap();
+            let mut ended = None;
+            while let Some(item) = attached.next().await {
+                if let RunItem::End(end) = item {
+                    ended = Some(end.state());
+                }
+            }
+            assert_eq!(ended, Some(RunState::Cancelled));
+            support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+            run.send(event!(data: "child cancelled")).await.unwrap();
+            // And itself.
+            inner_runs.cancel(run.id()).await.unwrap();
+            std::future::pending::<()>().await;
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["child cancelled"]);
+    assert_eq!(end_of(&items), Some(RunState::Cancelled));
+    until_running(&runs, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_may_start_attach_and_cancel_runs_in_process() {
+    producers_may_start_attach_and_cancel_runs(Store::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_may_start_attach_and_cancel_runs_on_redis() {
+    if let Some(store) = Store::redis() {
+        producers_may_start_attach_and_cancel_runs(store).await;
+    }
+}
+
+/// A lease of zero is a configuration mistake: it used to renew every run
+/// at every tick of the timer (about 900 scripts a second for one run),
+/// and any read of the run failed it (its lease was 1 ms). It is taken as
+/// the shortest lease, `MIN_LEASE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_lease_does_not_spin() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store
+        .instance(RunsConfig {
+            lease: Duration::ZERO,
+            ..RunsConfig::default()
+        })
+        .await;
+    let (guard, _) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    let scripts = || {
+        let stats = server.command("INFO commandstats");
+        stats
+            .lines()
+            .filter_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+            .filter_map(|rest| rest.split(',').next()?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    let before = scripts();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = scripts() - before;
+    // Every quarter of `MIN_LEASE`: 20.
+    assert!(calls < 100, "{calls} scripts in 500 ms");
+    assert_eq!(runs.state(&id).await.unwrap(), Some(RunState::Running));
+}
+
+/// A lease too long to compute with used to panic the run's supervisor:
+/// `start` failed with "the run's supervising task stopped".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_lease_or_keep_finished_is_no_panic() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    for config in [
+        RunsConfig {
+            lease: Duration::MAX,
+            ..RunsConfig::default()
+        },
+        RunsConfig {
+            keep_finished: Duration::MAX,
+            ..RunsConfig::default()
+        },
+    ] {
+        let runs = store.instance(config).await;
+        let id = runs
+            .start(|run| async move {
+                run.send(event!(data: "x")).await.unwrap();
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        assert_eq!(
+            end_of(&read_to_end(&mut attached).await),
+            Some(RunState::Finished)
+        );
+    }
+}
+
+/// Redis loses everything mid-run (`FLUSHALL`): the producer's run is
+/// failed, its producer stopped, its streams ended. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushall_mid_run_fails_the_run_and_ends_its_streams() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let runs = store.instance(config).await;
+    let other = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    let mut here = runs.attach(&id, None).await.unwrap();
+    let mut there = other.attach(&id, None).await.unwrap();
+    server.command("FLUSHALL");
+    for attached in [&mut here, &mut there] {
+        let items = read_to_end(attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    }
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    until_running(&runs, 0).await;
+}
+
+/// A run hash written by hand with an `events` count Lua reads as a
+/// number but Redis cannot count on (`1.5`): the send script used to store
+/// the event, then fail, so the producer was told `Broker` (not stored)
+/// for an event every client received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_refused_for_a_bad_stored_count_stored_nothing() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let (done, result) = tokio::sync::oneshot::channel();
+    let id = runs
+        .start(|run| async move {
+            let _ = gate.await;
+            let _ = done.send(run.send(event!(data: "counted?")).await);
+        })
+        .await
+        .unwrap();
+    server.command(&format!("HSET {{runs}}:run:{id} events 1.5"));
+    go.send(()).unwrap();
+    let result = within(result).await.unwrap();
+    let stored = server
+        .command("XRANGE {runs}:events - +")
+        .contains("counted?");
+    assert_eq!(result.is_ok(), stored, "{result:?}, stored: {stored}");
+}
+
+/// Redis paused (writes) for longer than the lease, under a healthy run
+/// with a stream attached on another instance: whichever script Redis
+/// runs first once it resumes decides, the producer's renewal (the run
+/// goes on) or the other instance's check (the run is failed; what this
+/// test saw every time). Either way the outcome is whole: a failed run has
+/// its producer stopped, its place given back and its streams ended; a
+/// running one has its producer and its streams. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_outlived_by_a_pause_fails_the_run_whole_or_not_at_all() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let a = store.instance(config).await;
+    let b = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = a
+        .start(move |run| async move {
+            let _guard = guard;
+            for n in 0.. {
+                let _ = run.send(event!(data: n.to_string())).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap();
+    let mut attached = b.attach(&id, None).await.unwrap();
+    within(attached.next()).await.unwrap();
+    server.command("CLIENT PAUSE 1200 WRITE");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let state = b.state(&id).await.unwrap();
+    match state {
+        Some(RunState::Failed) => {
+            support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+            until_running(&a, 0).await;
+            let items = read_to_end(&mut attached).await;
+            assert_eq!(end_of(&items), Some(RunState::Failed));
+        }
+        Some(RunState::Running) => {
+            // Still produced: its events still come, and a cancel ends it.
+            within(attached.next()).await.unwrap();
+            assert_eq!(a.running(), 1);
+            b.cancel(&id).await.unwrap();
+            support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Redis killed and restarted without its data mid-run: the run's record
+/// and its stream are gone. The producer's next renewal fails the run (it
+/// can no longer be followed); its producer stops, its streams on both
+/// instances end. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restarted_without_its_data_fails_the_run_and_ends_its_streams() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let a = Runs::new(redis_hub(&url, HubConfig::default()).await, config);
+    let b = Runs::new(redis_hub(&url, HubConfig::default()).await, config);
+    let (guard, dropped) = drop_flag();
+    let id = a.start(endless(guard)).await.unwrap();
+    let mut here = a.attach(&id, None).await.unwrap();
+    let mut there = b.attach(&id, None).await.unwrap();
+    server.restart();
+    for attached in [&mut here, &mut there] {
+        let items = read_to_end(attached).await;
+        assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    }
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    until_running(&a, 0).await;
+    assert_eq!(b.state(&id).await.unwrap(), Some(RunState::Failed));
+}
+
+/// The multiplexed connection killed (`CLIENT KILL`) and the scripts
+/// flushed (`SCRIPT FLUSH`) again and again while a run sends: the run
+/// goes on (a send may fail as unconfirmed, never be stored twice or out
+/// of order) and its end reaches its stream. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connections_and_flushed_scripts_mid_run_lose_no_end() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let (done, result) = tokio::sync::oneshot::channel();
+    let id = runs
+        .start(|run| async move {
+            let mut stored = Vec::new();
+            for n in 0..200 {
+                if run.send(event!(data: n.to_string())).await.is_ok() {
+                    stored.push(n.to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let _ = done.send(stored);
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let reading = tokio::spawn(async move { read_to_end(&mut attached).await });
+    for round in 0..10 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if round % 2 == 0 {
+            server.command("SCRIPT FLUSH");
+        } else {
+            for client in server.command("CLIENT LIST").lines() {
+                if client.contains("cmd=evalsha") || client.contains("cmd=eval ") {
+                    if let Some(id) = client
+                        .split_whitespace()
+                        .find_map(|field| field.strip_prefix("id="))
+                    {
+                        server.command(&format!("CLIENT KILL ID {id}"));
+                    }
+                }
+            }
+        }
+    }
+    let stored = within(result).await.unwrap();
+    let items = within(reading).await.unwrap();
+    assert_eq!(end_of(&items), Some(RunState::Finished), "{items:?}");
+    let got = data_of(&items);
+    // Every send confirmed is there, once, in order; one unconfirmed may
+    // be there too.
+    let mut confirmed = stored.iter().peekable();
+    for data in &got {
+        if confirmed.peek() == Some(&data) {
+            confirmed.next();
+        }
+    }
+    assert!(confirmed.next().is_none(), "{stored:?} vs {got:?}");
+    let mut sorted = got.clone();
+    sorted.sort_by_key(|n| n.parse::<u32>().unwrap());
+    sorted.dedup();
+    assert_eq!(sorted, got);
+}
+
+/// A run with far more events than the hub keeps: attached from the start
+/// it says `reset` then ends; resumed from an id the hub still holds it
+/// gets exactly the rest, then the end; a stream too slow for it is told
+/// it lagged. Held, in process and on Redis.
+async fn a_run_longer_than_the_hub_keeps(store: Store) {
+    let config = HubConfig {
+        replay: 64,
+        ..HubConfig::default()
+    };
+    let runs = Runs::new(store.hub(config).await, RunsConfig::default());
+    let (ids, all) = tokio::sync::oneshot::channel();
+    let mut slow = None;
+    let (go, gate) = tokio::sync::oneshot::channel::<()>();
+    let id = runs
+        .start(|run| async move {
+            let _ = gate.await;
+            let mut sent = Vec::new();
+            for n in 0..2000 {
+                sent.push(run.send(event!(data: n.to_string())).await.unwrap());
+            }
+            let _ = ids.send(sent);
+        })
+        .await
+        .unwrap();
+    slow.replace(runs.attach(&id, None).await.unwrap());
+    go.send(()).unwrap();
+    let sent = within(all).await.unwrap();
+    until_state(&runs, &id, RunState::Finished).await;
+    // Slow: fell behind while the run sent.
+    let items = read_to_end(slow.as_mut().unwrap()).await;
+    assert!(
+        items.iter().any(|item| matches!(item, RunItem::Lagged(_))),
+        "{items:?}"
+    );
+    // From the start.
+    let mut from_start = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut from_start).await;
+    assert!(
+        matches!(items.first(), Some(RunItem::Reset(_))),
+        "{items:?}"
+    );
+    assert_eq!(end_of(&items), Some(RunState::Finished));
+    // From near the end.
+    let resume_after = sent[1990].to_string();
+    let mut resumed = runs.attach(&id, resume_after.as_str()).await.unwrap();
+    let items = read_to_end(&mut resumed).await;
+    let want: Vec<String> = (1991..2000).map(|n| n.to_string()).collect();
+    assert_eq!(data_of(&items), want);
+    assert_eq!(end_of(&items), Some(RunState::Finished));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_the_hub_keeps_in_process() {
+    a_run_longer_than_the_hub_keeps(Store::local_with(HubConfig {
+        replay: 64,
+        ..HubConfig::default()
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_the_hub_keeps_on_redis() {
+    if let Some(store) = Store::redis() {
+        a_run_longer_than_the_hub_keeps(store).await;
+    }
+}
+
+/// Many runs, each attached to and ended (finished, cancelled, failed):
+/// afterwards no task, subscription or connection of theirs is left.
+/// Held, in process and on Redis.
+async fn many_runs_leave_nothing_behind(store: Store) {
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let runs = store
+        .instance(RunsConfig {
+            lease: Duration::from_millis(400),
+            ..RunsConfig::default()
+        })
+        .await;
+    // The hub's and the watchdog's own tasks, started once.
+    let warm = runs.start(|_run| async {}).await.unwrap();
+    drop(runs.attach(&warm, None).await);
+    let (guard, _) = drop_flag();
+    let warm = runs.start(endless(guard)).await.unwrap();
+    drop(runs.attach(&warm, None).await.unwrap());
+    runs.cancel(&warm).await.unwrap();
+    until_running(&runs, 0).await;
+    let before = tasks();
+    for n in 0..150 {
+        let id = runs
+            .start(move |run| async move {
+                run.send(event!(data: "x")).await.unwrap();
+                match n % 3 {
+                    0 => {}
+                    1 => std::future::pending::<()>().await,
+                    _ => panic!("a producer that panics (expected in this test)"),
+                }
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        if n % 3 == 1 {
+            within(attached.next()).await.unwrap();
+            runs.cancel(&id).await.unwrap();
+        }
+        let items = read_to_end(&mut attached).await;
+        assert!(end_of(&items).is_some(), "{items:?}");
+    }
+    until_running(&runs, 0).await;
+    support::wait_while(|| tasks() > before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_runs_leave_nothing_behind_in_process() {
+    many_runs_leave_nothing_behind(Store::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_runs_leave_nothing_behind_on_redis() {
+    if let Some(store) = Store::redis() {
+        many_runs_leave_nothing_behind(store).await;
+    }
+}
+
+/// Runs on a current-thread runtime, with a producer that blocks its
+/// thread briefly in `block_in_place` on a multi-thread one. Held.
+#[tokio::test]
+async fn runs_work_on_a_current_thread_runtime() {
+    for store in [Store::local(), Store::redis().unwrap_or_else(Store::local)] {
+        let runs = store.instance(RunsConfig::default()).await;
+        let id = runs
+            .start(|run| async move {
+                run.send(event!(data: "one")).await.unwrap();
+            })
+            .await
+            .unwrap();
+        let mut attached = runs.attach(&id, None).await.unwrap();
+        let items = read_to_end(&mut attached).await;
+        assert_eq!(data_of(&items), ["one"]);
+        let (guard, dropped) = drop_flag();
+        let id = runs.start(endless(guard)).await.unwrap();
+        runs.cancel(&id).await.unwrap();
+        support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_may_block_in_place() {
+    let runs = Runs::new(Hub::new(), RunsConfig::default());
+    let id = runs
+        .start(|run| async move {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current()
+                    .block_on(run.send(event!(data: "blocked")))
+                    .unwrap();
+            });
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["blocked"]);
+    assert_eq!(end_of(&items), Some(RunState::Finished));
+}
+
+/// Ids a client may send as `Last-Event-ID`, and run ids of every wrong
+/// shape: clear answers, never a panic or a stream that hangs. Held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_ids_get_clear_answers() {
+    for store in [Store::local(), Store::redis().unwrap_or_else(Store::local)] {
+        let runs = store.instance(RunsConfig::default()).await;
+        for run in [
+            "",
+            "x",
+            &"a".repeat(31),
+            &"a".repeat(33),
+            &"g".repeat(32),
+            &"A".repeat(32),
+            &"0".repeat(100_000),
+            "../../etc/passwd",
+        ] {
+            assert!(matches!(
+                runs.attach(run, None).await,
+                Err(RunError::UnknownRun(_))
+            ));
+            assert_eq!(runs.state(run).await.unwrap(), None);
+            assert!(matches!(
+                runs.cancel(run).await,
+                Err(RunError::UnknownRun(_))
+            ));
+        }
+        let (go, gate) = tokio::sync::oneshot::channel::<()>();
+        let id = runs
+            .start(|run| async move {
+                run.send(event!(data: "one")).await.unwrap();
+                let _ = gate.await;
+            })
+            .await
+            .unwrap();
+        let huge = "9".repeat(100_000);
+        let lasts = [
+            "",
+            "-",
+            "0-0",
+            "1-0",
+            "18446744073709551615-18446744073709551615",
+            "18446744073709551616-0",
+            "99999999999999999999999-0",
+            huge.as_str(),
+            "1-0\nevent: forged",
+        ];
+        let mut streams = Vec::new();
+        for last in lasts {
+            streams.push((last, runs.attach(&id, last).await.unwrap()));
+        }
+        go.send(()).unwrap();
+        for (last, mut attached) in streams {
+            let items = read_to_end(&mut attached).await;
+            assert_eq!(end_of(&items), Some(RunState::Finished), "{last:?}");
+            let names: Vec<String> = received(&items)
+                .into_iter()
+                .map(|(name, _, _)| name)
+                .collect();
+            assert!(!names.contains(&"forged".to_owned()), "{last:?}");
+        }
+    }
+}
+
+/// The watchdog's task was started by the first stream attached, on that
+/// stream's runtime; when that runtime shut down (a request served on a
+/// runtime of its own, a test's), the task went with it and was never
+/// started again: no stream of the instance was checked any more, and a
+/// run whose producer died never ended for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_outlives_the_runtime_that_started_it() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    // The producing instance renews rarely; the watching one checks often.
+    let producer = store
+        .instance(RunsConfig {
+            lease: Duration::from_secs(60),
+            ..RunsConfig::default()
+        })
+        .await;
+    let watcher = store
+        .instance(RunsConfig {
+            lease: Duration::from_millis(400),
+            ..RunsConfig::default()
+        })
+        .await;
+    let (guard, dropped) = drop_flag();
+    let id = producer.start(endless(guard)).await.unwrap();
+    let elsewhere = watcher.clone();
+    let run = id.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            drop(elsewhere.attach(&run, None).await.unwrap());
+        });
+    })
+    .join()
+    .unwrap();
+    let mut attached = watcher.attach(&id, None).await.unwrap();
+    // The producer's lease runs out (as if its instance died).
+    server.command(&format!("HSET {{runs}}:run:{id} lease 0"));
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+}
+
+/// A run whose record Redis lost mid-run is recorded again, failed, with
+/// its end mark but no start. Attaching to it from the start on an
+/// instance whose own log does not hold that mark (it started later, or
+/// let it go) used to subscribe to "whatever the log holds": the mark
+/// never came, and the stream stayed open for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_recorded_again_after_a_loss_ends_streams_attached_from_the_start() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let config = RunsConfig {
+        lease: Duration::from_millis(400),
+        ..RunsConfig::default()
+    };
+    let runs = store.instance(config).await;
+    let (guard, dropped) = drop_flag();
+    let id = runs.start(endless(guard)).await.unwrap();
+    server.command("FLUSHALL");
+    // The producer's next renewal records it again, as failed.
+    support::wait_while(|| !dropped.load(Ordering::SeqCst)).await;
+    until_state(&runs, &id, RunState::Failed).await;
+    let later = store.instance(config).await;
+    for instance in [&later, &runs] {
+        let mut attached = instance.attach(&id, None).await.unwrap();
+        let items = read_to_end(&mut attached).await;
+        // Its start is gone, and it is said.
+        assert!(
+            matches!(items.first(), Some(RunItem::Reset(_))),
+            "{items:?}"
+        );
+        assert_eq!(end_of(&items), Some(RunState::Failed), "{items:?}");
+    }
+}
+
+/// A producer that panics with a payload whose drop panics too: the
+/// second panic is its supervisor's, which reads the first. The
+/// supervisor's drop ends the run (it used to stay `running` for ever, in
+/// process), and frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_whose_panic_panics_again_when_dropped_fails_its_run() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("a panic payload that panics when dropped (expected in this test)");
+            }
+        }
+    }
+    let runs = Runs::new(Hub::new(), RunsConfig::default());
+    let id = runs
+        .start(|run| async move {
+            run.send(event!(data: "before")).await.unwrap();
+            std::panic::panic_any(PanicOnDrop);
+        })
+        .await
+        .unwrap();
+    let mut attached = runs.attach(&id, None).await.unwrap();
+    let items = read_to_end(&mut attached).await;
+    assert_eq!(data_of(&items), ["before"]);
+    assert_eq!(end_of(&items), Some(RunState::Failed));
+    until_running(&runs, 0).await;
+}
+
+/// Redis pausing writes (as it does for a failover) or refusing them (out
+/// of memory): reading a run and attaching to it only read, unless the
+/// run's lease expired. They used to run a script that may write, which
+/// Redis held back for the whole pause (or refused): no one could attach
+/// to any run, finished or running, until it was over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_can_be_read_and_attached_while_redis_refuses_writes() {
+    let Some(store) = Store::redis() else {
+        return;
+    };
+    let server = store.redis_server().unwrap();
+    let runs = store.instance(RunsConfig::default()).await;
+    let finished = runs
+        .start(|run| async move {
+            run.send(event!(data: "done")).await.unwrap();
+        })
+        .await
+        .unwrap();
+    until_state(&runs, &finished, RunState::Finished).await;
+    let (guard, _) = drop_flag();
+    let running = runs.start(endless(guard)).await.unwrap();
+    let other = store.instance(RunsConfig::default()).await;
+    for refuse in [
+        "CLIENT PAUSE 5000 WRITE",
+        "CONFIG SET maxmemory-policy noeviction",
+    ] {
+        server.command(refuse);
+        if refuse.starts_with("CONFIG") {
+            server.command("CONFIG SET maxmemory 1");
+        }
+        let answered = tokio::time::timeout(Duration::from_millis(1500), async {
+            assert_eq!(
+                other.state(&running).await.unwrap(),
+                Some(RunState::Running)
+            );
+            let mut attached = other.attach(&finished, None).await.unwrap();
+            let items = read_to_end(&mut attached).await;
+            assert_eq!(data_of(&items), ["done"]);
+            assert_eq!(end_of(&items), Some(RunState::Finished));
+            drop(other.attach(&running, None).await.unwrap());
+        })
+        .await;
+        server.command("CLIENT UNPAUSE");
+        server.command("CONFIG SET maxmemory 0");
+        assert!(answered.is_ok(), "held back while Redis did `{refuse}`");
+    }
+}

@@ -97,7 +97,7 @@ pub mod __private;
 /// notes: reachable outside the hidden module, so that rustc prints their
 /// short names rather than a `__private` path. Not public API.
 #[doc(hidden)]
-pub use __private::{CommentText, EventData, EventName, HandlerError, Substate};
+pub use __private::{BodyOutcome, CommentText, EventData, EventName, HandlerError, Substate};
 
 pub use emitter::{Emitter, SendEvent};
 pub use error::EventError;

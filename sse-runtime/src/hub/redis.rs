@@ -33,15 +33,18 @@
 //!   so a restart that keeps the data (RDB or AOF) is not a loss.
 //!
 //! * **Entries it did not write are skipped, never trusted.** An entry
-//!   without a topic and data (written by another program) or of a kind
-//!   this version does not know (written by a newer one) is skipped with a
-//!   warning, and readers move past it; an entry without a kind (written
-//!   before kinds were stored) is read as an event.
+//!   without a topic and data, or whose data is not one encoded event
+//!   (written by another program), or of a kind this version does not
+//!   know (written by a newer one) is skipped with a warning, and readers
+//!   move past it; an entry without a kind (written before kinds were
+//!   stored) is read as an event.
 //! * **Errors say what is known.** Every script declares its flags
 //!   (`#!lua`), so Redis refuses one that would write before it runs
 //!   (out of memory, a replica, `MISCONF`, `NOREPLICAS`, busy): every error
 //!   reply means nothing was stored ([`HubError::Broker`]); only a
-//!   connection lost after the command went out leaves it unknown.
+//!   connection lost after the command went out leaves it unknown. The
+//!   scripts that only read (history, start-up) say so (`no-writes`), so
+//!   that Redis runs them while it refuses writes.
 //!
 //! Needs Redis 7.0 or newer (`max-deleted-entry-id`, script flags).
 
@@ -222,6 +225,13 @@ impl RedisHandle {
     pub(crate) fn script(body: &str) -> Script {
         Script::new(&format!("{FLAGS}{ID_ORDER}{APPEND}{body}"))
     }
+
+    /// Like [`script`](Self::script), for a `body` that only reads (it
+    /// may define functions that write, never call them): Redis runs it
+    /// while it refuses writes.
+    pub(crate) fn read_only_script(body: &str) -> Script {
+        Script::new(&format!("{READ_ONLY_FLAGS}{ID_ORDER}{APPEND}{body}"))
+    }
 }
 
 /// `append_entry`'s budget arguments for `config`.
@@ -240,6 +250,13 @@ fn budget_args(config: &super::HubConfig) -> (usize, usize, u64) {
 /// (out of memory, a read-only replica, `MISCONF`, `NOREPLICAS`). So an
 /// error reply always means that nothing was stored.
 const FLAGS: &str = "#!lua\n";
+
+/// The first line of the scripts that only read (history, where a reader
+/// starts): declared so, Redis runs them when it refuses writes (out of
+/// memory, `MISCONF`, a replica), as it runs any read. Declared as
+/// [`FLAGS`], they were refused then: a resuming client got neither its
+/// events nor a `reset`, and no instance could start.
+const READ_ONLY_FLAGS: &str = "#!lua flags=no-writes\n";
 
 /// Stream ids compared as Redis orders them (`ms-seq`, both numbers), for
 /// the scripts that need it.
@@ -450,12 +467,13 @@ impl RedisTransport {
         check_version(&info).map_err(connect_error)?;
         let events_key = format!("{{{}}}:events", options.prefix);
         let meta_key = format!("{{{}}}:meta", options.prefix);
-        let (newest, started_bytes): (String, i64) = Script::new(&format!("{FLAGS}{NEWEST}"))
-            .key(&events_key)
-            .key(&meta_key)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|error| connect_error(error.to_string()))?;
+        let (newest, started_bytes): (String, i64) =
+            Script::new(&format!("{READ_ONLY_FLAGS}{NEWEST}"))
+                .key(&events_key)
+                .key(&meta_key)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|error| connect_error(error.to_string()))?;
         let started = newest.parse::<EventId>().map_err(|_| {
             connect_error(format!(
                 "the stream's newest id {newest:?} is not a stream id"
@@ -473,7 +491,7 @@ impl RedisTransport {
                 meta_key,
                 options,
                 publish: Script::new(&format!("{FLAGS}{ID_ORDER}{APPEND}{PUBLISH}")),
-                history: Script::new(&format!("{FLAGS}{ID_ORDER}{HISTORY}")),
+                history: Script::new(&format!("{READ_ONLY_FLAGS}{ID_ORDER}{HISTORY}")),
                 runtime,
                 feed: OnceLock::new(),
             }),
@@ -763,6 +781,9 @@ fn stored_event(
     let Some(kind) = kind else {
         return Err("of a kind (k) this version does not know: written by a newer version");
     };
+    if kind == EntryKind::Event && !is_one_event(&frame) {
+        return Err("not written by the hub: its data (d) is not one encoded event");
+    }
     let event = StoredEvent {
         id,
         topic: Arc::from(topic),
@@ -770,6 +791,18 @@ fn stored_event(
         frame,
     };
     Ok((event, count))
+}
+
+/// Whether `frame` is one event as the hub's encoder writes it: lines
+/// ended by LF (it never writes CR), and one blank line, at the end. The
+/// hub adds its id before that blank line, and a client reads each frame
+/// as one event: bytes of another shape would run into the id (no blank
+/// line at the end), or carry events of their own without one (a blank
+/// line inside).
+fn is_one_event(frame: &[u8]) -> bool {
+    frame.ends_with(b"\n\n")
+        && memchr::memchr(b'\r', frame).is_none()
+        && memchr::memmem::find(frame, b"\n\n") == Some(frame.len() - 2)
 }
 
 fn text(value: Value) -> Option<String> {

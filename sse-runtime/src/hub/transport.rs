@@ -58,6 +58,17 @@ pub trait Transport: Send + Sync + 'static {
     /// hub adds the id when it delivers it). Stores the kind with the
     /// entry, to give back with it. Resolves to the entry's id once
     /// stored, or to why it was not.
+    ///
+    /// [Runs](crate::runs) on a hub over a transport other than
+    /// [`LocalTransport`] and `RedisTransport` keep their state in process
+    /// and rely on the entry taking its place in the order when `publish`
+    /// is called, not when the future is first polled, and on that place
+    /// being kept if the future is dropped (an ordered queue filled at the
+    /// call does it): they change a run's state and publish its mark under
+    /// one lock. A transport that does its work only when polled breaks
+    /// their ordering: a send confirmed while a cancel came can be stored
+    /// after the run's end mark, where no attached stream reads it, and a
+    /// cancel whose future is dropped may store no end mark at all.
     fn publish(
         &self,
         topic: Arc<str>,

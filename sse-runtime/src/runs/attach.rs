@@ -162,9 +162,13 @@ pub(super) async fn attach(
         // From the start: after the start mark, from the log or the
         // broker's history, or a `reset` if the beginning is gone.
         (None, Some(first)) => hub.subscribe(&[topic.as_str()], first.to_string().as_str()),
-        // The start is not known (the record was made again after its
-        // loss): whatever the log holds.
-        (None, None) => hub.subscribe_with_recent(&[topic.as_str()], None, usize::MAX),
+        // The start is not known: the record was made again, failed,
+        // after the broker lost it and the run's events with it. From
+        // before everything (`0-0`, which no transport issues): a `reset`,
+        // since the start is gone, then the end, read from the store. (It
+        // was "whatever this process's log holds", which need not hold
+        // the end mark: such a stream waited for ever.)
+        (None, None) => hub.subscribe(&[topic.as_str()], "0-0"),
     };
     let watched = (record.state == RunState::Running)
         .then(|| watchdog.watch(run))
@@ -176,7 +180,7 @@ pub(super) async fn attach(
         checking: None,
         end: None,
         ended: false,
-        _watched: watched,
+        watched,
     })
 }
 
@@ -201,7 +205,8 @@ pub struct Attached {
     /// The end to send next.
     end: Option<RunEnd>,
     ended: bool,
-    _watched: Option<Watched>,
+    /// The watchdog's watch on the run, while it may still be running.
+    watched: Option<Watched>,
 }
 
 impl fmt::Debug for Attached {
@@ -234,10 +239,15 @@ impl Attached {
     fn poll_run_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<RunItem>> {
         loop {
             if self.ended {
+                // Over: nothing to watch any more (a stream kept open past
+                // its run's end would have the watchdog check it past its
+                // expiry, and find it gone).
+                self.watched = None;
                 return Poll::Ready(None);
             }
             if let Some(end) = self.end.take() {
                 self.ended = true;
+                self.watched = None;
                 return Poll::Ready(Some(RunItem::End(end)));
             }
             if let Some(checking) = &mut self.checking {
@@ -283,6 +293,7 @@ impl Attached {
                     frame,
                 } => {
                     self.ended = true;
+                    self.watched = None;
                     RunItem::End(RunEnd {
                         state: end_state(&frame),
                         last: id,
@@ -382,7 +393,12 @@ impl Watchdog {
         let shared = self.shared.as_ref()?;
         *lock(&shared.runs).entry(run.to_owned()).or_default() += 1;
         let mut task = lock(&shared.task);
-        if task.is_none() {
+        // Started again if it is gone: it runs on the runtime of the
+        // stream that first needed it, which may have shut down since.
+        if task
+            .as_ref()
+            .is_none_or(tokio::task::AbortHandle::is_finished)
+        {
             let weak = Arc::downgrade(shared);
             *task = Some(tokio::spawn(check_watched(weak, shared.every)).abort_handle());
         }
@@ -403,8 +419,17 @@ async fn check_watched(shared: Weak<WatchdogShared>, every: Duration) {
         };
         let runs: Vec<String> = lock(&shared.runs).keys().cloned().collect();
         for run in runs {
-            if let Err(error) = shared.store.check(&run).await {
-                tracing::warn!(run, %error, "could not check a run that streams are attached to");
+            match shared.store.check(&run).await {
+                Ok(Some(record)) if record.state == RunState::Running => {}
+                // Over, and its end mark stored: checked again after its
+                // record expired, it would read as lost, and be recorded
+                // again as failed, with a second end mark.
+                Ok(_) => {
+                    lock(&shared.runs).remove(&run);
+                }
+                Err(error) => {
+                    tracing::warn!(run, %error, "could not check a run that streams are attached to");
+                }
             }
         }
     }

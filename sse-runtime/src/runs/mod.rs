@@ -29,7 +29,9 @@
 //!
 //! On another [`Transport`](crate::hub::Transport) than those two, runs keep
 //! their state in this process only: each instance knows the runs it
-//! started.
+//! started. Such a transport must take an entry's place in the order when
+//! `publish` is called (see [`Transport::publish`](crate::hub::Transport::publish)),
+//! or a run's events may be stored after its end.
 
 mod attach;
 mod producer;
@@ -79,9 +81,15 @@ pub struct RunsConfig {
     /// for this long is marked [`RunState::Failed`]: its instance died, or
     /// lost Redis for that long. The instance renews it every quarter of
     /// this, and an instance with streams attached to the run checks it as
-    /// often, so such a run ends within this period. Default 15 s.
+    /// often, so such a run ends within this period. Default 15 s; at
+    /// least [`MIN_LEASE`] (a shorter one, zero included, is taken as
+    /// that: renewed every quarter, a zero lease renewed every run at
+    /// every tick of the timer, and failed it at every read).
     pub lease: Duration,
 }
+
+/// The shortest [`RunsConfig::lease`].
+pub const MIN_LEASE: Duration = Duration::from_millis(100);
 
 impl Default for RunsConfig {
     fn default() -> Self {
@@ -283,7 +291,8 @@ impl Runs {
     /// let runs = sse_runtime::runs::Runs::new(sse_runtime::hub::Hub::new(), Default::default());
     /// # let _ = runs;
     /// ```
-    pub fn new(hub: Hub, config: RunsConfig) -> Runs {
+    pub fn new(hub: Hub, mut config: RunsConfig) -> Runs {
+        config.lease = config.lease.max(MIN_LEASE);
         let store = Arc::new(Store::for_hub(&hub, &config));
         Runs {
             inner: Arc::new(Inner {

@@ -16,7 +16,8 @@
 //!   lease renewal), or when [`Runs::cancel`](super::Runs::cancel) is
 //!   called here;
 //! * stores the run's end, retrying with backoff while the broker is down,
-//!   until it is stored.
+//!   until it is stored; and, if it is dropped first (its runtime shut
+//!   down), stores it as failed from its drop.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -161,20 +162,37 @@ impl Producers {
             if let Some(task) = supervisor.task {
                 task.abort();
             }
-            let store = Arc::clone(&self.shared.store);
-            let mut end = Box::pin(async move {
-                if let Err(error) = store.end(&run, RunState::Failed, Ender::Producer).await {
-                    tracing::warn!(run, %error, "could not store the end of a run whose instance stopped");
-                }
-            });
-            // In process, the end is stored when first polled; a broker
-            // needs a task, if a runtime is still there to run it.
-            let mut cx = Context::from_waker(Waker::noop());
-            if end.as_mut().poll(&mut cx).is_pending() {
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(end);
-                }
-            }
+            end_without_waiting(&self.shared.store, run, RunState::Failed);
+        }
+    }
+}
+
+/// Stores a run's end where no one can wait for it (a drop): in process at
+/// once; through a broker on a task, if a runtime is there to run it, else
+/// not at all (the run's lease expires, and other instances fail it).
+fn end_without_waiting(store: &Arc<Store>, run: String, state: RunState) {
+    let store = Arc::clone(store);
+    let shared_by_broker = store.lease().is_some();
+    let end = async move {
+        if let Err(error) = store.end(&run, state, Ender::Producer).await {
+            tracing::warn!(run, %error, "could not store the end of a run whose instance stopped");
+        }
+    };
+    if shared_by_broker {
+        // Not polled here: a broker's call makes a tokio timer, which
+        // panics outside a runtime (a `Runs` dropped after `block_on`).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(end);
+        }
+        return;
+    }
+    // In process, the end is stored when first polled (the in-process
+    // transport appends at the call), runtime or not.
+    let mut end = Box::pin(end);
+    let mut cx = Context::from_waker(Waker::noop());
+    if end.as_mut().poll(&mut cx).is_pending() {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(end);
         }
     }
 }
@@ -230,6 +248,26 @@ impl Drop for CancelUnlessAnswered {
     }
 }
 
+/// Ends a run when dropped (as failed, unless its end is known), unless
+/// disarmed (`run` set to `None`): a supervisor dropped before it stored
+/// its run's end (its runtime shut down, or it panicked) must not leave
+/// the run `running` with no producer, which in process nothing else
+/// would ever end.
+struct FailUnlessEnded {
+    store: Arc<Store>,
+    run: Option<String>,
+    /// How it ended, once known; failed until then.
+    state: RunState,
+}
+
+impl Drop for FailUnlessEnded {
+    fn drop(&mut self) {
+        if let Some(run) = self.run.take() {
+            end_without_waiting(&self.store, run, self.state);
+        }
+    }
+}
+
 /// Aborts a task when dropped: the producer stops with its supervisor.
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -279,10 +317,18 @@ async fn supervise<Fut>(
         }
         return;
     }
+    // From here the run is stored: it must end, however this task does.
+    let mut unended = FailUnlessEnded {
+        store: Arc::clone(&shared.store),
+        run: Some(run.clone()),
+        state: RunState::Failed,
+    };
     if reply.send(Ok(run.clone())).is_err() {
         // Whoever started it stopped waiting before it learned the id: no
         // one can attach to it or cancel it.
+        unended.state = RunState::Cancelled;
         store_end(&shared, &run, RunState::Cancelled, Ender::Producer).await;
+        unended.run = None;
         return;
     }
     let ended_here = shared.store.ended_signal(&run);
@@ -301,12 +347,22 @@ async fn supervise<Fut>(
                 break Outcome::EndedElsewhere;
             }
             ended = ended_elsewhere(&mut watch), if watch.is_some() => {
-                if ended {
-                    break Outcome::EndedElsewhere;
+                if !ended {
+                    // It fell behind its topic: watch again; the renewal
+                    // catches what it missed.
+                    watch = Some(shared.hub.watch(&[&topic]));
+                    continue;
                 }
-                // It fell behind its topic: watch again; the renewal
-                // catches what it missed.
-                watch = Some(shared.hub.watch(&[&topic]));
+                // The mark is stored with the state, in one script: a
+                // state that is still `running` means someone else wrote
+                // the mark into the stream, and the run goes on. (Streams
+                // attached to it end at it: they trust the stream.)
+                match shared.store.renew(&run).await {
+                    Ok(record) if record.state == RunState::Running => {
+                        tracing::warn!(run, "an end mark for a running run that its state does not back; the run goes on");
+                    }
+                    _ => break Outcome::EndedElsewhere,
+                }
             }
             () = &mut renewal, if renew_every.is_some() => {
                 let every = renew_every.unwrap_or(Duration::MAX);
@@ -321,8 +377,10 @@ async fn supervise<Fut>(
     };
     drop(producer);
     if let Outcome::Ended(state) = outcome {
+        unended.state = state;
         store_end(&shared, &run, state, Ender::Producer).await;
     }
+    unended.run = None;
 }
 
 /// Waits for `signal`, if there is one.

@@ -11,6 +11,10 @@
 //! whoever reads it first: an instance attaching to it, one whose streams
 //! are attached to it (they check every quarter lease), or the producer's
 //! own renewal.
+//!
+//! Reading a run is first asked of a script that only reads ([`PEEK`]),
+//! which Redis runs while it refuses writes (paused for a failover, out
+//! of memory); only a read that would change the run runs [`READ`].
 
 use std::time::Duration;
 
@@ -27,6 +31,11 @@ const HELPERS: &str = r#"
 local function now_ms()
   local now = redis.call('TIME')
   return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+-- Whether the run's lease expired, or is not a number.
+local function lease_expired()
+  local lease = tonumber(redis.call('HGET', KEYS[3], 'lease') or '0')
+  return not lease or lease < now_ms()
 end
 -- The run's record: {state, first, last}, '' for what is not set.
 local function record()
@@ -63,12 +72,19 @@ return id
 "#;
 
 /// ARGV: topic, frame, max events, budgets. Returns {'ok', id}, or
-/// {'unknown'}, {'ended', state}, {'full'}.
+/// {'unknown'}, {'ended', state}, {'full'}. The count is checked to be one
+/// `HINCRBY` takes (digits, no leading zero) before anything is written:
+/// a count Lua reads as a number but Redis does not (`1.5`, `07`, written
+/// by hand) would fail the script after its event was stored.
 const SEND: &str = r#"
 local state = redis.call('HGET', KEYS[3], 'state')
 if not state then return {'unknown'} end
 if state ~= 'running' then return {'ended', state} end
-if tonumber(redis.call('HGET', KEYS[3], 'events') or '0') >= tonumber(ARGV[3]) then
+local events = redis.call('HGET', KEYS[3], 'events') or '0'
+if not (events == '0' or (string.match(events, '^[1-9]%d*$') and #events <= 18)) then
+  return redis.error_reply('ERR the run\'s count of events stored is not a count: ' .. events)
+end
+if tonumber(events) >= tonumber(ARGV[3]) then
   return {'full'}
 end
 local id = append_entry(KEYS[1], KEYS[2], ARGV[1], 'event', ARGV[2],
@@ -105,16 +121,28 @@ return record()
 "#;
 
 /// ARGV: topic, '1' to fail a run whose record is gone, keep ms, budgets.
-/// Fails a running run whose lease expired. Returns the record, or {} for
-/// an unknown run.
+/// Fails a running run whose lease expired (or is not a number: no one
+/// can tell it holds). Returns the record, or {} for an unknown run.
 const READ: &str = r#"
 local current = redis.call('HGET', KEYS[3], 'state')
 if not current then
   if ARGV[2] ~= '1' then return {} end
   end_run('failed', tonumber(ARGV[3]))
-elseif current == 'running' and tonumber(redis.call('HGET', KEYS[3], 'lease') or '0') < now_ms() then
+elseif current == 'running' and lease_expired() then
   end_run('failed', tonumber(ARGV[3]))
 end
+return record()
+"#;
+
+/// What [`READ`] would answer, if it would change nothing: the record;
+/// else {'gone'} (no record) or {'expired'} (a running run whose lease
+/// expired). Only reads, so Redis runs it while it refuses writes (writes
+/// paused for a failover, out of memory, a replica): most reads are
+/// answered then, and only those that would change the run need `READ`.
+const PEEK: &str = r#"
+local current = redis.call('HGET', KEYS[3], 'state')
+if not current then return {'gone'} end
+if current == 'running' and lease_expired() then return {'expired'} end
 return record()
 "#;
 
@@ -130,6 +158,7 @@ pub(super) struct RedisStore {
     end: Script,
     renew: Script,
     read: Script,
+    peek: Script,
 }
 
 impl RedisStore {
@@ -146,6 +175,7 @@ impl RedisStore {
             end: script(END),
             renew: script(RENEW),
             read: script(READ),
+            peek: RedisHandle::read_only_script(&format!("{HELPERS}{PEEK}")),
         }
     }
 
@@ -157,7 +187,7 @@ impl RedisStore {
     /// configured one, renewed every quarter, so that a dead producer's run
     /// is found failed within one lease by a check every quarter.
     fn lease_ms(&self) -> u64 {
-        millis(self.lease * 3 / 4)
+        (millis(self.lease) / 4 * 3).max(1)
     }
 
     fn keep_ms(&self) -> u64 {
@@ -256,6 +286,13 @@ impl RedisStore {
         run: &str,
         fail_if_gone: bool,
     ) -> Result<Option<RunRecord>, HubError> {
+        let peeked = self.invoke(&self.peek, run, |_| {}).await?;
+        match strings(&peeked).as_slice() {
+            [status] if status == "gone" && !fail_if_gone => return Ok(None),
+            // `READ` decides, in one step with what it changes.
+            [status] if status == "gone" || status == "expired" => {}
+            _ => return record(&peeked),
+        }
         let reply = self
             .invoke(&self.read, run, |invocation| {
                 invocation
@@ -267,10 +304,16 @@ impl RedisStore {
     }
 }
 
+/// The longest duration the scripts are given: a century. Lua reads
+/// numbers as doubles and writes those above about 10^15 in exponent form,
+/// which `PEXPIRE` refuses, failing the script after it wrote its mark.
+const MAX_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// `duration` in milliseconds, at least one, at most [`MAX_MS`].
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
-        .max(1)
+        .clamp(1, MAX_MS)
 }
 
 /// A script's `{state, first, last}` reply, or `None` for `{}`.
@@ -282,7 +325,11 @@ fn record(reply: &Value) -> Result<Option<RunRecord>, HubError> {
     let [state, first, last] = parts.as_slice() else {
         return Err(unexpected("run record", reply));
     };
-    let state = RunState::from_name(state).ok_or_else(|| unexpected("run record", reply))?;
+    // A state this version does not know (a newer one wrote it) is not
+    // `running` to any script here, so the run is over: as a failure, as
+    // an end mark of such a state reads (`attach::end_state`). Read as an
+    // error, a producer's end would be retried for ever.
+    let state = RunState::from_name(state).unwrap_or(RunState::Failed);
     Ok(Some(RunRecord {
         state,
         first: first.parse().ok(),

@@ -9,7 +9,7 @@
 //! appends when called, so the state and the mark change as one step. On
 //! Redis (`redis.rs`) each change is one script.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use crate::sync::lock;
 /// stream.
 pub(super) enum Store {
     Local(LocalStore),
+    /// Boxed: its scripts make it several times the size of the other.
     #[cfg(feature = "redis")]
     Redis(Box<super::redis::RedisStore>),
 }
@@ -152,7 +153,32 @@ pub(super) struct LocalStore {
 
 /// The hub's registry of runs (see `Hub::runs_registry`).
 #[derive(Default)]
-pub(super) struct Registry(Mutex<HashMap<String, Record>>);
+pub(super) struct Registry(Mutex<Table>);
+
+/// The runs known, and the order in which they ended.
+#[derive(Default)]
+struct Table {
+    records: HashMap<String, Record>,
+    /// The runs ended, with when, oldest first: runs end one at a time
+    /// under the registry's lock, so expiring the finished ones costs what
+    /// expires, not a walk over every run kept (which made each send cost
+    /// as much as the runs finished within `keep_finished`).
+    ended: VecDeque<(Instant, String)>,
+}
+
+impl std::ops::Deref for Table {
+    type Target = HashMap<String, Record>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.records
+    }
+}
+
+impl std::ops::DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.records
+    }
+}
 
 struct Record {
     /// Told when the run ends, whoever ends it: its supervisor stops the
@@ -201,16 +227,27 @@ impl LocalStore {
             .publish(Arc::from(run_topic(run)), kind, frame)
     }
 
-    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
-        let mut records = lock(&self.records.0);
+    /// The registry, locked, without the runs that ended longer than
+    /// `keep_finished` ago.
+    fn records(&self) -> std::sync::MutexGuard<'_, Table> {
+        let mut table = lock(&self.records.0);
         let keep = self.config.keep_finished;
         let now = Instant::now();
-        records.retain(|_, record| {
-            record
-                .ended_at
-                .is_none_or(|ended| now.duration_since(ended) <= keep)
-        });
-        records
+        while let Some(&(at, _)) = table.ended.front() {
+            if now.duration_since(at) <= keep {
+                break;
+            }
+            let (_, run) = table.ended.pop_front().expect("just seen");
+            // Unless it was recorded again since (see `end`).
+            if table
+                .records
+                .get(&run)
+                .is_some_and(|record| record.ended_at == Some(at))
+            {
+                table.records.remove(&run);
+            }
+        }
+        table
     }
 
     fn create(
@@ -301,10 +338,13 @@ impl LocalStore {
                 }
                 None => return Err(RunError::UnknownRun(run.to_owned())),
             };
+            let mut ended_now = None;
             match (record.state, record.last) {
                 (RunState::Running, _) => {
+                    let now = Instant::now();
                     record.state = state;
-                    record.ended_at = Some(Instant::now());
+                    record.ended_at = Some(now);
+                    ended_now = Some(now);
                     // A permit, kept until the supervisor waits for it.
                     record.ended.notify_one();
                 }
@@ -314,6 +354,9 @@ impl LocalStore {
                 (_, None) => {}
             }
             let frame = Bytes::from_static(record.state.as_str().as_bytes());
+            if let Some(now) = ended_now {
+                records.ended.push_back((now, run.to_owned()));
+            }
             self.publish(run, EntryKind::RunEnd, frame)
         };
         let last = mark.await?;
@@ -333,5 +376,48 @@ impl LocalStore {
         self.records()
             .get(run)
             .map(|record| Arc::clone(&record.ended))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finished runs expire oldest first, each once `keep_finished` has
+    /// passed since its end, and nothing of them is left: neither the
+    /// record nor its place in the order of ends.
+    #[tokio::test]
+    async fn finished_runs_expire_in_the_order_they_ended() {
+        let keep = Duration::from_millis(200);
+        let store = LocalStore::new(
+            Hub::new(),
+            RunsConfig {
+                keep_finished: keep,
+                ..RunsConfig::default()
+            },
+        );
+        let runs: Vec<String> = (0..3).map(|n| format!("{n:032x}")).collect();
+        for run in &runs {
+            store.create(run).unwrap().await.unwrap();
+        }
+        store
+            .end(&runs[0], RunState::Finished, Ender::Other)
+            .await
+            .unwrap();
+        tokio::time::sleep(keep / 2 + Duration::from_millis(20)).await;
+        store
+            .end(&runs[1], RunState::Cancelled, Ender::Other)
+            .await
+            .unwrap();
+        tokio::time::sleep(keep / 2 + Duration::from_millis(20)).await;
+        // The first is past its keep; the second is not; the third runs.
+        assert_eq!(store.read(&runs[0]), None);
+        assert_eq!(store.read(&runs[1]).unwrap().state, RunState::Cancelled);
+        assert_eq!(store.read(&runs[2]).unwrap().state, RunState::Running);
+        assert_eq!(lock(&store.records.0).ended.len(), 1);
+        tokio::time::sleep(keep).await;
+        assert_eq!(store.read(&runs[1]), None);
+        let table = lock(&store.records.0);
+        assert_eq!((table.records.len(), table.ended.len()), (1, 0));
     }
 }
