@@ -21,6 +21,12 @@ use crate::errors::{closest, Errors};
 const TYPE_KEYS: &[&str] = &["crate", "rename"];
 const VARIANT_KEYS: &[&str] = &["rename"];
 
+/// Keys of an enum's `#[serde(..)]` that shape the whole enum as one JSON
+/// value (a tag inside it or beside it, none, another type's JSON): an
+/// event's data could not be what serde writes for it, so they are
+/// refused rather than left out in silence.
+const ONE_VALUE_KEYS: &[&str] = &["tag", "content", "untagged", "into", "from", "try_from"];
+
 /// The parsed input: the type, its events, and where the runtime is.
 pub(crate) struct EventType<'a> {
     pub(crate) input: &'a DeriveInput,
@@ -40,6 +46,9 @@ pub(crate) struct Variant<'a> {
     pub(crate) variant: &'a syn::Variant,
     pub(crate) name: Name,
     pub(crate) docs: Vec<String>,
+    /// The type of each field, as the hidden types name it: `Self` in it is
+    /// the enum (in a hidden type, `Self` would be that type).
+    pub(crate) types: Vec<syn::Type>,
 }
 
 impl Variant<'_> {
@@ -123,6 +132,22 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<EventType<'a
                     "`rename` goes on each variant of an enum: `#[sse(rename = \"..\")]`",
                 );
             }
+            // One error, on the first (`tag` and `content` are one
+            // choice).
+            if let Some(item) = crate::attrs::items(&input.attrs, "serde")
+                .into_iter()
+                .find(|item| ONE_VALUE_KEYS.iter().any(|key| item.key == key))
+            {
+                errors.spanned(
+                    &item.key,
+                    format!(
+                        "`#[serde({})]` describes the enum as one JSON value, which an event is not: \
+                         its name is the `event:` field and its data the variant's content; \
+                         derive `SseEvent` on an enum without it",
+                        item.key
+                    ),
+                );
+            }
             if data.variants.is_empty() {
                 errors.spanned(
                     &input.ident,
@@ -139,6 +164,11 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<EventType<'a
                         name: name_of(&variant.ident, options.rename),
                         variant,
                         docs: docs_of(&variant.attrs),
+                        types: variant
+                            .fields
+                            .iter()
+                            .map(|field| without_self(&field.ty, &input.ident))
+                            .collect(),
                     }
                 })
                 .collect();
@@ -290,6 +320,59 @@ fn snake_case(ident: &str) -> String {
         snake.push(ch.to_ascii_lowercase());
     }
     snake
+}
+
+/// The path of one of the runtime's traits, for an `impl .. for Type`: its
+/// tokens carry the type's own span, so that rustc does not take the impl
+/// for one a derive wrote for a type parameter (it would say a "type
+/// parameter would need to implement" the trait, and suggest "manually
+/// implementing" it: the derive's bounds are on payload types, and the
+/// traits are not for users to implement).
+pub(crate) fn trait_path(runtime: &TokenStream, name: &str, ident: &Ident) -> TokenStream {
+    let name = Ident::new(name, ident.span());
+    respan(quote!(#runtime::__private::#name), ident.span())
+}
+
+/// `tokens`, inside groups too, with `span` (its place and its hygiene).
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = inner.into();
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
+/// `ty` with each `Self` in it (`Vec<Self>`, `Option<Box<Self>>`) written
+/// as the type's own name, spanned where `Self` was.
+fn without_self(ty: &syn::Type, ident: &Ident) -> syn::Type {
+    struct Replace<'a>(&'a Ident);
+    impl syn::visit_mut::VisitMut for Replace<'_> {
+        fn visit_path_mut(&mut self, path: &mut syn::Path) {
+            if let Some(first) = path.segments.first_mut() {
+                if first.ident == "Self" {
+                    let mut ident = self.0.clone();
+                    ident.set_span(first.ident.span());
+                    first.ident = ident;
+                }
+            }
+            syn::visit_mut::visit_path_mut(self, path);
+        }
+        // A type inside an item of its own (`[u8; { struct S; 1 }]`) has
+        // a `Self` of its own.
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Replace(ident), &mut ty);
+    ty
 }
 
 fn docs_of(attrs: &[syn::Attribute]) -> Vec<String> {

@@ -52,8 +52,9 @@ use crate::event::{Comment, Event, EventBuilder, EventIdValue, IdRepr, IntoEvent
 /// variant's fields as an object, a tuple variant's fields as an array. A
 /// unit variant sends empty data. A NaN or infinite float is refused
 /// ([`EventError::Json`]), not sent as `null`. Two variants with one name, a
-/// name with a line break, and `#[sse(..)]` keys that do nothing where they
-/// are written are compile errors.
+/// name with a line break, `#[sse(..)]` keys that do nothing where they
+/// are written, and serde's keys that make the enum one JSON value (`tag`,
+/// `content`, `untagged`, `from`, `try_from`, `into`) are compile errors.
 ///
 /// ```
 /// # use sse_runtime::SseEvent;

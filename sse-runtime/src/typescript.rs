@@ -233,6 +233,49 @@ impl TsEvents {
     }
 }
 
+/// A variant's content for [`TsEvents::content`], picked by method
+/// resolution (the "autoref" idiom, as `variant::Content` is): described by
+/// ts-rs when its hidden copy is `ts_rs::TS`. It always is in a crate that
+/// compiles; it is not only where ts-rs reported an error in the user's
+/// `#[ts(..)]` attributes and wrote no impl, and the pick keeps that error
+/// the only one (no second one, naming the hidden copy, here). Not public
+/// API.
+#[doc(hidden)]
+pub struct TsContent<T: ?Sized>(std::marker::PhantomData<T>);
+
+impl<T: ?Sized> TsContent<T> {
+    /// The content of the hidden copy `T`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        TsContent(std::marker::PhantomData)
+    }
+}
+
+/// See [`TsContent`]. Not public API.
+#[doc(hidden)]
+pub trait DescribedContent {
+    /// The content's type expression.
+    fn describe(&self, out: &mut TsEvents) -> TsData;
+}
+
+impl<T: ts_rs::TS + 'static + ?Sized> DescribedContent for TsContent<T> {
+    fn describe(&self, out: &mut TsEvents) -> TsData {
+        out.content::<T>()
+    }
+}
+
+/// See [`TsContent`]: never called in a crate that compiles. Not public
+/// API.
+#[doc(hidden)]
+pub trait UndescribedContent {
+    /// `unknown`.
+    fn describe(&self, out: &mut TsEvents) -> TsData {
+        out.unknown()
+    }
+}
+
+impl<T: ?Sized> UndescribedContent for &TsContent<T> {}
+
 /// The hub's notices: a typed hub's stream may carry them besides the
 /// type's own events. Name, data type, what it says.
 const NOTICES: [(&str, &str, &str); 2] = [
