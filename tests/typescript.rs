@@ -561,6 +561,18 @@ mod refused {
         /// It.
         E(u8),
     }
+
+    /// An event type named like the client's own class: the `.d.ts`
+    /// declared `type EventStream` and `class EventStream`, which tsc
+    /// rejects (TS2300, duplicate identifier).
+    pub mod own {
+        /// Its events.
+        #[derive(sse_runtime::SseEvent)]
+        pub enum EventStream {
+            /// It.
+            E(u8),
+        }
+    }
 }
 
 #[test]
@@ -589,6 +601,11 @@ fn names_typescript_cannot_declare_are_refused_naming_the_type_and_the_fix() {
         (
             typescript::declarations::<refused::r#enum>(),
             "`enum`",
+            "rename the Rust type",
+        ),
+        (
+            typescript::declarations::<refused::own::EventStream>(),
+            "`EventStream`",
             "rename the Rust type",
         ),
     ] {

@@ -59,8 +59,9 @@
 //! naming the type and the fix: two payload types with one TypeScript
 //! name, a payload type named like one the file declares for the event
 //! type (`ChatEventName`, `EventStream`, ...), like a global type ts-rs
-//! writes (`Array`, `Record`) or `globalThis`, and a TypeScript reserved
-//! word (`enum`, `string`, ...) as a type's name. Payload types named like
+//! writes (`Array`, `Record`) or `globalThis`, a TypeScript reserved
+//! word (`enum`, `string`, ...) as a type's name, and an event type named
+//! `EventStream`, like the client's class. Payload types named like
 //! other globals (`Event`, `MessageEvent`, `EventSource`, `Error`, `Extract`,
 //! `Partial`, ...) are fine: the file names the globals it uses as
 //! `globalThis.MessageEvent` and so on. Doc comments (the variants' and
@@ -371,9 +372,12 @@ fn own_names(name: &str) -> [String; 6] {
         format!("{name}Data"),
         format!("{name}Notice"),
         format!("Typed{name}Source"),
-        "EventStream".to_owned(),
+        CLIENT_CLASS.to_owned(),
     ]
 }
+
+/// The class the file declares, an `EventSource` over `fetch`.
+const CLIENT_CLASS: &str = "EventStream";
 
 /// Whether `name` is an identifier TypeScript reads as one name.
 fn is_identifier(name: &str) -> bool {
@@ -415,6 +419,15 @@ fn describe<E: TypeScriptEvents>() -> Result<TsEvents, TypeScriptError> {
         "rename the Rust type",
     )?;
     let own = own_names(name);
+    // The one name the file declares whatever the type is called.
+    if name == CLIENT_CLASS {
+        return Err(TypeScriptError {
+            message: format!(
+                "the event type is named `{name}` in TypeScript, as the file names the \
+                 client's own class; rename the Rust type"
+            ),
+        });
+    }
     for (declared, _) in &events.declarations {
         let what = format!("a payload type of `{name}`");
         let fix = "give it another name with `#[ts(rename = \"..\")]`";
