@@ -51,6 +51,7 @@ fn expand_struct(model: &EventType, name: &str) -> TokenStream {
     let decode_event = trait_path(runtime, "DecodeEvent", ident);
     quote! {
         impl #sse_event for #ident {
+            type Events = Self;
             const EVENT_NAMES: &'static [&'static str] = &[#name];
             fn event_name(&self) -> &'static str { #name }
             fn encode(&self, builder: #private::EventBuilder<'_>)
@@ -196,6 +197,7 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
         impl __SseFallback for #mirror {}
 
         impl #sse_event for #ident {
+            type Events = Self;
             const EVENT_NAMES: &'static [&'static str] = &[#(#names),*];
             fn event_name(&self) -> &'static str {
                 match self { #(#name_arms,)* }
@@ -397,6 +399,7 @@ pub(crate) fn fallback(model: &EventType) -> TokenStream {
     let private = quote!(#runtime::__private);
     quote! {
         impl #private::SseEvent for #ident {
+            type Events = Self;
             const EVENT_NAMES: &'static [&'static str] = &[];
             fn event_name(&self) -> &'static str { "" }
             fn encode(&self, builder: #private::EventBuilder<'_>)
