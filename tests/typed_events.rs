@@ -775,3 +775,33 @@ fn self_in_a_payload_is_the_enum() {
         assert_eq!(Tree::decode(value.event_name(), &data).unwrap(), value);
     }
 }
+
+/// `#[serde(borrow)]` on a `Cow<'static, str>`, which serde's own derive
+/// takes: the derive copied it, and serde's reading of a `'static` borrow
+/// from input of any lifetime did not compile ("use of undeclared lifetime
+/// name `'de`", on the derive). A decoded event owns its data, so the copy
+/// reads it owned; what is sent is serde's.
+#[derive(SseEvent, serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+enum Borrowing {
+    Said {
+        #[serde(borrow, rename = "t")]
+        text: std::borrow::Cow<'static, str>,
+    },
+    #[serde(borrow)]
+    Quoted(std::borrow::Cow<'static, str>),
+}
+
+#[test]
+fn serde_borrow_is_taken_and_decoding_owns_the_data() {
+    let values = [
+        Borrowing::Said {
+            text: "a \"b\"".into(),
+        },
+        Borrowing::Quoted("q".into()),
+    ];
+    for value in values {
+        let data = data_of(&value).unwrap();
+        assert_eq!(data, serde_content(&value));
+        assert_eq!(Borrowing::decode(value.event_name(), &data).unwrap(), value);
+    }
+}

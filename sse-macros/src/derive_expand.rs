@@ -34,7 +34,8 @@ const ENUM_KEYS: &[&str] = &["rename_all_fields", "deny_unknown_fields", "expect
 
 /// Keys of a variant's `#[serde(..)]` left out of the copy: the copy names
 /// each variant after its event, and reads it only by that name.
-const VARIANT_KEYS_LEFT_OUT: &[&str] = &["rename", "alias", "untagged", "other", "bound"];
+/// (`borrow`: see `mirror_variant`.)
+const VARIANT_KEYS_LEFT_OUT: &[&str] = &["rename", "alias", "untagged", "other", "bound", "borrow"];
 
 pub(crate) fn expand(model: &EventType) -> TokenStream {
     match &model.kind {
@@ -234,7 +235,10 @@ fn mirror_variant(variant: &Variant) -> TokenStream {
         .collect();
     let serde = attrs::attribute("serde", &items);
     let fields = fields.iter().zip(&variant.types).map(|(field, ty)| {
-        let serde = attrs::named(&field.attrs, "serde");
+        // Less `borrow`: a decoded event owns its data (it outlives the
+        // text it was read from), and serde's borrowing of a `'static`
+        // field from input of any lifetime does not compile.
+        let serde = attrs::named_without(&field.attrs, "serde", "borrow");
         match &field.ident {
             Some(name) => quote!(#(#serde)* #name: #ty),
             None => quote!(#(#serde)* #ty),
