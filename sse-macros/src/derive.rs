@@ -160,6 +160,9 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<EventType<'a
                 .map(|variant| {
                     let options = sse_options(&variant.attrs, VARIANT_KEYS, errors);
                     fields_have_no_sse_options(&variant.fields, errors);
+                    if matches!(variant.fields, syn::Fields::Unit) {
+                        unit_has_no_serde_data_keys(variant, errors);
+                    }
                     Variant {
                         name: name_of(&variant.ident, options.rename),
                         variant,
@@ -251,6 +254,33 @@ fn sse_options(attrs: &[syn::Attribute], valid: &[&str], errors: &mut Errors) ->
         }
     }
     options
+}
+
+/// Keys of a variant's `#[serde(..)]` that decide its data. A unit
+/// variant's event has none (empty data, not serde's), so there they are
+/// errors, not left out in silence.
+const UNIT_DATA_KEYS: &[&str] = &[
+    "skip",
+    "skip_serializing",
+    "skip_deserializing",
+    "serialize_with",
+    "deserialize_with",
+    "with",
+];
+
+fn unit_has_no_serde_data_keys(variant: &syn::Variant, errors: &mut Errors) {
+    for item in crate::attrs::items(&variant.attrs, "serde") {
+        if UNIT_DATA_KEYS.iter().any(|key| item.key == key) {
+            errors.spanned(
+                &item.key,
+                format!(
+                    "`{}` does nothing on a unit variant: its event is sent with empty data and read \
+                     back by its name; give the variant a field for serde to write, or drop `{}`",
+                    item.key, item.key
+                ),
+            );
+        }
+    }
 }
 
 /// `#[sse(..)]` on a field does nothing: each key there is an error.
