@@ -270,7 +270,13 @@ const UNIT_DATA_KEYS: &[&str] = &[
 
 fn unit_has_no_serde_data_keys(variant: &syn::Variant, errors: &mut Errors) {
     for item in crate::attrs::items(&variant.attrs, "serde") {
-        if UNIT_DATA_KEYS.iter().any(|key| item.key == key) {
+        if item.key == "other" {
+            errors.spanned(
+                &item.key,
+                "`other` does nothing on an event: an unknown event name decodes to a \
+                 `DecodeError` (its `is_unknown_name()` says so), not to a variant; drop `other`",
+            );
+        } else if UNIT_DATA_KEYS.iter().any(|key| item.key == key) {
             errors.spanned(
                 &item.key,
                 format!(

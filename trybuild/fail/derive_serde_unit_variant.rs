@@ -15,6 +15,9 @@ enum Chat {
     #[serde(serialize_with = "shout")]
     Left,
     Joined,
+    // Not a catch-all for unknown event names, which decode to an error.
+    #[serde(other)]
+    Unknown,
 }
 
 fn main() {}
