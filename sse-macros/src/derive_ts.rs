@@ -249,7 +249,8 @@ impl Mirror {
             })
             .flatten()
             .and_then(|item| attrs::serialize_value(&item));
-        let container = attrs::attribute("serde", rename_all.as_slice());
+        let rename_all: Vec<Item> = rename_all.into_iter().collect();
+        let container = attrs::attribute("serde", &rename_all);
         let body = match &variant.variant.fields {
             Fields::Named(_) => quote!({ #(#fields),* }),
             _ => quote!((#(#fields),*);),
