@@ -676,3 +676,132 @@ fn a_decode_error_shows_what_was_received() {
     let error = Account::decode("gone", &long).unwrap_err();
     assert!(error.to_string().ends_with("...") && error.to_string().len() < 400);
 }
+
+// ---------------------------------------------------------------------
+// Any name compiles: the derive's hidden items are named so that no type,
+// variant, field or module of the user's meets them.
+// ---------------------------------------------------------------------
+
+/// Type and variant names that the derive's hidden names were built from:
+/// `Content` made the hidden copy of the enum `__SseContent`, the name of
+/// another hidden item of the derive's, and `TsSaid` with a variant `Said`
+/// made the copy and the TypeScript copy of the variant one name. Neither
+/// compiled.
+mod hidden_names {
+    #[derive(sse_runtime::SseEvent, Debug, PartialEq)]
+    pub enum Content {
+        Said(String),
+        Join { user: String },
+    }
+
+    #[derive(sse_runtime::SseEvent, Debug, PartialEq)]
+    pub enum TsSaid {
+        Said(u8),
+    }
+
+    #[derive(sse_runtime::SseEvent, Debug, PartialEq)]
+    pub enum Fallback {
+        Said(u8),
+    }
+}
+
+#[test]
+fn type_and_variant_names_do_not_meet_the_derives_own() {
+    use hidden_names::{Content, Fallback, TsSaid};
+    assert_eq!(
+        wire(Content::Join { user: "ann".into() }),
+        "event: join\ndata: {\"user\":\"ann\"}\n\n"
+    );
+    assert_eq!(
+        Content::decode("said", "\"hi\"").unwrap(),
+        Content::Said("hi".into())
+    );
+    assert_eq!(wire(TsSaid::Said(1)), "event: said\ndata: 1\n\n");
+    assert_eq!(TsSaid::decode("said", "1").unwrap(), TsSaid::Said(1));
+    assert_eq!(Fallback::decode("said", "2").unwrap(), Fallback::Said(2));
+}
+
+/// A module of the user's named `serde`, whose types are payloads: the
+/// derive named serde's crate `serde` in the block it writes beside the
+/// enum, so `serde::Meta` was looked up in serde's crate and not found.
+mod own_serde_module {
+    pub mod serde {
+        #[derive(::serde::Serialize, ::serde::Deserialize, ts_rs::TS, Debug, PartialEq)]
+        pub struct Meta {
+            pub n: u8,
+        }
+    }
+
+    #[derive(sse_runtime::SseEvent, Debug, PartialEq)]
+    pub enum WithMeta {
+        Meta(serde::Meta),
+        Fields { meta: serde::Meta },
+    }
+}
+
+#[test]
+fn a_module_named_serde_names_payload_types() {
+    use own_serde_module::{serde::Meta, WithMeta};
+    let sent = WithMeta::Fields {
+        meta: Meta { n: 1 },
+    };
+    assert_eq!(wire(sent), "event: fields\ndata: {\"meta\":{\"n\":1}}\n\n");
+    assert_eq!(
+        WithMeta::decode("meta", r#"{"n":2}"#).unwrap(),
+        WithMeta::Meta(Meta { n: 2 })
+    );
+}
+
+/// `Self` in a payload type is the enum, as in serde's own derive; the
+/// derive copied it into hidden types, where it was not in scope.
+#[derive(SseEvent, serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+enum Tree {
+    Leaf(u8),
+    Batch(Vec<Self>),
+    Nested { child: Option<Box<Self>> },
+}
+
+#[test]
+fn self_in_a_payload_is_the_enum() {
+    let batch = Tree::Batch(vec![Tree::Leaf(1), Tree::Batch(vec![])]);
+    assert_eq!(data_of(&batch).unwrap(), serde_content(&batch));
+    assert_eq!(data_of(&batch).unwrap(), r#"[{"Leaf":1},{"Batch":[]}]"#);
+    let nested = Tree::Nested {
+        child: Some(Box::new(Tree::Leaf(2))),
+    };
+    assert_eq!(data_of(&nested).unwrap(), serde_content(&nested));
+    for value in [batch, nested] {
+        let data = data_of(&value).unwrap();
+        assert_eq!(Tree::decode(value.event_name(), &data).unwrap(), value);
+    }
+}
+
+/// `#[serde(borrow)]` on a `Cow<'static, str>`, which serde's own derive
+/// takes: the derive copied it, and serde's reading of a `'static` borrow
+/// from input of any lifetime did not compile ("use of undeclared lifetime
+/// name `'de`", on the derive). A decoded event owns its data, so the copy
+/// reads it owned; what is sent is serde's.
+#[derive(SseEvent, serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
+enum Borrowing {
+    Said {
+        #[serde(borrow, rename = "t")]
+        text: std::borrow::Cow<'static, str>,
+    },
+    #[serde(borrow)]
+    Quoted(std::borrow::Cow<'static, str>),
+}
+
+#[test]
+fn serde_borrow_is_taken_and_decoding_owns_the_data() {
+    let values = [
+        Borrowing::Said {
+            text: "a \"b\"".into(),
+        },
+        Borrowing::Quoted("q".into()),
+    ];
+    for value in values {
+        let data = data_of(&value).unwrap();
+        assert_eq!(data, serde_content(&value));
+        assert_eq!(Borrowing::decode(value.event_name(), &data).unwrap(), value);
+    }
+}

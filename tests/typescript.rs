@@ -561,6 +561,18 @@ mod refused {
         /// It.
         E(u8),
     }
+
+    /// An event type named like the client's own class: the `.d.ts`
+    /// declared `type EventStream` and `class EventStream`, which tsc
+    /// rejects (TS2300, duplicate identifier).
+    pub mod own {
+        /// Its events.
+        #[derive(sse_runtime::SseEvent)]
+        pub enum EventStream {
+            /// It.
+            E(u8),
+        }
+    }
 }
 
 #[test]
@@ -589,6 +601,11 @@ fn names_typescript_cannot_declare_are_refused_naming_the_type_and_the_fix() {
         (
             typescript::declarations::<refused::r#enum>(),
             "`enum`",
+            "rename the Rust type",
+        ),
+        (
+            typescript::declarations::<refused::own::EventStream>(),
+            "`EventStream`",
             "rename the Rust type",
         ),
     ] {
@@ -1110,4 +1127,141 @@ async fn the_event_stream_parses_and_reconnects_as_event_source_does() {
         [None, Some("1".to_owned())],
         "the Last-Event-ID of each request"
     );
+}
+
+/// Reads a stream with `EventStream`, its handlers set as a page sets
+/// `EventSource`'s; prints what each heard once the item 2 has arrived and
+/// a while has passed (for a reconnection that should not happen).
+const HANDLERS_RUN: &str = r#"import { typed, EventStream } from "./events.mjs";
+const [url] = process.argv.slice(2);
+const log = [];
+const thrown = [];
+process.on("uncaughtException", (error) => thrown.push(String(error.message)));
+const source = new EventStream(url);
+const data = (event) => (event instanceof MessageEvent ? event.data : null);
+source.onopen = (event) => log.push(["onopen", data(event)]);
+source.onerror = (event) => log.push(["onerror", data(event), source.readyState]);
+source.onmessage = (event) => {
+  log.push(["onmessage", event.data]);
+  throw new Error("the page's own mistake");
+};
+typed(source).on("item", (n, event) => {
+  log.push(["item", n, event.lastEventId]);
+  if (n === 2) {
+    setTimeout(() => {
+      source.close();
+      console.log(JSON.stringify({ log, thrown, lastEventId: source.lastEventId }));
+      process.exit(0);
+    }, 300);
+  }
+});
+setTimeout(() => {
+  console.log(JSON.stringify({ timedOut: true, log, thrown }));
+  process.exit(1);
+}, 8000);
+"#;
+
+/// `EventStream` keeps `EventSource`'s rules where they differ from what
+/// `fetch` and timers do by themselves:
+///
+/// * the `Last-Event-ID` it resumes with is sent as UTF-8 (`fetch` refused
+///   an id with a character above U+00FF, so `EventStream` reconnected
+///   without end, and sent one like `é` as a Latin-1 byte);
+/// * a `retry:` longer than a timer can wait (2^31 - 1 ms) does not make
+///   it reconnect at once (the timer fired after 1 ms);
+/// * `onopen`, `onerror` and `onmessage` are event handlers: they hear the
+///   server's events of their names (`event: error` called no `onerror`),
+///   and one that throws is reported, without ending the stream (it ended
+///   the read, and the rest of the chunk was lost).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_keeps_event_sources_rules_for_ids_retries_and_handlers() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{header, HeaderMap};
+
+    let seen: Arc<Mutex<Vec<Option<Vec<u8>>>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/raw",
+        axum::routing::get(move |headers: HeaderMap| {
+            let record = record.clone();
+            async move {
+                let last = headers
+                    .get("last-event-id")
+                    .map(|id| id.as_bytes().to_vec());
+                let body = match last {
+                    None => "retry: 20\nid: 日本\nevent: item\ndata: 1\n\nevent: error\ndata: \"boom\"\n\nevent: open\ndata: 2\n\ndata: plain\n\nevent: item\ndata: 3\n\n",
+                    Some(_) => "retry: 4294967296\nevent: item\ndata: 2\n\n",
+                };
+                record.lock().unwrap().push(last);
+                ([(header::CONTENT_TYPE, "text/event-stream")], body)
+            }
+        }),
+    );
+    let addr = support::serve(app).await;
+    let url = format!("http://{addr}/raw");
+    let Some(result) = tokio::task::spawn_blocking(move || {
+        run_client::<versions::FeedV1>("event-stream-rules", HANDLERS_RUN, &url)
+    })
+    .await
+    .unwrap() else {
+        return;
+    };
+    assert_eq!(
+        result["log"],
+        serde_json::json!([
+            ["onopen", null],
+            ["item", 1, "日本"],
+            ["onerror", "\"boom\"", 1],
+            ["onopen", "2"],
+            ["onmessage", "plain"],
+            ["item", 3, "日本"],
+            ["onerror", null, 0],
+            ["onopen", null],
+            ["item", 2, "日本"],
+            // The stream ended again: it waits, as long as a timer can.
+            ["onerror", null, 0]
+        ]),
+        "{result}"
+    );
+    assert_eq!(
+        result["thrown"],
+        serde_json::json!(["the page's own mistake"]),
+        "{result}"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, Some("日本".as_bytes().to_vec())],
+        "the Last-Event-ID of each request, as bytes: UTF-8, and no third request"
+    );
+}
+
+/// Runs `script` in Node beside the client generated for `E`, with `url`
+/// as its argument; what it printed, as JSON.
+fn run_client<E: typescript::TypeScriptEvents>(
+    case: &str,
+    script: &str,
+    url: &str,
+) -> Option<serde_json::Value> {
+    let dir = scratch(case);
+    std::fs::write(dir.join("events.mjs"), typescript::client::<E>()).unwrap();
+    std::fs::write(dir.join("run.mjs"), script).unwrap();
+    let output = match Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .arg(url)
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => {
+            missing(&format!("node cannot be run: {error}"));
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the client failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_str(stdout.trim()).unwrap())
 }

@@ -120,6 +120,15 @@ export function typed(source, options = {}) {
   };
 }
 
+// A header's value is bytes: `fetch` sends each character below 256 as one
+// byte and refuses the others, where `EventSource` sends the id as UTF-8.
+/** @param {string} text */
+function utf8(text) {
+  let bytes = "";
+  for (const byte of new TextEncoder().encode(text)) bytes += String.fromCharCode(byte);
+  return bytes;
+}
+
 // An `EventSource` over `fetch`, following the WHATWG HTML "Server-sent
 // events" section: the same parsing, events, reconnection (after `retry:`
 // milliseconds, 3 s at first) and `Last-Event-ID`; a response that is not a
@@ -132,14 +141,10 @@ export class EventStream extends EventTarget {
   /** @type {0 | 1 | 2} */
   readyState = EventStream.CONNECTING;
   lastEventId = "";
-  /** @type {((event: Event) => void) | null} */
-  onopen = null;
-  /** @type {((event: Event) => void) | null} */
-  onerror = null;
-  /** @type {((event: MessageEvent<string>) => void) | null} */
-  onmessage = null;
   /** @type {Set<(event: MessageEvent<string>) => void>} */
   [EVERY_EVENT] = new Set();
+  /** @type {Map<string, ((event: any) => void) | null>} */
+  #handlers = new Map();
   #retry = 3000;
   /** @type {AbortController | null} */
   #abort = null;
@@ -163,11 +168,45 @@ export class EventStream extends EventTarget {
     this.#abort?.abort();
   }
 
-  /** @param {Event} event */
-  #fire(event) {
-    this.dispatchEvent(event);
-    const handler = event.type === "open" ? this.onopen : event.type === "error" ? this.onerror : null;
-    handler?.call(this, event);
+  // `onopen`, `onerror` and `onmessage` are event handlers, as
+  // `EventSource`'s are: each is a listener of its type (added where it is
+  // first set), so it hears the server's events of that name too (an
+  // `event: error` calls `onerror`), and an exception of it is reported on
+  // its own, never ending the stream.
+  /** @returns {((event: Event) => void) | null} */
+  get onopen() {
+    return this.#handlers.get("open") ?? null;
+  }
+  /** @param {((event: Event) => void) | null} handler */
+  set onopen(handler) {
+    this.#handle("open", handler);
+  }
+  /** @returns {((event: Event) => void) | null} */
+  get onerror() {
+    return this.#handlers.get("error") ?? null;
+  }
+  /** @param {((event: Event) => void) | null} handler */
+  set onerror(handler) {
+    this.#handle("error", handler);
+  }
+  /** @returns {((event: MessageEvent<string>) => void) | null} */
+  get onmessage() {
+    return this.#handlers.get("message") ?? null;
+  }
+  /** @param {((event: MessageEvent<string>) => void) | null} handler */
+  set onmessage(handler) {
+    this.#handle("message", handler);
+  }
+
+  /**
+   * @param {string} type
+   * @param {((event: any) => void) | null} handler
+   */
+  #handle(type, handler) {
+    if (!this.#handlers.has(type)) {
+      this.addEventListener(type, (event) => this.#handlers.get(type)?.call(this, event));
+    }
+    this.#handlers.set(type, typeof handler === "function" ? handler : null);
   }
 
   #closed() {
@@ -179,7 +218,7 @@ export class EventStream extends EventTarget {
     const abort = (this.#abort = new AbortController());
     /** @type {Record<string, string>} */
     const headers = { accept: "text/event-stream" };
-    if (this.lastEventId !== "") headers["last-event-id"] = this.lastEventId;
+    if (this.lastEventId !== "") headers["last-event-id"] = utf8(this.lastEventId);
     let response;
     try {
       response = await fetch(this.url, {
@@ -194,12 +233,13 @@ export class EventStream extends EventTarget {
     if (this.#closed()) return;
     const type = response.headers.get("content-type") ?? "";
     if (response.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type) || response.body === null) {
+      response.body?.cancel().catch(() => {});
       this.readyState = EventStream.CLOSED;
-      this.#fire(new Event("error"));
+      this.dispatchEvent(new Event("error"));
       return;
     }
     this.readyState = EventStream.OPEN;
-    this.#fire(new Event("open"));
+    this.dispatchEvent(new Event("open"));
     try {
       await this.#read(response.body);
     } catch {
@@ -211,7 +251,7 @@ export class EventStream extends EventTarget {
   #reconnect() {
     if (this.#closed()) return;
     this.readyState = EventStream.CONNECTING;
-    this.#fire(new Event("error"));
+    this.dispatchEvent(new Event("error"));
     this.#timer = setTimeout(() => this.#connect(), this.#retry);
   }
 
@@ -262,7 +302,9 @@ export class EventStream extends EventTarget {
     if (field === "event") event.type = value;
     else if (field === "data") event.data += value + "\n";
     else if (field === "id" && !value.includes("\0")) event.id = value;
-    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Number(value);
+    // A timer's delay is at most 2^31 - 1 ms (about 24.8 days): a longer
+    // one would fire at once (the browser's `EventSource` waits).
+    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Math.min(Number(value), 2147483647);
   }
 
   /** @param {{ type: string, data: string, id: string }} event */
@@ -278,7 +320,6 @@ export class EventStream extends EventTarget {
       origin: new URL(this.url).origin,
     });
     this.dispatchEvent(message);
-    if (message.type === "message") this.onmessage?.call(this, message);
     for (const every of this[EVERY_EVENT]) {
       try {
         every(message);

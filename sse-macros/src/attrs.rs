@@ -54,6 +54,26 @@ pub(crate) fn named<'a>(
     attrs.iter().filter(move |attr| attr.path().is_ident(name))
 }
 
+/// Each `#[name(..)]` attribute in `attrs` as it is written, less its items
+/// with key `key` (an attribute that is not a list of items is kept as it
+/// is, for its macro to report).
+pub(crate) fn named_without(attrs: &[Attribute], name: &str, key: &str) -> Vec<TokenStream> {
+    named(attrs, name)
+        .filter_map(|attr| match attr.parse_args_with(parse_items) {
+            Ok(items) if items.iter().any(|item| item.key == key) => {
+                let kept: Vec<TokenStream> = items
+                    .iter()
+                    .filter(|item| item.key != key)
+                    .map(Item::tokens)
+                    .collect();
+                let path = attr.path();
+                (!kept.is_empty()).then(|| quote!(#[#path(#(#kept),*)]))
+            }
+            _ => Some(quote!(#attr)),
+        })
+        .collect()
+}
+
 /// For ts-rs, which reads `key = ".."` but not serde's
 /// `key(serialize = "..", deserialize = "..")`: `item` with the value
 /// serde writes with, if it has one.

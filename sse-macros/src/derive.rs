@@ -21,6 +21,12 @@ use crate::errors::{closest, Errors};
 const TYPE_KEYS: &[&str] = &["crate", "rename"];
 const VARIANT_KEYS: &[&str] = &["rename"];
 
+/// Keys of an enum's `#[serde(..)]` that shape the whole enum as one JSON
+/// value (a tag inside it or beside it, none, another type's JSON): an
+/// event's data could not be what serde writes for it, so they are
+/// refused rather than left out in silence.
+const ONE_VALUE_KEYS: &[&str] = &["tag", "content", "untagged", "into", "from", "try_from"];
+
 /// The parsed input: the type, its events, and where the runtime is.
 pub(crate) struct EventType<'a> {
     pub(crate) input: &'a DeriveInput,
@@ -40,6 +46,9 @@ pub(crate) struct Variant<'a> {
     pub(crate) variant: &'a syn::Variant,
     pub(crate) name: Name,
     pub(crate) docs: Vec<String>,
+    /// The type of each field, as the hidden types name it: `Self` in it is
+    /// the enum (in a hidden type, `Self` would be that type).
+    pub(crate) types: Vec<syn::Type>,
 }
 
 impl Variant<'_> {
@@ -123,6 +132,22 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<EventType<'a
                     "`rename` goes on each variant of an enum: `#[sse(rename = \"..\")]`",
                 );
             }
+            // One error, on the first (`tag` and `content` are one
+            // choice).
+            if let Some(item) = crate::attrs::items(&input.attrs, "serde")
+                .into_iter()
+                .find(|item| ONE_VALUE_KEYS.iter().any(|key| item.key == key))
+            {
+                errors.spanned(
+                    &item.key,
+                    format!(
+                        "`#[serde({})]` describes the enum as one JSON value, which an event is not: \
+                         its name is the `event:` field and its data the variant's content; \
+                         derive `SseEvent` on an enum without it",
+                        item.key
+                    ),
+                );
+            }
             if data.variants.is_empty() {
                 errors.spanned(
                     &input.ident,
@@ -135,10 +160,18 @@ fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<EventType<'a
                 .map(|variant| {
                     let options = sse_options(&variant.attrs, VARIANT_KEYS, errors);
                     fields_have_no_sse_options(&variant.fields, errors);
+                    if matches!(variant.fields, syn::Fields::Unit) {
+                        unit_has_no_serde_data_keys(variant, errors);
+                    }
                     Variant {
                         name: name_of(&variant.ident, options.rename),
                         variant,
                         docs: docs_of(&variant.attrs),
+                        types: variant
+                            .fields
+                            .iter()
+                            .map(|field| without_self(&field.ty, &input.ident))
+                            .collect(),
                     }
                 })
                 .collect();
@@ -223,6 +256,39 @@ fn sse_options(attrs: &[syn::Attribute], valid: &[&str], errors: &mut Errors) ->
     options
 }
 
+/// Keys of a variant's `#[serde(..)]` that decide its data. A unit
+/// variant's event has none (empty data, not serde's), so there they are
+/// errors, not left out in silence.
+const UNIT_DATA_KEYS: &[&str] = &[
+    "skip",
+    "skip_serializing",
+    "skip_deserializing",
+    "serialize_with",
+    "deserialize_with",
+    "with",
+];
+
+fn unit_has_no_serde_data_keys(variant: &syn::Variant, errors: &mut Errors) {
+    for item in crate::attrs::items(&variant.attrs, "serde") {
+        if item.key == "other" {
+            errors.spanned(
+                &item.key,
+                "`other` does nothing on an event: an unknown event name decodes to a \
+                 `DecodeError` (its `is_unknown_name()` says so), not to a variant; drop `other`",
+            );
+        } else if UNIT_DATA_KEYS.iter().any(|key| item.key == key) {
+            errors.spanned(
+                &item.key,
+                format!(
+                    "`{}` does nothing on a unit variant: its event is sent with empty data and read \
+                     back by its name; give the variant a field for serde to write, or drop `{}`",
+                    item.key, item.key
+                ),
+            );
+        }
+    }
+}
+
 /// `#[sse(..)]` on a field does nothing: each key there is an error.
 fn fields_have_no_sse_options(fields: &syn::Fields, errors: &mut Errors) {
     for attr in fields
@@ -290,6 +356,59 @@ fn snake_case(ident: &str) -> String {
         snake.push(ch.to_ascii_lowercase());
     }
     snake
+}
+
+/// The path of one of the runtime's traits, for an `impl .. for Type`: its
+/// tokens carry the type's own span, so that rustc does not take the impl
+/// for one a derive wrote for a type parameter (it would say a "type
+/// parameter would need to implement" the trait, and suggest "manually
+/// implementing" it: the derive's bounds are on payload types, and the
+/// traits are not for users to implement).
+pub(crate) fn trait_path(runtime: &TokenStream, name: &str, ident: &Ident) -> TokenStream {
+    let name = Ident::new(name, ident.span());
+    respan(quote!(#runtime::__private::#name), ident.span())
+}
+
+/// `tokens`, inside groups too, with `span` (its place and its hygiene).
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = inner.into();
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
+/// `ty` with each `Self` in it (`Vec<Self>`, `Option<Box<Self>>`) written
+/// as the type's own name, spanned where `Self` was.
+fn without_self(ty: &syn::Type, ident: &Ident) -> syn::Type {
+    struct Replace<'a>(&'a Ident);
+    impl syn::visit_mut::VisitMut for Replace<'_> {
+        fn visit_path_mut(&mut self, path: &mut syn::Path) {
+            if let Some(first) = path.segments.first_mut() {
+                if first.ident == "Self" {
+                    let mut ident = self.0.clone();
+                    ident.set_span(first.ident.span());
+                    first.ident = ident;
+                }
+            }
+            syn::visit_mut::visit_path_mut(self, path);
+        }
+        // A type inside an item of its own (`[u8; { struct S; 1 }]`) has
+        // a `Self` of its own.
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Replace(ident), &mut ty);
+    ty
 }
 
 fn docs_of(attrs: &[syn::Attribute]) -> Vec<String> {

@@ -23,17 +23,19 @@ use syn::ext::IdentExt;
 use syn::{Fields, Type};
 
 use crate::attrs::{self, Item};
-use crate::derive::{EventType, Kind, Variant};
+use crate::derive::{respan, trait_path, EventType, Kind, Variant};
 
 /// Keys of the enum's own `#[serde(..)]` that apply to its variants'
-/// content. The others describe the enum as one value (`tag`, `untagged`,
-/// `rename_all` of its variant names, `from`, ..), which an event is not:
+/// content. The others name its variants (`rename_all`), which an event's
+/// name does not follow, or describe the enum as one value (`tag`,
+/// `untagged`, `into`, ..: refused by `derive.rs`), which an event is not:
 /// its name is its `event:` field.
 const ENUM_KEYS: &[&str] = &["rename_all_fields", "deny_unknown_fields", "expecting"];
 
 /// Keys of a variant's `#[serde(..)]` left out of the copy: the copy names
 /// each variant after its event, and reads it only by that name.
-const VARIANT_KEYS_LEFT_OUT: &[&str] = &["rename", "alias", "untagged", "other", "bound"];
+/// (`borrow`: see `mirror_variant`.)
+const VARIANT_KEYS_LEFT_OUT: &[&str] = &["rename", "alias", "untagged", "other", "bound", "borrow"];
 
 pub(crate) fn expand(model: &EventType) -> TokenStream {
     match &model.kind {
@@ -46,8 +48,11 @@ fn expand_struct(model: &EventType, name: &str) -> TokenStream {
     let ident = &model.input.ident;
     let runtime = &model.runtime;
     let private = quote!(#runtime::__private);
+    let sse_event = trait_path(runtime, "SseEvent", ident);
+    let decode_event = trait_path(runtime, "DecodeEvent", ident);
     quote! {
-        impl #private::SseEvent for #ident {
+        impl #sse_event for #ident {
+            type Events = Self;
             const EVENT_NAMES: &'static [&'static str] = &[#name];
             fn event_name(&self) -> &'static str { #name }
             fn encode(&self, builder: #private::EventBuilder<'_>)
@@ -55,7 +60,7 @@ fn expand_struct(model: &EventType, name: &str) -> TokenStream {
                 builder.event(#name).json(self)
             }
         }
-        impl #private::DecodeEvent for #ident
+        impl #decode_event for #ident
         where
             for<'__sse> #ident: #private::serde::de::DeserializeOwned,
         {
@@ -76,7 +81,10 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
     let ident = &model.input.ident;
     let runtime = &model.runtime;
     let private = quote!(#runtime::__private);
-    let mirror = format_ident!("__Sse{}", ident.unraw());
+    // Hidden names, each of a prefix no other one has, so that no type or
+    // variant name makes two of them one (`__SseSerde` + the type, the
+    // `__SseTs` + variant of `derive_ts.rs`, `__SseContent`).
+    let mirror = format_ident!("__SseSerde{}", ident.unraw());
     let names: Vec<&str> = variants.iter().map(|v| v.name.value.as_str()).collect();
 
     let mut name_arms = Vec::new();
@@ -107,7 +115,9 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
     let remote = ident.to_string();
     let encoding = Encoding::of(variants, &private);
     let decoding = Decoding::of(variants, &private);
-    let deserialize_derive = decoding.decodable.then(|| quote!(serde::Deserialize,));
+    let deserialize_derive = decoding
+        .decodable
+        .then(|| quote!(#private::serde::Deserialize,));
     // Every bound of serde's impls is ours, and none is checked here (see
     // `Encoding` and `Decoding`).
     let bound = {
@@ -124,10 +134,12 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
     let enum_serde = attrs::attribute("serde", &enum_items);
     let mirror_variants = variants.iter().map(mirror_variant);
 
+    let sse_event = trait_path(runtime, "SseEvent", ident);
+    let decode_event = trait_path(runtime, "DecodeEvent", ident);
     let decode = decoding.decodable.then(|| {
         let bounds = &decoding.bounds.rust;
         quote! {
-            impl #private::DecodeEvent for #ident
+            impl #decode_event for #ident
             where
                 #(#bounds,)*
             {
@@ -142,11 +154,21 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
         }
     });
 
-    quote! {
-        // Named in this block so that rustc says `serde::Serialize` when
-        // it names the derive.
-        use #private::serde;
+    // serde's derive writes `serialize` and `deserialize` on the copy as
+    // inherent functions. Where it reports an error in the user's
+    // attributes it writes neither, and these stand-ins (a path picks an
+    // inherent function over a trait's, so they are used only then) keep
+    // its error the only one.
+    let fallback_deserialize = decoding.decodable.then(|| {
+        quote! {
+            fn deserialize<'de, __D: #private::serde::Deserializer<'de>>(_: __D)
+                -> ::core::result::Result<#ident, __D::Error> {
+                ::core::unreachable!()
+            }
+        }
+    });
 
+    quote! {
         // Each payload field serde writes is `Serialize`: checked here, on
         // the field, once.
         const _: () = {
@@ -154,7 +176,9 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
         };
 
         /// The enum as serde writes and reads its events: see `variant.rs`.
-        #[derive(serde::Serialize, #deserialize_derive)]
+        // The derives by path: a `use` of serde here would stand for the
+        // user's own `serde` (a module) in the payload types' paths.
+        #[derive(#private::serde::Serialize, #deserialize_derive)]
         #[serde(crate = #serde, remote = #remote)]
         #bound
         #enum_serde
@@ -163,7 +187,18 @@ fn expand_enum(model: &EventType, variants: &[Variant]) -> TokenStream {
             #(#mirror_variants,)*
         }
 
-        impl #private::SseEvent for #ident {
+        #[allow(dead_code)]
+        trait __SseFallback {
+            fn serialize<__S: #private::serde::Serializer>(_: &#ident, _: __S)
+                -> ::core::result::Result<__S::Ok, __S::Error> {
+                ::core::unreachable!()
+            }
+            #fallback_deserialize
+        }
+        impl __SseFallback for #mirror {}
+
+        impl #sse_event for #ident {
+            type Events = Self;
             const EVENT_NAMES: &'static [&'static str] = &[#(#names),*];
             fn event_name(&self) -> &'static str {
                 match self { #(#name_arms,)* }
@@ -199,9 +234,11 @@ fn mirror_variant(variant: &Variant) -> TokenStream {
         .filter(|item| !VARIANT_KEYS_LEFT_OUT.iter().any(|key| item.key == key))
         .collect();
     let serde = attrs::attribute("serde", &items);
-    let fields = fields.iter().map(|field| {
-        let serde = attrs::named(&field.attrs, "serde");
-        let ty = &field.ty;
+    let fields = fields.iter().zip(&variant.types).map(|(field, ty)| {
+        // Less `borrow`: a decoded event owns its data (it outlives the
+        // text it was read from), and serde's borrowing of a `'static`
+        // field from input of any lifetime does not compile.
+        let serde = attrs::named_without(&field.attrs, "serde", "borrow");
         match &field.ident {
             Some(name) => quote!(#(#serde)* #name: #ty),
             None => quote!(#(#serde)* #ty),
@@ -233,10 +270,12 @@ impl Bounds {
     /// `ty: bound`, and `ty: serde_bound` for serde (whose impls name their
     /// lifetime `'de`).
     fn push(&mut self, ty: &Type, bound: TokenStream, serde_bound: Option<TokenStream>) {
-        // Spanned at the field's type: an unmet bound names it there.
+        // Spanned at the field's type, the bound's path too: an unmet
+        // bound names it there.
         let span = syn::spanned::Spanned::span(ty);
+        let rust_bound = respan(bound.clone(), span);
         self.rust
-            .push(quote_spanned!(span=> for<'__sse> #ty: #bound));
+            .push(quote_spanned!(span=> for<'__sse> #ty: #rust_bound));
         let serde_bound = serde_bound.unwrap_or(bound);
         self.serde
             .push(quote!(for<'__sse> #ty: #serde_bound).to_string());
@@ -267,7 +306,7 @@ impl Encoding {
             {
                 continue;
             }
-            for field in &variant.variant.fields {
+            for (field, ty) in variant.variant.fields.iter().zip(&variant.types) {
                 let items = attrs::items(&field.attrs, "serde");
                 if ["skip", "skip_serializing", "serialize_with", "with"]
                     .iter()
@@ -275,7 +314,6 @@ impl Encoding {
                 {
                     continue;
                 }
-                let ty = &field.ty;
                 encoding
                     .bounds
                     .push(ty, quote!(#private::serde::Serialize), None);
@@ -313,7 +351,7 @@ impl Decoding {
             {
                 continue;
             }
-            for field in &variant.variant.fields {
+            for (field, ty) in variant.variant.fields.iter().zip(&variant.types) {
                 let items = attrs::items(&field.attrs, "serde");
                 let skipped =
                     attrs::has(&items, "skip") || attrs::has(&items, "skip_deserializing");
@@ -324,16 +362,16 @@ impl Decoding {
                 if default && !default_fn {
                     decoding
                         .bounds
-                        .push(&field.ty, quote!(::core::default::Default), None);
+                        .push(ty, quote!(::core::default::Default), None);
                 }
                 if skipped || attrs::has(&items, "deserialize_with") || attrs::has(&items, "with") {
                     continue;
                 }
-                if holds_reference(&field.ty) {
+                if holds_reference(ty) {
                     decoding.decodable = false;
                 }
                 decoding.bounds.push(
-                    &field.ty,
+                    ty,
                     quote!(#private::serde::de::DeserializeOwned),
                     Some(quote!(#private::serde::Deserialize<'de>)),
                 );
@@ -365,6 +403,7 @@ pub(crate) fn fallback(model: &EventType) -> TokenStream {
     let private = quote!(#runtime::__private);
     quote! {
         impl #private::SseEvent for #ident {
+            type Events = Self;
             const EVENT_NAMES: &'static [&'static str] = &[];
             fn event_name(&self) -> &'static str { "" }
             fn encode(&self, builder: #private::EventBuilder<'_>)

@@ -23,7 +23,7 @@ use syn::ext::IdentExt;
 use syn::{Fields, Type};
 
 use crate::attrs::{self, Item};
-use crate::derive::{EventType, Kind, Variant};
+use crate::derive::{respan, trait_path, EventType, Kind, Variant};
 
 pub(crate) fn expand(model: &EventType) -> TokenStream {
     let ident = &model.input.ident;
@@ -77,23 +77,26 @@ pub(crate) fn expand(model: &EventType) -> TokenStream {
                 mirrors.push(mirror.item);
                 let instance = mirror.instance;
                 describe.push(quote! {
-                    let data = out.content::<#instance>();
+                    let data = (&#private::TsContent::<#instance>::new()).describe(out);
                     out.event(#event, &[#(#docs),*], data);
                 });
             }
             (type_name, mirrors, bounds, describe)
         }
     };
+    let typescript_events = trait_path(runtime, "TypeScriptEvents", ident);
     quote! {
         #private::typescript! {
             #(#mirrors)*
 
-            impl #private::TypeScriptEvents for #ident
+            impl #typescript_events for #ident
             where
                 #(#bounds,)*
             {
                 const NAME: &'static str = #name;
                 fn describe(out: &mut #private::TsEvents) {
+                    #[allow(unused_imports)]
+                    use #private::{DescribedContent as _, UndescribedContent as _};
                     #(#describe)*
                 }
             }
@@ -163,7 +166,13 @@ impl Mirror {
         let mut arguments = Vec::new();
         let mut bounds = Vec::new();
         let mut fields = Vec::new();
-        for (i, field) in variant.variant.fields.iter().enumerate() {
+        for (i, (field, field_ty)) in variant
+            .variant
+            .fields
+            .iter()
+            .zip(&variant.types)
+            .enumerate()
+        {
             let serde = attrs::items(&field.attrs, "serde");
             let ts = attrs::items(&field.attrs, "ts");
             let never_written =
@@ -200,12 +209,13 @@ impl Mirror {
                 let optional = ts
                     .iter()
                     .any(|item| item.key == "optional" && item.value.is_empty());
-                let (field_ty, ty) = match option_inner(&field.ty) {
+                let (field_ty, ty) = match option_inner(field_ty) {
                     Some(inner) if optional => (inner, quote!(::core::option::Option<#generic>)),
-                    _ => (&field.ty, quote!(#generic)),
+                    _ => (field_ty, quote!(#generic)),
                 };
                 let span = syn::spanned::Spanned::span(field_ty);
-                bounds.push(quote_spanned!(span=> for<'__sse> #field_ty: #private::ts_rs::TS));
+                let ts = respan(quote!(#private::ts_rs::TS), span);
+                bounds.push(quote_spanned!(span=> for<'__sse> #field_ty: #ts));
                 arguments.push(quote!(#field_ty));
                 generics.push(generic);
                 ty
@@ -214,7 +224,13 @@ impl Mirror {
             };
             let docs = attrs::named(&field.attrs, "doc");
             let user_ts = attrs::named(&field.attrs, "ts");
-            let for_ts_rs = attrs::attribute("serde", &for_ts_rs(&serde));
+            let mut read = for_ts_rs(&serde);
+            if field.ident.is_none() {
+                // serde refuses `flatten` on a tuple field, with an error
+                // of its own on the user's attribute: ts-rs would add one.
+                read.retain(|item| item.key != "flatten");
+            }
+            let for_ts_rs = attrs::attribute("serde", &read);
             let attributes = quote!(#(#docs)* #for_ts_rs #(#user_ts)* #(#extra)*);
             fields.push(match &field.ident {
                 Some(name) => quote!(#attributes #name: #ty),
@@ -233,10 +249,8 @@ impl Mirror {
             })
             .flatten()
             .and_then(|item| attrs::serialize_value(&item));
-        let container = attrs::attribute(
-            "serde",
-            rename_all.as_ref().map_or(&[][..], std::slice::from_ref),
-        );
+        let rename_all: Vec<Item> = rename_all.into_iter().collect();
+        let container = attrs::attribute("serde", &rename_all);
         let body = match &variant.variant.fields {
             Fields::Named(_) => quote!({ #(#fields),* }),
             _ => quote!((#(#fields),*);),

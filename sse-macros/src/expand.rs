@@ -22,7 +22,7 @@ use syn::{ReturnType, Type};
 
 use crate::args::KeepAlive;
 use crate::model::Handler;
-use crate::rewrite::{emitter_ident, events_ident};
+use crate::rewrite::emitter_ident;
 
 pub(crate) fn expand(handler: Handler) -> TokenStream {
     let runtime = handler.args.runtime_path();
@@ -108,24 +108,19 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
     }
 }
 
-/// For `events = T`: the encoder of `T` values that the typed yields use,
-/// taken from `T`'s `SseEvent` impl in a path spanned at `T`. A `T` that
-/// is not a `#[derive(SseEvent)]` type is one error, on `T`, whether or
-/// not anything is yielded; the yields themselves do not need the impl
-/// (see `YieldOf`), so they add none.
+/// For `events = T`: `T` is an event type. One that is not is one error, on
+/// `T`, whether or not anything is yielded; each typed yield names `T` the
+/// same way (see `rewrite.rs`), which rustc reports as the same error.
 fn events_check(events: &Type, runtime: &TokenStream) -> TokenStream {
-    let typed = events_ident();
     let span = events.span();
     quote_spanned! {span=>
-        let #typed = #runtime::__private::TypedEvents::<#events>::new(
-            <#events as #runtime::__private::SseEvent>::encode,
-        );
+        let _ = <#events as #runtime::__private::SseEvent>::encode;
     }
 }
 
 /// `tokens`, inside groups too, located at `span`; each keeps its own name
 /// resolution, which a `$crate` needs.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tree| {

@@ -32,10 +32,22 @@ pub(crate) fn emitter_ident() -> Ident {
     Ident::new("__sse_emitter", Span::mixed_site())
 }
 
-/// The hidden variable of a typed handler (`events = T`) that encodes its
-/// `T` values: `TypedEvents<T>`, made where the handler names `T`.
-pub(crate) fn events_ident() -> Ident {
-    Ident::new("__sse_events", Span::mixed_site())
+/// `tokens`, inside groups too, with `span`: its place and its hygiene.
+fn with_span(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), with_span(group.stream(), span));
+                inner.set_span(span);
+                tree = inner.into();
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 /// Rewrites the yields in `body`, reporting those it cannot rewrite.
@@ -89,11 +101,34 @@ impl YieldRewriter<'_> {
         // naming the type (and not a second one from `send`).
         let bound = match &self.events {
             Some((events, runtime)) => {
-                let typed = events_ident();
+                // `T` as `<T as SseEvent>::Events`, and `T`'s encoder taken
+                // here: where `T` is not an event type, each of these is
+                // the same error on `T` as the handler's own check, which
+                // rustc reports once, and the value is not checked against
+                // a type that is not one.
+                let private = quote!(#runtime::__private);
+                // `T`'s encoder, its tokens but `T`'s own at `T` (its
+                // first token): yielding a value of a `T` that is not an
+                // event type is the same error there, reported once. (The
+                // runtime's path keeps its hygiene, which a `$crate`
+                // needs; the path's first and last tokens give its span.)
+                let at = syn::spanned::Spanned::span(events);
+                let runtime_at = crate::expand::respan(private.clone(), at);
+                let (open, as_, close, last) = (
+                    with_span(quote!(<<), at),
+                    with_span(quote!(as), at),
+                    with_span(quote!(::SseEvent>::Events as), at),
+                    with_span(quote!(::SseEvent > ::encode), at),
+                );
+                let encode = quote!(#open #events #as_ #runtime_at #close #runtime_at #last);
+                let events = quote!(<#events as #private::SseEvent>::Events);
                 quote_spanned! {value_span=>
                     {
                         let #item = #value;
-                        <_ as #runtime::__private::YieldOf<#events>>::into_event_of(#item, #typed)
+                        <_ as #private::YieldOf<#events>>::into_event_of(
+                            #item,
+                            #private::TypedEvents::new(#encode),
+                        )
                     }
                 }
             }

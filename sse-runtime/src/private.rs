@@ -42,7 +42,9 @@ pub use crate::response::{BodyOutcome, SseConfig, SseResponse};
 #[cfg(feature = "typescript")]
 pub use crate::typescript::ts_rs;
 #[cfg(feature = "typescript")]
-pub use crate::typescript::{TsData, TsEvents, TypeScriptEvents};
+pub use crate::typescript::{
+    DescribedContent, TsContent, TsData, TsEvents, TypeScriptEvents, UndescribedContent,
+};
 pub use sse_macros::{comment_impl, event_impl, sse_handlers_impl};
 
 pub use axum::extract::{FromRequest, FromRequestParts};

@@ -52,8 +52,9 @@ use crate::event::{Comment, Event, EventBuilder, EventIdValue, IdRepr, IntoEvent
 /// variant's fields as an object, a tuple variant's fields as an array. A
 /// unit variant sends empty data. A NaN or infinite float is refused
 /// ([`EventError::Json`]), not sent as `null`. Two variants with one name, a
-/// name with a line break, and `#[sse(..)]` keys that do nothing where they
-/// are written are compile errors.
+/// name with a line break, `#[sse(..)]` keys that do nothing where they
+/// are written, and serde's keys that make the enum one JSON value (`tag`,
+/// `content`, `untagged`, `from`, `try_from`, `into`) are compile errors.
 ///
 /// ```
 /// # use sse_runtime::SseEvent;
@@ -81,6 +82,14 @@ use crate::event::{Comment, Event, EventBuilder, EventIdValue, IdRepr, IntoEvent
     note = "derive it: `#[derive(sse_runtime::SseEvent)]` on an enum (one variant per event) or a struct (one event)"
 )]
 pub trait SseEvent: Sized {
+    /// `Self`, for `#[sse_handler(events = T)]`: the handler checks what it
+    /// yields against `<T as SseEvent>::Events`, so that a `T` that is not
+    /// an event type is one error, on `T` (the check of each `yield` is
+    /// then left out, instead of being one more error per `yield`, saying
+    /// to yield a `T`). The derive writes it. Not public API.
+    #[doc(hidden)]
+    type Events;
+
     /// Every event name this type sends, in the order the variants are
     /// declared.
     const EVENT_NAMES: &'static [&'static str];

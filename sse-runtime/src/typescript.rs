@@ -59,8 +59,9 @@
 //! naming the type and the fix: two payload types with one TypeScript
 //! name, a payload type named like one the file declares for the event
 //! type (`ChatEventName`, `EventStream`, ...), like a global type ts-rs
-//! writes (`Array`, `Record`) or `globalThis`, and a TypeScript reserved
-//! word (`enum`, `string`, ...) as a type's name. Payload types named like
+//! writes (`Array`, `Record`) or `globalThis`, a TypeScript reserved
+//! word (`enum`, `string`, ...) as a type's name, and an event type named
+//! `EventStream`, like the client's class. Payload types named like
 //! other globals (`Event`, `MessageEvent`, `EventSource`, `Error`, `Extract`,
 //! `Partial`, ...) are fine: the file names the globals it uses as
 //! `globalThis.MessageEvent` and so on. Doc comments (the variants' and
@@ -233,6 +234,49 @@ impl TsEvents {
     }
 }
 
+/// A variant's content for [`TsEvents::content`], picked by method
+/// resolution (the "autoref" idiom, as `variant::Content` is): described by
+/// ts-rs when its hidden copy is `ts_rs::TS`. It always is in a crate that
+/// compiles; it is not only where ts-rs reported an error in the user's
+/// `#[ts(..)]` attributes and wrote no impl, and the pick keeps that error
+/// the only one (no second one, naming the hidden copy, here). Not public
+/// API.
+#[doc(hidden)]
+pub struct TsContent<T: ?Sized>(std::marker::PhantomData<T>);
+
+impl<T: ?Sized> TsContent<T> {
+    /// The content of the hidden copy `T`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        TsContent(std::marker::PhantomData)
+    }
+}
+
+/// See [`TsContent`]. Not public API.
+#[doc(hidden)]
+pub trait DescribedContent {
+    /// The content's type expression.
+    fn describe(&self, out: &mut TsEvents) -> TsData;
+}
+
+impl<T: ts_rs::TS + 'static + ?Sized> DescribedContent for TsContent<T> {
+    fn describe(&self, out: &mut TsEvents) -> TsData {
+        out.content::<T>()
+    }
+}
+
+/// See [`TsContent`]: never called in a crate that compiles. Not public
+/// API.
+#[doc(hidden)]
+pub trait UndescribedContent {
+    /// `unknown`.
+    fn describe(&self, out: &mut TsEvents) -> TsData {
+        out.unknown()
+    }
+}
+
+impl<T: ?Sized> UndescribedContent for &TsContent<T> {}
+
 /// The hub's notices: a typed hub's stream may carry them besides the
 /// type's own events. Name, data type, what it says.
 const NOTICES: [(&str, &str, &str); 2] = [
@@ -328,9 +372,12 @@ fn own_names(name: &str) -> [String; 6] {
         format!("{name}Data"),
         format!("{name}Notice"),
         format!("Typed{name}Source"),
-        "EventStream".to_owned(),
+        CLIENT_CLASS.to_owned(),
     ]
 }
+
+/// The class the file declares, an `EventSource` over `fetch`.
+const CLIENT_CLASS: &str = "EventStream";
 
 /// Whether `name` is an identifier TypeScript reads as one name.
 fn is_identifier(name: &str) -> bool {
@@ -372,6 +419,15 @@ fn describe<E: TypeScriptEvents>() -> Result<TsEvents, TypeScriptError> {
         "rename the Rust type",
     )?;
     let own = own_names(name);
+    // The one name the file declares whatever the type is called.
+    if name == CLIENT_CLASS {
+        return Err(TypeScriptError {
+            message: format!(
+                "the event type is named `{name}` in TypeScript, as the file names the \
+                 client's own class; rename the Rust type"
+            ),
+        });
+    }
     for (declared, _) in &events.declarations {
         let what = format!("a payload type of `{name}`");
         let fix = "give it another name with `#[ts(rename = \"..\")]`";
@@ -759,6 +815,15 @@ export function typed(source, options = {{}}) {{
   }};
 }}
 
+// A header's value is bytes: `fetch` sends each character below 256 as one
+// byte and refuses the others, where `EventSource` sends the id as UTF-8.
+/** @param {{string}} text */
+function utf8(text) {{
+  let bytes = "";
+  for (const byte of new TextEncoder().encode(text)) bytes += String.fromCharCode(byte);
+  return bytes;
+}}
+
 // An `EventSource` over `fetch`, following the WHATWG HTML "Server-sent
 // events" section: the same parsing, events, reconnection (after `retry:`
 // milliseconds, 3 s at first) and `Last-Event-ID`; a response that is not a
@@ -771,14 +836,10 @@ export class EventStream extends EventTarget {{
   /** @type {{0 | 1 | 2}} */
   readyState = EventStream.CONNECTING;
   lastEventId = "";
-  /** @type {{((event: Event) => void) | null}} */
-  onopen = null;
-  /** @type {{((event: Event) => void) | null}} */
-  onerror = null;
-  /** @type {{((event: MessageEvent<string>) => void) | null}} */
-  onmessage = null;
   /** @type {{Set<(event: MessageEvent<string>) => void>}} */
   [EVERY_EVENT] = new Set();
+  /** @type {{Map<string, ((event: any) => void) | null>}} */
+  #handlers = new Map();
   #retry = 3000;
   /** @type {{AbortController | null}} */
   #abort = null;
@@ -802,11 +863,45 @@ export class EventStream extends EventTarget {{
     this.#abort?.abort();
   }}
 
-  /** @param {{Event}} event */
-  #fire(event) {{
-    this.dispatchEvent(event);
-    const handler = event.type === "open" ? this.onopen : event.type === "error" ? this.onerror : null;
-    handler?.call(this, event);
+  // `onopen`, `onerror` and `onmessage` are event handlers, as
+  // `EventSource`'s are: each is a listener of its type (added where it is
+  // first set), so it hears the server's events of that name too (an
+  // `event: error` calls `onerror`), and an exception of it is reported on
+  // its own, never ending the stream.
+  /** @returns {{((event: Event) => void) | null}} */
+  get onopen() {{
+    return this.#handlers.get("open") ?? null;
+  }}
+  /** @param {{((event: Event) => void) | null}} handler */
+  set onopen(handler) {{
+    this.#handle("open", handler);
+  }}
+  /** @returns {{((event: Event) => void) | null}} */
+  get onerror() {{
+    return this.#handlers.get("error") ?? null;
+  }}
+  /** @param {{((event: Event) => void) | null}} handler */
+  set onerror(handler) {{
+    this.#handle("error", handler);
+  }}
+  /** @returns {{((event: MessageEvent<string>) => void) | null}} */
+  get onmessage() {{
+    return this.#handlers.get("message") ?? null;
+  }}
+  /** @param {{((event: MessageEvent<string>) => void) | null}} handler */
+  set onmessage(handler) {{
+    this.#handle("message", handler);
+  }}
+
+  /**
+   * @param {{string}} type
+   * @param {{((event: any) => void) | null}} handler
+   */
+  #handle(type, handler) {{
+    if (!this.#handlers.has(type)) {{
+      this.addEventListener(type, (event) => this.#handlers.get(type)?.call(this, event));
+    }}
+    this.#handlers.set(type, typeof handler === "function" ? handler : null);
   }}
 
   #closed() {{
@@ -818,7 +913,7 @@ export class EventStream extends EventTarget {{
     const abort = (this.#abort = new AbortController());
     /** @type {{Record<string, string>}} */
     const headers = {{ accept: "text/event-stream" }};
-    if (this.lastEventId !== "") headers["last-event-id"] = this.lastEventId;
+    if (this.lastEventId !== "") headers["last-event-id"] = utf8(this.lastEventId);
     let response;
     try {{
       response = await fetch(this.url, {{
@@ -833,12 +928,13 @@ export class EventStream extends EventTarget {{
     if (this.#closed()) return;
     const type = response.headers.get("content-type") ?? "";
     if (response.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type) || response.body === null) {{
+      response.body?.cancel().catch(() => {{}});
       this.readyState = EventStream.CLOSED;
-      this.#fire(new Event("error"));
+      this.dispatchEvent(new Event("error"));
       return;
     }}
     this.readyState = EventStream.OPEN;
-    this.#fire(new Event("open"));
+    this.dispatchEvent(new Event("open"));
     try {{
       await this.#read(response.body);
     }} catch {{
@@ -850,7 +946,7 @@ export class EventStream extends EventTarget {{
   #reconnect() {{
     if (this.#closed()) return;
     this.readyState = EventStream.CONNECTING;
-    this.#fire(new Event("error"));
+    this.dispatchEvent(new Event("error"));
     this.#timer = setTimeout(() => this.#connect(), this.#retry);
   }}
 
@@ -901,7 +997,9 @@ export class EventStream extends EventTarget {{
     if (field === "event") event.type = value;
     else if (field === "data") event.data += value + "\n";
     else if (field === "id" && !value.includes("\0")) event.id = value;
-    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Number(value);
+    // A timer's delay is at most 2^31 - 1 ms (about 24.8 days): a longer
+    // one would fire at once (the browser's `EventSource` waits).
+    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Math.min(Number(value), 2147483647);
   }}
 
   /** @param {{{{ type: string, data: string, id: string }}}} event */
@@ -917,7 +1015,6 @@ export class EventStream extends EventTarget {{
       origin: new URL(this.url).origin,
     }});
     this.dispatchEvent(message);
-    if (message.type === "message") this.onmessage?.call(this, message);
     for (const every of this[EVERY_EVENT]) {{
       try {{
         every(message);

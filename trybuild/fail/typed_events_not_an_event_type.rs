@@ -22,10 +22,23 @@ async fn plain() {
 #[sse_handler(events = TypedHub<Chat>)]
 async fn hub() {}
 
+// Events of another type are yielded, twice: still one error, on the
+// type, and none at the yields (which said to yield a `Vec<Chat>`).
+#[sse_handler(events = Vec<Chat>)]
+async fn vec(axum::extract::State(hub): axum::extract::State<TypedHub<Chat>>) {
+    yield_!(Chat::Said(String::new()));
+    let mut subscription = hub.subscribe(&["room"], None);
+    while let Some(delivery) = subscription.next().await {
+        yield_!(delivery);
+    }
+}
+
 fn main() {
     let _: axum::Router = axum::Router::new()
         .route("/s", axum::routing::get(strings))
         .route("/p", axum::routing::get(plain))
-        .route("/h", axum::routing::get(hub));
+        .route("/h", axum::routing::get(hub))
+        .route("/v", axum::routing::get(vec))
+        .with_state(TypedHub::<Chat>::new(sse_runtime::hub::Hub::new()));
     let _ = Chat::Said(String::new());
 }
