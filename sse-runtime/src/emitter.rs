@@ -186,7 +186,17 @@ fn with_own_outbox<R>(stream: StreamId, f: impl FnOnce(&mut Outbox) -> R) -> R {
     }
 }
 
-/// The future returned by [`Emitter::send`]; see there for an example.
+/// The future returned by [`Emitter::send`]: the event is queued when `send`
+/// is called; awaiting this waits for the client to catch up.
+///
+/// ```
+/// use sse_runtime::{Event, SendEvent, SseResponse};
+/// let response = SseResponse::new(|mut emitter| async move {
+///     let sent: SendEvent<'_> = emitter.send(Event::data("x"));
+///     sent.await;
+/// });
+/// # let _ = response;
+/// ```
 #[derive(Debug)]
 #[must_use = "the event is queued, but only awaiting this waits for the client to catch up"]
 pub struct SendEvent<'a> {

@@ -471,6 +471,12 @@ impl<T: EventIdValue + ?Sized> EventIdValue for &T {
 )]
 pub trait RetryValue {
     /// The retry time in whole milliseconds, or why it cannot be sent.
+    ///
+    /// ```
+    /// use sse_runtime::RetryValue;
+    /// assert_eq!(std::time::Duration::from_secs(2).to_milliseconds().unwrap(), 2000);
+    /// assert!((-1i32).to_milliseconds().is_err());
+    /// ```
     fn to_milliseconds(self) -> Result<u64, EventError>;
 }
 
@@ -507,6 +513,13 @@ retry_from_integer!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 )]
 pub trait IntoEvent {
     /// Converts into the event to send, or the reason it cannot be sent.
+    ///
+    /// ```
+    /// use sse_runtime::IntoEvent;
+    /// let event = sse_runtime::comment!("note").into_event()?;
+    /// assert_eq!(event.as_bytes(), b": note\n\n");
+    /// # Ok::<(), sse_runtime::EventError>(())
+    /// ```
     fn into_event(self) -> Result<Event, EventError>;
 }
 

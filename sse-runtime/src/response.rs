@@ -147,8 +147,16 @@ where
     }
 }
 
-/// The body future of a response made from a stream; see
-/// [`SseResponse::from_stream`] for an example.
+/// The body future of a response made from a stream, named in a handler's
+/// return type.
+///
+/// ```
+/// use sse_runtime::{Event, SseResponse, StreamForwarder};
+/// async fn three() -> SseResponse<StreamForwarder> {
+///     SseResponse::from_stream(futures_util::stream::iter(["a", "b", "c"].map(Event::data)))
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(three));
+/// ```
 pub type StreamForwarder = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 impl SseResponse<StreamForwarder> {

@@ -92,6 +92,12 @@ pub trait SseEvent: Sized {
 
     /// Every event name this type sends, in the order the variants are
     /// declared.
+    ///
+    /// ```
+    /// #[derive(sse_runtime::SseEvent)]
+    /// enum Room { Said(String), Left }
+    /// assert_eq!(<Room as sse_runtime::SseEvent>::EVENT_NAMES, ["said", "left"]);
+    /// ```
     const EVENT_NAMES: &'static [&'static str];
 
     /// This value's event name.
@@ -417,6 +423,14 @@ impl<E> IntoEvent for Shared<E> {
 )]
 pub trait DecodeEvent: Sized {
     /// The value for an event named `name` with data `data`.
+    ///
+    /// ```
+    /// use sse_runtime::{DecodeEvent, SseEvent};
+    /// #[derive(SseEvent, Debug, PartialEq)]
+    /// enum Room { Said(String) }
+    /// assert_eq!(Room::decode("said", "\"hi\"")?, Room::Said("hi".into()));
+    /// # Ok::<(), sse_runtime::DecodeError>(())
+    /// ```
     fn decode(name: &str, data: &str) -> Result<Self, DecodeError>;
 }
 

@@ -319,6 +319,17 @@ pub(crate) mod steps {
 }
 
 /// Counts of what the log holds; see [`Hub::stats`](super::Hub::stats).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let hub = sse_runtime::hub::Hub::new();
+/// let _listening = hub.subscribe(&["t"], None);
+/// hub.publish("t", sse_runtime::event!("x")).await.unwrap();
+/// let stats: sse_runtime::hub::HubStats = hub.stats();
+/// assert_eq!((stats.events, stats.subscribers), (1, 1));
+/// assert!(stats.bytes > 0);
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct HubStats {

@@ -26,6 +26,12 @@ use super::{EventId, HubConfig, HubError};
 use crate::encode;
 
 /// A boxed future, as [`Transport`] methods return them.
+///
+/// ```
+/// use sse_runtime::hub::{BoxFuture, EventId, HubError};
+/// let ready: BoxFuture<Result<EventId, HubError>> = Box::pin(std::future::ready(Ok(EventId::new(1, 0))));
+/// # let _ = ready;
+/// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// How a hub's events travel between the processes that serve it.
@@ -46,11 +52,25 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub trait Transport: Send + Sync + 'static {
     /// Ids up to this one were issued before this transport started; the
     /// hub's log knows nothing of them (it asks [`history`](Self::history)).
+    ///
+    /// ```
+    /// use sse_runtime::hub::{EventId, LocalTransport, Transport};
+    /// // In process: the time it was made, so that an id from before a
+    /// // restart reads as old.
+    /// assert!(LocalTransport::new().starts_after() > EventId::new(1_700_000_000_000, 0));
+    /// ```
     fn starts_after(&self) -> EventId;
 
     /// Called once, when the hub is built: where this transport delivers
     /// every published event (from this process and, for a broker, from
     /// every other), in id order.
+    ///
+    /// ```
+    /// use sse_runtime::hub::{Hub, HubConfig, LocalTransport};
+    /// // `Hub::with_transport` calls it.
+    /// let hub = Hub::with_transport(LocalTransport::new(), HubConfig::default());
+    /// # let _ = hub;
+    /// ```
     fn attach(&self, feed: LiveFeed);
 
     /// Publishes an entry of `kind` to `topic`: for
@@ -69,6 +89,18 @@ pub trait Transport: Send + Sync + 'static {
     /// their ordering: a send confirmed while a cancel came can be stored
     /// after the run's end mark, where no attached stream reads it, and a
     /// cancel whose future is dropped may store no end mark at all.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use sse_runtime::hub::{EntryKind, HubError, LocalTransport, Transport};
+    /// // A transport publishes once a hub is attached to it; `Hub::publish`
+    /// // calls this.
+    /// let unattached = LocalTransport::new();
+    /// let frame = sse_runtime::Event::data("x").into_bytes();
+    /// let refused = unattached.publish("t".into(), EntryKind::Event, frame).await;
+    /// assert!(matches!(refused, Err(HubError::Broker(_))));
+    /// # });
+    /// ```
     fn publish(
         &self,
         topic: Arc<str>,
@@ -79,6 +111,14 @@ pub trait Transport: Send + Sync + 'static {
     /// Up to `limit` entries after `after`, oldest first, or
     /// [`History::Gone`] when some of them can no longer be read (trimmed,
     /// or lost with the broker's data), or when `after` was never issued.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use sse_runtime::hub::{EventId, History, LocalTransport, Transport};
+    /// let history = LocalTransport::new().history(EventId::new(1, 0), 256).await.unwrap();
+    /// assert!(matches!(history, History::Gone));
+    /// # });
+    /// ```
     fn history(&self, after: EventId, limit: usize) -> BoxFuture<Result<History, HubError>>;
 }
 
@@ -138,6 +178,16 @@ impl EntryKind {
 }
 
 /// Older events, read back by [`Transport::history`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use sse_runtime::hub::{EventId, History, LocalTransport, Transport};
+/// // In process, the hub's log is the whole history: what it no longer
+/// // holds is gone.
+/// let history = LocalTransport::new().history(EventId::new(1, 0), 10).await.unwrap();
+/// assert!(matches!(history, History::Gone));
+/// # });
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum History {
@@ -181,6 +231,40 @@ pub struct StoredEvent {
 /// too), so a strong reference here would keep the log, and with it the
 /// reader, alive forever once the hub is dropped. [`is_closed`](Self::is_closed)
 /// tells a reader when to stop.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sse_runtime::hub::{BoxFuture, EntryKind, EventId, History, Hub, HubConfig, HubError, LiveFeed, Transport};
+///
+/// /// A transport whose "broker" is a function call: it hands each
+/// /// published event straight to the feed, with ids it counts itself.
+/// #[derive(Default)]
+/// struct Direct { feed: Mutex<Option<LiveFeed>>, next: Mutex<u64> }
+///
+/// impl Transport for Direct {
+///     fn starts_after(&self) -> EventId { EventId::new(0, 0) }
+///     fn attach(&self, feed: LiveFeed) { *self.feed.lock().unwrap() = Some(feed); }
+///     fn publish(&self, topic: Arc<str>, kind: EntryKind, frame: bytes::Bytes) -> BoxFuture<Result<EventId, HubError>> {
+///         let mut next = self.next.lock().unwrap();
+///         *next += 1;
+///         let id = EventId::new(*next, 0);
+///         if let Some(feed) = &*self.feed.lock().unwrap() {
+///             feed.append(id, &topic, kind, frame);
+///         }
+///         Box::pin(std::future::ready(Ok(id)))
+///     }
+///     fn history(&self, _: EventId, _: usize) -> BoxFuture<Result<History, HubError>> {
+///         Box::pin(std::future::ready(Ok(History::Gone)))
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let hub = Hub::with_transport(Direct::default(), HubConfig::default());
+/// let mut subscription = hub.subscribe(&["t"], None);
+/// hub.publish("t", sse_runtime::event!("x")).await.unwrap();
+/// assert!(subscription.next().await.is_some());
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct LiveFeed {
     log: Weak<Log>,
@@ -237,6 +321,28 @@ impl LiveFeed {
     /// finds what it misses gone from [`Transport::history`] and is told
     /// so; subscribers that had read everything go on with the next event
     /// delivered.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, OnceLock};
+    /// # use sse_runtime::hub::{BoxFuture, EntryKind, EventId, History, Hub, HubConfig, HubError, LiveFeed, Transport};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<OnceLock<LiveFeed>>);
+    /// # impl Transport for Capture {
+    /// #     fn starts_after(&self) -> EventId { EventId::new(1, 0) }
+    /// #     fn attach(&self, feed: LiveFeed) { let _ = self.0.set(feed); }
+    /// #     fn publish(&self, _: Arc<str>, _: EntryKind, _: bytes::Bytes) -> BoxFuture<Result<EventId, HubError>> { Box::pin(std::future::ready(Err(HubError::Broker("none".into())))) }
+    /// #     fn history(&self, _: EventId, _: usize) -> BoxFuture<Result<History, HubError>> { Box::pin(std::future::ready(Ok(History::Gone))) }
+    /// # }
+    /// # let capture = Capture::default();
+    /// # let hub = Hub::with_transport(capture.clone(), HubConfig::default());
+    /// # let feed = capture.0.get().unwrap().clone();
+    /// let mut subscriber = hub.subscribe(&["t"], None);
+    /// assert!(feed.append(EventId::new(2, 0), "t", EntryKind::Event, sse_runtime::Event::data("x").into_bytes()));
+    /// feed.gap();
+    /// // What was held is forgotten; resuming after it asks the broker.
+    /// assert_eq!(hub.stats().events, 0);
+    /// # drop(subscriber);
+    /// ```
     pub fn gap(&self) {
         if let Some(log) = self.log.upgrade() {
             log.gap();
@@ -250,6 +356,28 @@ impl LiveFeed {
     /// subscriber falls behind, those that had read everything too: each
     /// gets `event: lagged` (how many were lost is not known; each of its
     /// topics counts one) rather than going on past the loss in silence.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, OnceLock};
+    /// # use sse_runtime::hub::{BoxFuture, EntryKind, EventId, History, Hub, HubConfig, HubError, LiveFeed, Transport};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<OnceLock<LiveFeed>>);
+    /// # impl Transport for Capture {
+    /// #     fn starts_after(&self) -> EventId { EventId::new(1, 0) }
+    /// #     fn attach(&self, feed: LiveFeed) { let _ = self.0.set(feed); }
+    /// #     fn publish(&self, _: Arc<str>, _: EntryKind, _: bytes::Bytes) -> BoxFuture<Result<EventId, HubError>> { Box::pin(std::future::ready(Err(HubError::Broker("none".into())))) }
+    /// #     fn history(&self, _: EventId, _: usize) -> BoxFuture<Result<History, HubError>> { Box::pin(std::future::ready(Ok(History::Gone))) }
+    /// # }
+    /// # let capture = Capture::default();
+    /// # let hub = Hub::with_transport(capture.clone(), HubConfig::default());
+    /// # let feed = capture.0.get().unwrap().clone();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut subscriber = hub.subscribe(&["t"], None);
+    /// feed.lost();
+    /// let item = subscriber.next().await.unwrap();
+    /// assert!(matches!(item, sse_runtime::hub::Delivery::Lagged(_)));
+    /// # });
+    /// ```
     pub fn lost(&self) {
         if let Some(log) = self.log.upgrade() {
             log.lost();
@@ -258,12 +386,48 @@ impl LiveFeed {
 
     /// The hub's options, for a transport that bounds its broker's history
     /// the same way.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, OnceLock};
+    /// # use sse_runtime::hub::{BoxFuture, EntryKind, EventId, History, Hub, HubConfig, HubError, LiveFeed, Transport};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<OnceLock<LiveFeed>>);
+    /// # impl Transport for Capture {
+    /// #     fn starts_after(&self) -> EventId { EventId::new(1, 0) }
+    /// #     fn attach(&self, feed: LiveFeed) { let _ = self.0.set(feed); }
+    /// #     fn publish(&self, _: Arc<str>, _: EntryKind, _: bytes::Bytes) -> BoxFuture<Result<EventId, HubError>> { Box::pin(std::future::ready(Err(HubError::Broker("none".into())))) }
+    /// #     fn history(&self, _: EventId, _: usize) -> BoxFuture<Result<History, HubError>> { Box::pin(std::future::ready(Ok(History::Gone))) }
+    /// # }
+    /// # let capture = Capture::default();
+    /// # let hub = Hub::with_transport(capture.clone(), HubConfig::default());
+    /// # let feed = capture.0.get().unwrap().clone();
+    /// assert_eq!(feed.config().replay, HubConfig::default().replay);
+    /// ```
     pub fn config(&self) -> &HubConfig {
         &self.config
     }
 
     /// Whether the hub is gone (every clone of it and every subscription
     /// dropped): a transport's background reader stops then.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, OnceLock};
+    /// # use sse_runtime::hub::{BoxFuture, EntryKind, EventId, History, Hub, HubConfig, HubError, LiveFeed, Transport};
+    /// # #[derive(Clone, Default)]
+    /// # struct Capture(Arc<OnceLock<LiveFeed>>);
+    /// # impl Transport for Capture {
+    /// #     fn starts_after(&self) -> EventId { EventId::new(1, 0) }
+    /// #     fn attach(&self, feed: LiveFeed) { let _ = self.0.set(feed); }
+    /// #     fn publish(&self, _: Arc<str>, _: EntryKind, _: bytes::Bytes) -> BoxFuture<Result<EventId, HubError>> { Box::pin(std::future::ready(Err(HubError::Broker("none".into())))) }
+    /// #     fn history(&self, _: EventId, _: usize) -> BoxFuture<Result<History, HubError>> { Box::pin(std::future::ready(Ok(History::Gone))) }
+    /// # }
+    /// # let capture = Capture::default();
+    /// # let hub = Hub::with_transport(capture.clone(), HubConfig::default());
+    /// # let feed = capture.0.get().unwrap().clone();
+    /// assert!(!feed.is_closed());
+    /// drop(hub);
+    /// assert!(feed.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.log.strong_count() == 0
     }

@@ -88,7 +88,11 @@ pub struct RunsConfig {
     pub lease: Duration,
 }
 
-/// The shortest [`RunsConfig::lease`].
+/// The shortest [`RunsConfig::lease`]: a shorter one is taken as this.
+///
+/// ```
+/// assert_eq!(sse_runtime::runs::MIN_LEASE, std::time::Duration::from_millis(100));
+/// ```
 pub const MIN_LEASE: Duration = Duration::from_millis(100);
 
 impl Default for RunsConfig {

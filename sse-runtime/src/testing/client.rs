@@ -19,11 +19,21 @@ use super::parser::{Parser, Received, ReceivedEvent};
 /// How long a read waits by default for the next event (or the response's
 /// headers, or the end) before failing the test; change it with
 /// [`TestRequest::timeout`].
+///
+/// ```
+/// assert_eq!(sse_runtime::testing::DEFAULT_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many timeouts [`TestStream::collect`] waits in all for a stream's
 /// end. Each event has its own timeout, so an endless stream that is never
 /// silent for that long would otherwise be read for ever.
+///
+/// ```
+/// // With the default timeout, `collect` waits 100 s in all for the end.
+/// use sse_runtime::testing::{COLLECT_TIMEOUTS, DEFAULT_TIMEOUT};
+/// assert_eq!(DEFAULT_TIMEOUT * COLLECT_TIMEOUTS, std::time::Duration::from_secs(100));
+/// ```
 pub const COLLECT_TIMEOUTS: u32 = 10;
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -190,8 +200,20 @@ impl TestClient {
     }
 }
 
-/// A request being prepared; [`send`](Self::send) opens the stream. See
-/// [`TestClient`] for an example.
+/// A request being prepared; [`send`](Self::send) opens the stream.
+///
+/// ```
+/// # use sse_runtime::prelude::*;
+/// # #[sse_handler] async fn one() { yield_!(event!("1")); }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let client = sse_runtime::testing::TestClient::for_handler(one);
+/// let request: sse_runtime::testing::TestRequest = client
+///     .get("/")
+///     .last_event_id("41")
+///     .timeout(std::time::Duration::from_secs(2));
+/// assert_eq!(request.send().await.next_event().await.unwrap().data, "1");
+/// # });
+/// ```
 #[derive(Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct TestRequest {
@@ -510,7 +532,20 @@ impl std::fmt::Debug for TestStream {
 }
 
 /// Everything a stream delivered, once it ended; from
-/// [`TestStream::collect`] (see [`TestClient`] for an example).
+/// [`TestStream::collect`].
+///
+/// ```
+/// # use sse_runtime::prelude::*;
+/// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let client = sse_runtime::testing::TestClient::for_handler(two);
+/// let mut stream = client.get("/").send().await;
+/// let transcript: sse_runtime::testing::Transcript = stream.collect().await;
+/// assert_eq!(transcript.events.len(), 2);
+/// assert_eq!(transcript.comments, ["hi"]);
+/// assert!(transcript.ended);
+/// # });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transcript {
     /// The events, in order.
@@ -524,27 +559,83 @@ pub struct Transcript {
 
 impl TestStream {
     /// The response status.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// let ok = stream.status();
+    /// assert_eq!(ok, 200);
+    /// # });
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The response headers.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// assert_eq!(stream.headers()["cache-control"], "no-cache");
+    /// # });
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The comments received so far.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// stream.next_event().await;
+    /// assert_eq!(stream.comments(), ["hi"]);
+    /// # });
+    /// ```
     pub fn comments(&self) -> &[String] {
         &self.comments
     }
 
     /// Whether the server has ended the stream.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// assert!(!stream.ended());
+    /// stream.take_events(2).await;
+    /// assert!(stream.next_event().await.is_none());
+    /// assert!(stream.ended());
+    /// # });
+    /// ```
     pub fn ended(&self) -> bool {
         self.ended
     }
 
     /// The last event id of the events returned so far, as `EventSource`
     /// would send it on reconnect after dispatching them.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// stream.next_event().await;
+    /// assert_eq!(stream.last_event_id(), "1");
+    /// # });
+    /// ```
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id
     }
@@ -552,6 +643,18 @@ impl TestStream {
     /// The next event, or `None` once the stream has ended. Panics if
     /// neither comes within the timeout (comments, keep-alives among them,
     /// do not count as progress).
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// assert_eq!(stream.next_event().await.unwrap().data, "1");
+    /// assert_eq!(stream.next_event().await.unwrap().data, "2");
+    /// assert!(stream.next_event().await.is_none());
+    /// # });
+    /// ```
     pub async fn next_event(&mut self) -> Option<ReceivedEvent> {
         let what = format!("the next event from {}", self.path);
         within(self.timeout, &what, self.next_event_untimed()).await
@@ -667,6 +770,17 @@ impl TestStream {
     /// within [`COLLECT_TIMEOUTS`] timeouts in all (on tokio's clock, so a
     /// paused clock still reads a slow finite stream at once): use
     /// [`take_events`](Self::take_events) on endless streams.
+    ///
+    /// ```
+    /// # use sse_runtime::prelude::*;
+    /// # #[sse_handler] async fn two() { yield_!(comment!("hi")); yield_!(event!(data: "1", id: 1)); yield_!(event!(data: "2", id: 2)); }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let client = sse_runtime::testing::TestClient::for_handler(two);
+    /// let mut stream = client.get("/").send().await;
+    /// let transcript = stream.collect().await;
+    /// assert_eq!(transcript.events[1].last_event_id, "2");
+    /// # });
+    /// ```
     pub async fn collect(mut self) -> Transcript {
         let limit = self.timeout * COLLECT_TIMEOUTS;
         let what = format!(

@@ -27,7 +27,14 @@ pub struct ReceivedEvent {
 }
 
 /// What the parser saw: events, and comments (which `EventSource` ignores but
-/// tests may want to see). See [`ReceivedEvent`] for an example.
+/// tests may want to see).
+///
+/// ```
+/// use sse_runtime::testing::{parse_all, Received};
+/// let items = parse_all(b": hello\ndata: x\n\n");
+/// assert!(matches!(&items[0], Received::Comment(text) if text == "hello"));
+/// assert!(matches!(&items[1], Received::Event(event) if event.data == "x"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
     /// A dispatched event.
