@@ -129,11 +129,7 @@ fn visit(
         }
     };
     match kind.as_str() {
-        "use" => {
-            if !body["id"].is_null() {
-                visit(index, &body["id"], path, seen, missing);
-            }
-        }
+        "use" if !body["id"].is_null() => visit(index, &body["id"], path, seen, missing),
         "module" => {
             path.push(name.clone());
             for child in body["items"].as_array().into_iter().flatten() {
