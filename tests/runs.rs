@@ -72,6 +72,33 @@ impl Store {
     }
 }
 
+/// Runs each `test(store)` twice, as `test::in_process` and
+/// `test::on_redis` (which passes with a notice where `redis-server` is
+/// missing, and fails under `CI=true`). A `(config)` after the name is the
+/// in-process hub's; on Redis, a test builds its hubs as it needs.
+macro_rules! on_both_stores {
+    ($($test:ident $(($config:expr))?),* $(,)?) => {$(
+        mod $test {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn in_process() {
+                #[allow(unused_variables)]
+                let store = Store::local();
+                $(let store = Store::local_with($config);)?
+                super::$test(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_redis() {
+                if let Some(store) = Store::redis() {
+                    super::$test(store).await;
+                }
+            }
+        }
+    )*};
+}
+
 async fn redis_hub(url: &str, config: HubConfig) -> Hub {
     let transport = RedisTransport::connect(url, RedisOptions::new().prefix("runs"))
         .await
@@ -386,18 +413,6 @@ async fn runs_attach_and_cancel_across_instances(store: Store) {
     );
     assert_eq!(a.state(&run).await.unwrap(), Some(RunState::Cancelled));
     until_running(&a, 0).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_attach_and_cancel_across_instances_in_process() {
-    runs_attach_and_cancel_across_instances(Store::local()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_attach_and_cancel_across_instances_on_redis() {
-    if let Some(store) = Store::redis() {
-        runs_attach_and_cancel_across_instances(store).await;
-    }
 }
 
 /// A client that resumes a finished run with an id that is not before its
@@ -733,18 +748,6 @@ async fn a_producer_may_send_any_event_name_and_comment_text(store: Store) {
     check(&read_to_end(&mut replayed).await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_producer_may_send_any_event_name_and_comment_text_in_process() {
-    a_producer_may_send_any_event_name_and_comment_text(Store::local()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_producer_may_send_any_event_name_and_comment_text_on_redis() {
-    if let Some(store) = Store::redis() {
-        a_producer_may_send_any_event_name_and_comment_text(store).await;
-    }
-}
-
 /// `max_events` counts the events stored. A send that failed (refused as
 /// too large for the hub) used to use up a place.
 fn small_events() -> HubConfig {
@@ -790,18 +793,6 @@ async fn failed_sends_do_not_use_up_max_events(store: Store) {
         outcome,
         ["too large", "too large", "too large", "ok", "ok", "full"]
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_sends_do_not_use_up_max_events_in_process() {
-    failed_sends_do_not_use_up_max_events(Store::local_with(small_events())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_sends_do_not_use_up_max_events_on_redis() {
-    if let Some(store) = Store::redis() {
-        failed_sends_do_not_use_up_max_events(store).await;
-    }
 }
 
 /// Polls `future` `polls` times, letting the runtime run between polls,
@@ -913,18 +904,6 @@ async fn dropped_futures_leave_no_run_running_and_no_place_taken(store: Store) {
             })
             .count();
         assert_eq!(running, 2, "{keys}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_futures_leave_no_run_running_and_no_place_taken_in_process() {
-    dropped_futures_leave_no_run_running_and_no_place_taken(Store::local()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_futures_leave_no_run_running_and_no_place_taken_on_redis() {
-    if let Some(store) = Store::redis() {
-        dropped_futures_leave_no_run_running_and_no_place_taken(store).await;
     }
 }
 
@@ -1473,22 +1452,6 @@ async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store: Store
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end_in_process() {
-    let store = Store::local_with(HubConfig {
-        replay: 4096,
-        ..HubConfig::default()
-    });
-    sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sends_racing_a_cancel_are_refused_or_arrive_before_the_end_on_redis() {
-    if let Some(store) = Store::redis() {
-        sends_racing_a_cancel_are_refused_or_arrive_before_the_end(store).await;
-    }
-}
-
 /// The closure given to `start` panics before its future exists: the panic
 /// is the caller's, and nothing is left taken. Held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1542,18 +1505,6 @@ async fn producers_may_start_attach_and_cancel_runs(store: Store) {
     assert_eq!(data_of(&items), ["child cancelled"]);
     assert_eq!(end_of(&items), Some(RunState::Cancelled));
     until_running(&runs, 0).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn producers_may_start_attach_and_cancel_runs_in_process() {
-    producers_may_start_attach_and_cancel_runs(Store::local()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn producers_may_start_attach_and_cancel_runs_on_redis() {
-    if let Some(store) = Store::redis() {
-        producers_may_start_attach_and_cancel_runs(store).await;
-    }
 }
 
 /// A lease of zero is a configuration mistake: it used to renew every run
@@ -1875,22 +1826,6 @@ async fn a_run_longer_than_the_hub_keeps(store: Store) {
     assert_eq!(end_of(&items), Some(RunState::Finished));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_longer_than_the_hub_keeps_in_process() {
-    a_run_longer_than_the_hub_keeps(Store::local_with(HubConfig {
-        replay: 64,
-        ..HubConfig::default()
-    }))
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_longer_than_the_hub_keeps_on_redis() {
-    if let Some(store) = Store::redis() {
-        a_run_longer_than_the_hub_keeps(store).await;
-    }
-}
-
 /// Many runs, each attached to and ended (finished, cancelled, failed):
 /// afterwards no task, subscription or connection of theirs is left.
 /// Held, in process and on Redis.
@@ -1937,18 +1872,6 @@ async fn many_runs_leave_nothing_behind(store: Store) {
     }
     until_running(&runs, 0).await;
     support::wait_while(|| tasks() > before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_runs_leave_nothing_behind_in_process() {
-    many_runs_leave_nothing_behind(Store::local()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_runs_leave_nothing_behind_on_redis() {
-    if let Some(store) = Store::redis() {
-        many_runs_leave_nothing_behind(store).await;
-    }
 }
 
 /// Runs on a current-thread runtime, with a producer that blocks its
@@ -2213,3 +2136,20 @@ async fn runs_can_be_read_and_attached_while_redis_refuses_writes() {
         assert!(answered.is_ok(), "held back while Redis did `{refuse}`");
     }
 }
+
+on_both_stores!(
+    runs_attach_and_cancel_across_instances,
+    a_producer_may_send_any_event_name_and_comment_text,
+    dropped_futures_leave_no_run_running_and_no_place_taken,
+    producers_may_start_attach_and_cancel_runs,
+    many_runs_leave_nothing_behind,
+    failed_sends_do_not_use_up_max_events(small_events()),
+    sends_racing_a_cancel_are_refused_or_arrive_before_the_end(HubConfig {
+        replay: 4096,
+        ..HubConfig::default()
+    }),
+    a_run_longer_than_the_hub_keeps(HubConfig {
+        replay: 64,
+        ..HubConfig::default()
+    }),
+);
