@@ -37,9 +37,9 @@ const HISTORY_RETRY: Duration = Duration::from_millis(500);
 /// ```
 /// use axum::extract::State;
 /// use sse_runtime::hub::Hub;
-/// use sse_runtime::{LastEventId, SseResponse};
+/// use sse_runtime::{LastEventId, SseResponse, StreamForwarder};
 ///
-/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<sse_runtime::response::StreamForwarder> {
+/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<StreamForwarder> {
 ///     SseResponse::from_stream(hub.subscribe(&["news"], &last))
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(stream)).with_state(Hub::new());
