@@ -70,6 +70,8 @@
 pub struct ReadmeDoctests;
 
 mod body;
+#[cfg(feature = "compression")]
+mod compress;
 mod emitter;
 mod encode;
 mod error;
@@ -99,6 +101,9 @@ pub mod __private;
 #[doc(hidden)]
 pub use __private::{BodyOutcome, CommentText, EventData, EventName, HandlerError, Substate};
 
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub use compress::Compression;
 pub use emitter::{Emitter, SendEvent};
 pub use error::EventError;
 pub use event::{Comment, Event, EventBuilder, EventIdValue, IntoEvent, RetryValue};
