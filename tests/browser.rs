@@ -101,7 +101,10 @@ async fn demo_page_in_chromium_and_undici() {
             let seen = std::sync::Arc::clone(&seen);
             async move {
                 let headers = response.headers();
-                if headers.get("content-type").is_some_and(|t| t == "text/event-stream") {
+                if headers
+                    .get("content-type")
+                    .is_some_and(|t| t == "text/event-stream")
+                {
                     let encoding = headers.get("content-encoding").cloned();
                     seen.lock().unwrap().push(encoding);
                 }
@@ -158,7 +161,9 @@ async fn demo_page_in_chromium_and_undici() {
     let encodings = encodings.lock().unwrap().clone();
     assert!(encodings.len() >= 10, "{encodings:?}");
     assert!(
-        encodings.iter().all(|e| e.as_ref().is_some_and(|e| e == "gzip")),
+        encodings
+            .iter()
+            .all(|e| e.as_ref().is_some_and(|e| e == "gzip")),
         "{encodings:?}"
     );
 
@@ -202,7 +207,11 @@ async fn demo_page_in_chromium_and_undici() {
     // Each update was read as it was sent, 100 ms apart, not when the
     // compressed stream ended.
     let at = |n: usize| updates[n]["t"].as_f64().unwrap();
-    assert!(at(2) - at(0) >= 150.0, "updates 1 to 3 within {} ms", at(2) - at(0));
+    assert!(
+        at(2) - at(0) >= 150.0,
+        "updates 1 to 3 within {} ms",
+        at(2) - at(0)
+    );
     // The browser waited the stream's `retry` (4000 ms, more than Chromium's
     // own 3 s default) before reconnecting after the drop after id 3.
     let gap = updates[3]["t"].as_f64().unwrap() - updates[2]["t"].as_f64().unwrap();

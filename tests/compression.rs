@@ -26,7 +26,7 @@ use support::{serve, serve_until, within};
 /// A streaming decoder for one `Content-Encoding`, fed chunks as they come.
 enum Decoder {
     Identity(Vec<u8>),
-    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Gzip(Box<flate2::write::GzDecoder<Vec<u8>>>),
     Zstd(zstd::stream::write::Decoder<'static, Vec<u8>>),
     Brotli(Box<brotli::DecompressorWriter<Vec<u8>>>),
 }
@@ -35,7 +35,7 @@ impl Decoder {
     fn new(encoding: Option<&str>) -> Decoder {
         match encoding {
             None => Decoder::Identity(Vec::new()),
-            Some("gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            Some("gzip") => Decoder::Gzip(Box::new(flate2::write::GzDecoder::new(Vec::new()))),
             Some("zstd") => Decoder::Zstd(zstd::stream::write::Decoder::new(Vec::new()).unwrap()),
             Some("br") => {
                 Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096)))

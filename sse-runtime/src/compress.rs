@@ -20,11 +20,12 @@
 //!   context primed with those bytes (`deflateSetDictionary`), and its
 //!   blocks continue the same deflate stream, as pigz joins blocks
 //!   compressed apart. The client sees one gzip stream.
-//! * zstd: level 1, a 1 KiB window and small tables; the context stays for
+//! * zstd: level 1, a 1 KiB window and 1 KiB tables; the context stays for
 //!   the stream's life (a zstd frame cannot change contexts midway).
-//! * Brotli: quality 3, a 1 KiB window; its context stays for the stream's
-//!   life too, and is the largest (its hash table is fixed in size), which
-//!   is why Brotli is offered only when asked for.
+//! * Brotli: quality 3 (below it, each flushed frame is compressed on its
+//!   own), its smallest window; its context stays for the stream's life
+//!   too, and its hash table alone is 256 KiB whatever the window, which is
+//!   why Brotli is offered only when asked for.
 //!
 //! The figures behind each choice (bytes on the wire, CPU per event, memory
 //! per idle stream) are in `BENCHMARKS.md`.
@@ -120,7 +121,8 @@ impl Compression {
     }
 
     /// Offers Brotli (`br`), or stops offering it. A Brotli stream keeps
-    /// its context, about 320 KiB, for as long as it is open.
+    /// its context, whose hash table alone is 256 KiB, for as long as it is
+    /// open.
     ///
     /// ```
     /// assert!(sse_runtime::Compression::off().brotli(true).offers_brotli());
@@ -336,8 +338,7 @@ struct Gzip {
 }
 
 /// deflate's window, as a power of two, and the history kept while idle:
-/// 4 KiB holds the last dozen events of an LLM answer. A 32 KiB window made
-/// the llm example's stream 2% smaller (`BENCHMARKS.md`).
+/// 4 KiB holds the last dozen or so events of an LLM answer.
 const GZIP_WINDOW_BITS: u8 = 12;
 const GZIP_HISTORY: usize = 1 << GZIP_WINDOW_BITS;
 
@@ -419,10 +420,11 @@ impl Gzip {
 thread_local! {
     /// Deflate contexts given back by idle gzip streams, for the next one
     /// that wakes on this thread. Freeing each context (about 260 KiB) and
-    /// allocating a new one left the allocator's heap fragmented: idle
-    /// streams cost 116 KB each in resident memory, against 25 KB
-    /// uncompressed (`cargo bench --bench e2e -- --compression`, 1,000 idle
-    /// streams); reused, REUSED_FIGURE.
+    /// allocating a new one left the allocator's heap fragmented: an idle
+    /// gzip stream cost 116,670 B of resident memory against 24,691 B
+    /// uncompressed; with contexts reused, 25,149 B (`cargo bench --bench
+    /// e2e -- --compression --quick`, 1,000 idle streams).
+    #[allow(clippy::vec_box, reason = "a context moves between its stream (boxed, so that an idle stream's `None` is one word) and the pool as it is")]
     static SPARE_DEFLATE: std::cell::RefCell<Vec<Box<flate2::Compress>>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -462,9 +464,9 @@ fn give_back_deflate(deflate: Box<flate2::Compress>) {
     });
 }
 
-/// zstd at level 1 with a 1 KiB window and 1 KiB tables: about 37 KiB of
-/// context instead of 1.2 MiB at the library's defaults, for output 5%
-/// larger on the llm example's stream (`BENCHMARKS.md`).
+/// zstd at level 1 with a 1 KiB window and 1 KiB tables, rather than the
+/// library's defaults (level 3, a window of up to 8 MiB), whose context
+/// is megabytes: what an idle stream keeps is in `BENCHMARKS.md`.
 struct Zstd {
     context: zstd_safe::CCtx<'static>,
 }

@@ -61,24 +61,6 @@ pub(crate) const HIGH_WATER: usize = 16 * 1024;
 /// empty batch is released when the handler goes idle.
 const BURST_BATCH: usize = HIGH_WATER + HIGH_WATER / 4;
 
-/// An event of at least this many bytes leaves as a frame of its own, not
-/// copied into the batch: hyper writes it from the event's own buffer
-/// (vectored, beside the frames around it), so the only copy left is the
-/// kernel's. Smaller events are still copied together, so that many leave
-/// in one write. PLACEHOLDER
-pub(crate) const OWN_FRAME_MIN: usize = 1024;
-
-// MEASUREMENT ONLY, not to be committed.
-fn own_frame_min() -> usize {
-    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MIN.get_or_init(|| {
-        std::env::var("SSE_OWN_FRAME_MIN")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(OWN_FRAME_MIN)
-    })
-}
-
 /// A frame queue that empties with more room than this gives it back, so
 /// that an idle stream does not keep the queue of its last burst.
 const IDLE_QUEUE_CAPACITY: usize = 4;
@@ -291,13 +273,13 @@ impl Outbox {
         self.events += 1;
         let len = event.as_bytes().len();
         self.pending_bytes += len;
-        if !event.is_shared() && len < own_frame_min() {
+        if !event.is_shared() {
             // One copy, so that many events leave as one frame.
             self.batch.extend_from_slice(event.as_bytes());
             return;
         }
-        // Sent to many streams, or large: written as it is, not copied,
-        // after the batch so far.
+        // Sent to many streams: written as it is, not copied, after the
+        // batch so far.
         if !self.batch.is_empty() {
             self.frames
                 .push_back(Bytes::from(std::mem::take(&mut self.batch)));
