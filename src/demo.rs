@@ -1,6 +1,7 @@
 //! The demo application: one route per example of the reference design, and
 //! a page at `/` that shows them all live. `cargo run --example demo` serves
-//! it; the tests build it with [`app`].
+//! it; the tests build it with [`app`]. Every stream is compressed (gzip or
+//! zstd) for a client that accepts it, as browsers do.
 
 use std::time::{Duration, SystemTime};
 
@@ -39,7 +40,7 @@ struct Count {
 }
 
 /// `Hello, SSE!`, then after a second a JSON greeting; then the stream ends.
-#[sse_handler]
+#[sse_handler(compress = true)]
 async fn events() {
     yield_!(event!("Hello, SSE!"));
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -48,6 +49,7 @@ async fn events() {
 
 sse_handlers! {
     /// The time, as JSON, every `interval_ms` (default 1000), forever.
+    #[sse_handler(compress = true)]
     async fn clock(Query(interval): Query<Interval>) {
         let period = interval.or(1000);
         loop {
@@ -59,7 +61,7 @@ sse_handlers! {
 }
 
 /// A keep-alive comment every `interval_ms` (default 30000), forever.
-#[sse_handler(keep_alive = false)]
+#[sse_handler(keep_alive = false, compress = true)]
 async fn notifications(Query(interval): Query<Interval>) {
     let period = interval.or(30_000);
     loop {
@@ -81,7 +83,7 @@ struct UpdatesParams {
 
 /// Ten numbered updates; a reconnecting client resumes after the last id it
 /// saw.
-#[sse_handler]
+#[sse_handler(compress = true)]
 async fn updates(Query(params): Query<UpdatesParams>, last: LastEventId) {
     let period = Duration::from_millis(params.interval_ms.unwrap_or(1000));
     let retry = params.retry_ms.unwrap_or(5000);
@@ -97,7 +99,7 @@ async fn updates(Query(params): Query<UpdatesParams>, last: LastEventId) {
 }
 
 /// Progress comments around some work, then `Done!`.
-#[sse_handler]
+#[sse_handler(compress = true)]
 async fn process() {
     yield_!(comment!("Starting process"));
     for step in 1..=3 {
@@ -118,7 +120,7 @@ struct Echo {
 
 /// Exactly one event built from the query; a value the encoder refuses ends
 /// the stream with a final `error` event saying why.
-#[sse_handler(error_event = true)]
+#[sse_handler(error_event = true, compress = true)]
 async fn echo(Query(echo): Query<Echo>) -> Result<(), String> {
     let retry = match &echo.retry {
         Some(text) => Some(

@@ -682,7 +682,11 @@ async fn stream_of(
         Ok(attached) => attached,
         Err(error) => return run_error(error),
     };
-    let config = SseConfig::new().keep_alive(Some(app.keep_alive));
+    // gzip or zstd when the client accepts one: an answer is a tenth the
+    // size, and each token still arrives as it is sent.
+    let config = SseConfig::new()
+        .keep_alive(Some(app.keep_alive))
+        .compression(sse_runtime::Compression::new());
     let mut response = match for_sdk {
         Some(shutdown) => {
             SseResponse::new(move |emitter| for_openai_clients(attached, shutdown, emitter))

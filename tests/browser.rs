@@ -92,10 +92,28 @@ async fn demo_page_in_chromium_and_undici() {
 
     let listener = support::listener();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    // The `Content-Encoding` of every event stream the demo answers, to
+    // show that Chromium and undici read them compressed.
+    let encodings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&encodings);
+    let demo_app = demo::app(Shutdown::new()).layer(axum::middleware::map_response(
+        move |response: axum::response::Response| {
+            let seen = std::sync::Arc::clone(&seen);
+            async move {
+                let headers = response.headers();
+                if headers
+                    .get("content-type")
+                    .is_some_and(|t| t == "text/event-stream")
+                {
+                    let encoding = headers.get("content-encoding").cloned();
+                    seen.lock().unwrap().push(encoding);
+                }
+                response
+            }
+        },
+    ));
     let server = tokio::spawn(async move {
-        axum::serve(listener, demo::app(Shutdown::new()))
-            .await
-            .unwrap();
+        axum::serve(listener, demo_app).await.unwrap();
     });
     let chat_listener = support::listener();
     let chat_base = format!("http://{}", chat_listener.local_addr().unwrap());
@@ -138,6 +156,17 @@ async fn demo_page_in_chromium_and_undici() {
     let browser = &result["browser"];
     eprintln!("screenshot: {}", screenshot.display());
 
+    // Every stream went out compressed with gzip, the first encoding both
+    // clients accept (Chromium's page and undici's EventSource).
+    let encodings = encodings.lock().unwrap().clone();
+    assert!(encodings.len() >= 10, "{encodings:?}");
+    assert!(
+        encodings
+            .iter()
+            .all(|e| e.as_ref().is_some_and(|e| e == "gzip")),
+        "{encodings:?}"
+    );
+
     // What the page shows.
     let dom = &browser["dom"];
     assert_eq!(
@@ -175,6 +204,14 @@ async fn demo_page_in_chromium_and_undici() {
         assert_eq!(field(entry, "type"), "update");
         assert_eq!(field(entry, "data"), format!("{{\"count\":{}}}", n + 1));
     }
+    // Each update was read as it was sent, 100 ms apart, not when the
+    // compressed stream ended.
+    let at = |n: usize| updates[n]["t"].as_f64().unwrap();
+    assert!(
+        at(2) - at(0) >= 150.0,
+        "updates 1 to 3 within {} ms",
+        at(2) - at(0)
+    );
     // The browser waited the stream's `retry` (4000 ms, more than Chromium's
     // own 3 s default) before reconnecting after the drop after id 3.
     let gap = updates[3]["t"].as_f64().unwrap() - updates[2]["t"].as_f64().unwrap();

@@ -202,6 +202,55 @@ async fn the_official_node_client_streams_a_completion() {
     check_error(&failed);
 }
 
+/// Both clients read the answer compressed (the example offers gzip and
+/// zstd; httpx and Node's fetch ask for gzip), each chunk as it is sent:
+/// with 30 ms between tokens, the chunks arrive spread over the answer's
+/// whole length, not at once when the compressed stream ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_clients_read_a_compressed_answer_chunk_by_chunk() {
+    let encodings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&encodings);
+    let app = llm::app(Hub::new(), Duration::from_millis(30)).layer(
+        axum::middleware::map_response(move |response: axum::response::Response| {
+            let seen = std::sync::Arc::clone(&seen);
+            async move {
+                let encoding = response.headers().get("content-encoding").cloned();
+                seen.lock().unwrap().push(encoding);
+                response
+            }
+        }),
+    );
+    let base = format!("http://{}/v1", serve(app).await);
+    let prompt = "is it compressed?";
+    let args = [base.as_str(), prompt];
+    let (python, node) = tokio::join!(run_client(PYTHON, &args), run_client(NODE, &args));
+    let results: Vec<Value> = [python, node].into_iter().flatten().collect();
+    for result in &results {
+        check_answer(result, prompt);
+        let arrivals: Vec<f64> = result["arrivals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_f64().unwrap())
+            .collect();
+        let tokens = token_count(prompt) as f64;
+        let spread = arrivals.last().unwrap() - arrivals.first().unwrap();
+        assert!(
+            spread >= (tokens - 1.0) * 30.0 * 0.8,
+            "{} tokens 30 ms apart arrived within {spread} ms: {arrivals:?}",
+            tokens
+        );
+    }
+    let encodings = encodings.lock().unwrap();
+    assert_eq!(encodings.len(), results.len());
+    for encoding in encodings.iter() {
+        assert_eq!(
+            encoding.as_ref().and_then(|v| v.to_str().ok()),
+            Some("gzip")
+        );
+    }
+}
+
 /// `max_tokens` and `max_completion_tokens` bound the answer (the tighter
 /// one when both are given): that many tokens, finish reason `length`, and
 /// usage counts them; a bound past the end changes nothing. Streamed and

@@ -3,10 +3,17 @@
 //! command line, so that each runs in its own process and its CPU time and
 //! memory can be read from `/proc`.
 //!
-//! `sse-bench-server ours|axum|hub` prints `listening PORT` and serves:
+//! `sse-bench-server ours|ours-all|axum|hub|apps` prints `listening PORT` and serves:
 //! * `GET /burst?n=N&size=S`: N text events of S bytes, then the end;
 //! * `GET /json?n=N`: N small JSON events, then the end;
 //! * `GET /idle`: one event, then silence (keep-alive every 60 s);
+//! * with `ours-all`, those and `GET /spaced?n=N&size=S`: N text events of S bytes,
+//!   1 ms apart, so that each leaves as a frame of its own; and
+//!   `/compressed/burst`, `/compressed/json`, `/compressed/spaced`,
+//!   `/compressed/idle`: the same streams compressed with gzip, zstd or
+//!   Brotli as the request's `Accept-Encoding` says;
+//! * with `apps`: the demo under `/demo` and the llm example under `/llm`
+//!   (tokens 1 ms apart), as their examples serve them;
 //! * with `hub` instead: `GET /hub`, a comment once subscribed, then every
 //!   event published to the hub; `POST /publish` publishes one;
 //!   `POST /publish_many?n=N&concurrency=C` publishes N small events to
@@ -27,6 +34,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sse_runtime::hub::Hub;
 use sse_runtime::prelude::*;
+use sse_runtime::StreamContext;
 
 #[derive(Deserialize, Clone, Copy)]
 struct Burst {
@@ -63,6 +71,49 @@ async fn ours_json(Query(burst): Query<Burst>) {
     for i in 0..burst.n as u64 {
         yield_!(event!(json: Tick { id: i, price: 101.25, symbol: "ACME" }));
     }
+}
+
+#[sse_handler(keep_alive = "60s")]
+async fn ours_spaced(Query(burst): Query<Burst>) {
+    let data = payload(burst.size);
+    for _ in 0..burst.n {
+        yield_!(event!(data: &data));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Every encoding, Brotli included, so that the request picks.
+fn compressed(config: SseConfig) -> SseConfig {
+    config.compression(sse_runtime::Compression::new().brotli(true))
+}
+
+async fn compressed_burst(context: StreamContext, Query(burst): Query<Burst>) -> Response {
+    let config = compressed(SseConfig::new().keep_alive(Some(Duration::from_secs(60))));
+    ours_burst(context, Query(burst))
+        .await
+        .with_config(config)
+        .into_response()
+}
+
+async fn compressed_json(context: StreamContext, Query(burst): Query<Burst>) -> Response {
+    let config = compressed(SseConfig::new().keep_alive(Some(Duration::from_secs(60))));
+    ours_json(context, Query(burst))
+        .await
+        .with_config(config)
+        .into_response()
+}
+
+async fn compressed_spaced(context: StreamContext, Query(burst): Query<Burst>) -> Response {
+    let config = compressed(SseConfig::new().keep_alive(Some(Duration::from_secs(60))));
+    ours_spaced(context, Query(burst))
+        .await
+        .with_config(config)
+        .into_response()
+}
+
+async fn compressed_idle(context: StreamContext) -> Response {
+    let config = compressed(SseConfig::new().keep_alive(Some(Duration::from_secs(60))));
+    ours_idle(context).await.with_config(config).into_response()
 }
 
 #[sse_handler(keep_alive = "60s")]
@@ -163,6 +214,21 @@ async fn main() -> std::io::Result<()> {
             .route("/burst", get(ours_burst))
             .route("/json", get(ours_json))
             .route("/idle", get(ours_idle)),
+        "ours-all" => Router::new()
+            .route("/burst", get(ours_burst))
+            .route("/json", get(ours_json))
+            .route("/idle", get(ours_idle))
+            .route("/spaced", get(ours_spaced))
+            .route("/compressed/burst", get(compressed_burst))
+            .route("/compressed/json", get(compressed_json))
+            .route("/compressed/spaced", get(compressed_spaced))
+            .route("/compressed/idle", get(compressed_idle)),
+        "apps" => Router::new()
+            .nest("/demo", sse_suite::demo::app(sse_runtime::Shutdown::new()))
+            .nest(
+                "/llm",
+                sse_suite::llm::app(Hub::new(), Duration::from_millis(1)),
+            ),
         "axum" => Router::new()
             .route("/burst", get(axum_burst))
             .route("/json", get(axum_json))
@@ -187,7 +253,7 @@ async fn main() -> std::io::Result<()> {
                 .with_state(hub)
         }
         other => {
-            eprintln!("usage: sse-bench-server ours|axum|hub (got {other:?})");
+            eprintln!("usage: sse-bench-server ours|ours-all|axum|hub|apps (got {other:?})");
             std::process::exit(2);
         }
     };

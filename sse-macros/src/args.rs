@@ -1,4 +1,4 @@
-//! The handler's options: `#[sse_handler(keep_alive = "15s", error_event = true, crate = "path")]`.
+//! The handler's options: `#[sse_handler(keep_alive = "15s", error_event = true, compress = true, crate = "path")]`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -11,6 +11,7 @@ use crate::errors::{closest, Errors};
 const KEYS: &[&str] = &[
     "keep_alive",
     "error_event",
+    "compress",
     "on_close",
     "state",
     "events",
@@ -21,6 +22,7 @@ const KEYS: &[&str] = &[
 mod kw {
     syn::custom_keyword!(keep_alive);
     syn::custom_keyword!(error_event);
+    syn::custom_keyword!(compress);
     syn::custom_keyword!(on_close);
     syn::custom_keyword!(state);
     syn::custom_keyword!(events);
@@ -31,6 +33,8 @@ mod kw {
 pub(crate) struct HandlerArgs {
     pub(crate) keep_alive: Option<(KeepAlive, Span)>,
     pub(crate) error_event: Option<LitBool>,
+    /// `compress = true`: gzip or zstd, as the client accepts.
+    pub(crate) compress: Option<LitBool>,
     pub(crate) krate: Option<TokenStream>,
     /// The router's state type, for checking the arguments are extractors.
     pub(crate) state: Option<syn::Type>,
@@ -87,6 +91,16 @@ impl HandlerArgs {
             match value {
                 syn::Lit::Bool(flag) => self.error_event = Some(flag),
                 other => errors.spanned(other, "`error_event` takes `true` or `false`"),
+            }
+        } else if lookahead.peek(kw::compress) {
+            let key: kw::compress = input.parse()?;
+            let value: syn::Lit = value_of(input, "compress")?;
+            if self.compress.is_some() {
+                errors.spanned(key, "`compress` is specified more than once");
+            }
+            match value {
+                syn::Lit::Bool(flag) => self.compress = Some(flag),
+                other => errors.spanned(other, "`compress` takes `true` or `false`"),
             }
         } else if lookahead.peek(kw::on_close) {
             let key: kw::on_close = input.parse()?;

@@ -61,6 +61,16 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .error_event
         .as_ref()
         .map(|flag| quote!(.error_event(#flag)));
+    // A call of its own, spanned at the flag, so that a build without the
+    // `compression` feature says so there.
+    let config = quote!(#runtime::__private::SseConfig::new() #keep_alive #error_event);
+    let config = match &handler.args.compress {
+        Some(flag) => {
+            let compress = respan(quote!(#runtime::__private::compress), flag.span());
+            quote!(#compress(#config, #flag))
+        }
+        None => config,
+    };
     let on_close = handler
         .args
         .on_close
@@ -96,7 +106,7 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
             #outcome_check
             #events_check
             #respond(
-                #runtime::__private::SseConfig::new() #keep_alive #error_event #on_close,
+                #config #on_close,
                 #context,
                 move |#emitter: #runtime::__private::Emitter| async move {
                     #[allow(unused_mut)]

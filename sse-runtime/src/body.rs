@@ -68,6 +68,8 @@ pub struct SseConfig {
     keep_alive: Option<Duration>,
     error_event: bool,
     on_close: Option<OnClose>,
+    #[cfg(feature = "compression")]
+    compression: crate::Compression,
 }
 
 /// A stream's `on_close` callback, shared by the config's clones.
@@ -75,14 +77,16 @@ pub(crate) type OnClose = Arc<dyn Fn(&StreamSummary) + Send + Sync>;
 
 impl fmt::Debug for SseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SseConfig")
-            .field("keep_alive", &self.keep_alive)
+        let mut f = f.debug_struct("SseConfig");
+        f.field("keep_alive", &self.keep_alive)
             .field("error_event", &self.error_event)
             .field(
                 "on_close",
                 &self.on_close.as_ref().map(|_| "Fn(&StreamSummary)"),
-            )
-            .finish()
+            );
+        #[cfg(feature = "compression")]
+        f.field("compression", &self.compression);
+        f.finish()
     }
 }
 
@@ -105,6 +109,8 @@ impl SseConfig {
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
             error_event: false,
             on_close: None,
+            #[cfg(feature = "compression")]
+            compression: crate::Compression::off(),
         }
     }
 
@@ -162,6 +168,40 @@ impl SseConfig {
     pub fn error_event(mut self, send: bool) -> Self {
         self.error_event = send;
         self
+    }
+
+    /// Compresses the stream with one of `compression`'s encodings when the
+    /// request's `Accept-Encoding` allows one (see
+    /// [`Compression`](crate::Compression)); off by default.
+    /// `#[sse_handler(compress = true)]` sets [`Compression::new`](crate::Compression::new).
+    ///
+    /// The request's headers reach the response through its
+    /// [`StreamContext`](crate::StreamContext), which `#[sse_handler]`
+    /// extracts by itself; a response built by hand needs
+    /// [`SseResponse::with_context`](crate::SseResponse::with_context) for
+    /// compression to apply.
+    ///
+    /// ```
+    /// use sse_runtime::{Compression, SseConfig};
+    /// let config = SseConfig::new().compression(Compression::new());
+    /// assert_eq!(config.compression_offered(), Compression::new());
+    /// ```
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub fn compression(mut self, compression: crate::Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The encodings offered.
+    ///
+    /// ```
+    /// assert!(!sse_runtime::SseConfig::new().compression_offered().is_on());
+    /// ```
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub const fn compression_offered(&self) -> crate::Compression {
+        self.compression
     }
 
     /// The keep-alive interval in force.

@@ -130,7 +130,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 }
 
 /// What a stream needs from its request: the matched route (for the
-/// end-of-stream record) and the router's [`Shutdown`], if one is installed.
+/// end-of-stream record), the router's [`Shutdown`], if one is installed,
+/// and, with the `compression` feature, the request's `Accept-Encoding`.
 ///
 /// `#[sse_handler]` functions extract it by themselves. A response built by
 /// hand takes it as an extractor argument and passes it to
@@ -152,6 +153,9 @@ pub struct StreamContext {
     // Kept as axum's shared string: no copy per request.
     pub(crate) route: Option<MatchedPath>,
     pub(crate) shutdown: Option<Shutdown>,
+    /// Read only if the response is compressed (a shared buffer: no copy).
+    #[cfg(feature = "compression")]
+    pub(crate) accept_encoding: Option<http::HeaderValue>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamContext {
@@ -161,6 +165,8 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamContext {
         Ok(StreamContext {
             route: parts.extensions.get::<MatchedPath>().cloned(),
             shutdown: parts.extensions.get::<Shutdown>().cloned(),
+            #[cfg(feature = "compression")]
+            accept_encoding: parts.headers.get(http::header::ACCEPT_ENCODING).cloned(),
         })
     }
 }

@@ -40,6 +40,7 @@
 //! | write a handler that yields events | [`sse_handler`], [`sse_handlers!`], [`yield_!`] |
 //! | build an event, a comment, a keep-alive | [`event!`], [`comment!`], [`keep_alive!`], [`Event`], [`Comment`] |
 //! | set keep-alive, error events, a close callback | [`SseConfig`] (or the attribute's options) |
+//! | compress a stream as the client accepts | `Compression` (feature `compression`) |
 //! | build a response by hand, or from a `Stream` | [`SseResponse`], [`Emitter`] |
 //! | resume from the browser's last id | [`LastEventId`] |
 //! | shut streams down, know why each ended | [`Shutdown`], [`ShutdownSignal`], [`StreamSummary`], [`CloseReason`] |
@@ -58,6 +59,7 @@
 //! | `redis` | `hub::RedisTransport`: one hub (and the runs' state) shared by every instance on a Redis 7 | `redis` (redis-rs) |
 //! | `typescript` | `typescript::declarations`, `typescript::client`: TypeScript and a browser client from a `#[derive(SseEvent)]` type | `ts-rs` |
 //! | `testing` | `testing::TestClient`, `testing::Parser`: a client that reads a stream as `EventSource` does | `hyper`'s client, `tower` |
+//! | `compression` | `Compression`, `SseConfig::compression`, `#[sse_handler(compress = true)]`: gzip, zstd or Brotli as `Accept-Encoding` allows, flushed at every frame | `flate2` (on `zlib-rs`), `zstd-safe` (builds zstd's C library), `brotli` |
 //!
 //! The macros live in the `sse-macros` crate and are re-exported here:
 //! depend on this crate only.
@@ -70,6 +72,8 @@
 pub struct ReadmeDoctests;
 
 mod body;
+#[cfg(feature = "compression")]
+mod compress;
 mod emitter;
 mod encode;
 mod error;
@@ -99,6 +103,9 @@ pub mod __private;
 #[doc(hidden)]
 pub use __private::{BodyOutcome, CommentText, EventData, EventName, HandlerError, Substate};
 
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub use compress::Compression;
 pub use emitter::{Emitter, SendEvent};
 pub use error::EventError;
 pub use event::{Comment, Event, EventBuilder, EventIdValue, IntoEvent, RetryValue};
@@ -125,6 +132,9 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 ///   [`DEFAULT_KEEP_ALIVE`].
 /// * `error_event = true`: when the body fails, send a final `error` event
 ///   (see [`SseConfig::error_event`]).
+/// * `compress = true`: compress the stream with gzip or zstd when the
+///   request's `Accept-Encoding` allows (feature `compression`; see
+///   `Compression` and `SseConfig::compression`). Off by default.
 /// * `state = AppState`: the router's state type. Each argument is checked to
 ///   be an extractor for it, and a wrong one is reported on its type. Without
 ///   it, the type from the first `State<T>` argument is used (so another

@@ -161,3 +161,29 @@ pub fn comment_from_format(text: core::fmt::Arguments<'_>) -> crate::Comment {
 pub fn fallback_response() -> Response {
     axum::response::IntoResponse::into_response(http::StatusCode::INTERNAL_SERVER_ERROR)
 }
+
+/// What `#[sse_handler(compress = ..)]` needs: the `compression` feature.
+#[diagnostic::on_unimplemented(
+    message = "`compress = ..` needs the `compression` feature of sse-runtime",
+    label = "compression is not built in",
+    note = "enable it: `sse-runtime = {{ version = \"0.1\", features = [\"compression\"] }}`"
+)]
+pub trait CompressionFeature {
+    fn compress(self, on: bool) -> SseConfig;
+}
+
+#[cfg(feature = "compression")]
+impl CompressionFeature for SseConfig {
+    fn compress(self, on: bool) -> SseConfig {
+        self.compression(if on {
+            crate::Compression::new()
+        } else {
+            crate::Compression::off()
+        })
+    }
+}
+
+/// `compress = on` applied to `config`.
+pub fn compress<C: CompressionFeature>(config: C, on: bool) -> SseConfig {
+    config.compress(on)
+}

@@ -6,15 +6,18 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 
 use crate::body::SseBody;
 pub use crate::body::{BodyOutcome, SseConfig, DEFAULT_KEEP_ALIVE};
+#[cfg(feature = "compression")]
+use crate::compress::compressed_body;
 use crate::emitter::{Emitter, Outbox};
 use crate::event::IntoEvent;
 use crate::extract::StreamContext;
+#[cfg(feature = "compression")]
+use http::header::{CONTENT_ENCODING, VARY};
 
 /// An SSE response: a handler body that sends events, with the options that
 /// say how to stream them. This is what `#[sse_handler]` functions return;
@@ -23,7 +26,10 @@ use crate::extract::StreamContext;
 /// It answers with status 200 and the headers `Content-Type:
 /// text/event-stream`, `Cache-Control: no-cache` and `X-Accel-Buffering: no`
 /// (so nginx does not buffer the stream), and nothing specific to HTTP/1, so
-/// it works the same over HTTP/2.
+/// it works the same over HTTP/2. With compression offered (feature
+/// `compression`, [`SseConfig::compression`]), it also carries `Vary:
+/// Accept-Encoding`, and `Content-Encoding` when the client accepted one of
+/// the encodings offered; it never has a `Content-Length`.
 ///
 /// The handler body does not start until the client starts reading, and is
 /// dropped, with its locals, as soon as the response is dropped (the client
@@ -197,8 +203,26 @@ where
     F::Output: BodyOutcome,
 {
     fn into_response(self) -> Response {
-        let mut response = Response::new(Body::new(self.into_body()));
+        #[cfg(feature = "compression")]
+        let (mut response, coding) = {
+            let offered = self.config.compression_offered();
+            let coding = offered.negotiate(self.context.accept_encoding.as_ref());
+            let (body, coding) = compressed_body(self.into_body(), coding);
+            let mut response = Response::new(body);
+            if offered.is_on() {
+                response
+                    .headers_mut()
+                    .insert(VARY, HeaderValue::from_static("accept-encoding"));
+            }
+            (response, coding)
+        };
+        #[cfg(not(feature = "compression"))]
+        let mut response = Response::new(axum::body::Body::new(self.into_body()));
         let headers = response.headers_mut();
+        #[cfg(feature = "compression")]
+        if let Some(coding) = coding {
+            headers.insert(CONTENT_ENCODING, coding.header_value());
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert(

@@ -7,7 +7,8 @@
 // streams with `stream_options.include_usage`; `--params` is a JSON object
 // of request parameters over those defaults (its key `extra_body` is merged
 // into the body, as the Python package does); it prints `text` and
-// `finish_reason` (of choice 0), `choices`, `usage`, `chunks`, and `error`
+// `finish_reason` (of choice 0), `choices`, `usage`, `chunks`, `arrivals`
+// (when each chunk was read, in ms since the request), and `error`
 // (the class of what the SDK threw, with its message, status, param, code
 // and type). `--params` may also be a JSON array of such objects: one
 // request for each, in order, and an array of results.
@@ -38,12 +39,14 @@ async function ask(params) {
     if (!choices.has(index)) choices.set(index, { text: "", finish_reason: null });
     return choices.get(index);
   };
-  const result = { text: "", finish_reason: null, choices: [], usage: null, chunks: 0, error: null };
+  const result = { text: "", finish_reason: null, choices: [], usage: null, chunks: 0, arrivals: [], error: null };
+  const started = performance.now();
   try {
     const response = await client.chat.completions.create(body);
     if (body.stream) {
       for await (const chunk of response) {
         result.chunks += 1;
+        result.arrivals.push(performance.now() - started);
         for (const part of chunk.choices) {
           choice(part.index).text += part.delta?.content ?? "";
           if (part.finish_reason !== null) choice(part.index).finish_reason = part.finish_reason;

@@ -11,7 +11,8 @@ With `--max-chunks`, it stops after that many chunks.
 
 It prints `text` and `finish_reason` (of choice 0), `choices` (each
 choice's text and finish reason, by index), `usage`, `chunks` (how many
-were read), and `error`: the class of what the SDK raised, with its
+were read), `arrivals` (when each chunk was read, in milliseconds since
+the request), and `error`: the class of what the SDK raised, with its
 message, HTTP status, `param`, `code` and `type`.
 
 `--params` may also be a JSON array of such objects: it then makes one
@@ -20,6 +21,7 @@ start for many requests).
 """
 import argparse
 import json
+import time
 
 import openai
 
@@ -39,7 +41,8 @@ def ask(params):
     if params["stream"]:
         params.setdefault("stream_options", {"include_usage": True})
     choices = {}
-    result = {"text": "", "finish_reason": None, "choices": [], "usage": None, "chunks": 0, "error": None}
+    result = {"text": "", "finish_reason": None, "choices": [], "usage": None, "chunks": 0, "arrivals": [], "error": None}
+    started = time.monotonic()
 
     def choice(index):
         return choices.setdefault(index, {"text": "", "finish_reason": None})
@@ -53,6 +56,7 @@ def ask(params):
         if params["stream"]:
             for chunk in response:
                 result["chunks"] += 1
+                result["arrivals"].append((time.monotonic() - started) * 1000)
                 for part in chunk.choices:
                     choice(part.index)["text"] += part.delta.content or ""
                     if part.finish_reason is not None:
