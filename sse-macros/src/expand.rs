@@ -61,6 +61,12 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .error_event
         .as_ref()
         .map(|flag| quote!(.error_event(#flag)));
+    let retry = handler.args.retry.map(|milliseconds| {
+        quote!(.retry(::core::time::Duration::from_millis(#milliseconds)))
+    });
+    let retry_jitter = handler.args.retry_jitter.map(|milliseconds| {
+        quote!(.retry_jitter(::core::time::Duration::from_millis(#milliseconds)))
+    });
     let on_close = handler
         .args
         .on_close
@@ -96,7 +102,7 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
             #outcome_check
             #events_check
             #respond(
-                #runtime::__private::SseConfig::new() #keep_alive #error_event #on_close,
+                #runtime::__private::SseConfig::new() #keep_alive #error_event #retry #retry_jitter #on_close,
                 #context,
                 move |#emitter: #runtime::__private::Emitter| async move {
                     #[allow(unused_mut)]

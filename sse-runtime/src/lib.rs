@@ -79,7 +79,9 @@ mod finite;
 pub mod hub;
 mod lifecycle;
 mod macros;
+pub mod metrics;
 mod response;
+mod retry;
 pub mod runs;
 mod sync;
 #[cfg(feature = "testing")]
