@@ -43,6 +43,8 @@
 //! | build a response by hand, or from a `Stream` | [`SseResponse`], [`Emitter`] |
 //! | resume from the browser's last id | [`LastEventId`] |
 //! | shut streams down, know why each ended | [`Shutdown`], [`ShutdownSignal`], [`StreamSummary`], [`CloseReason`] |
+//! | spread reconnects after a restart | [`SseConfig::retry_jitter`], [`Shutdown::retry_jitter`] |
+//! | export metrics (Prometheus, ...) | [`metrics`] |
 //! | send one event to many streams, with replay | [`hub`] |
 //! | keep work going when its client leaves | [`runs`] |
 //! | give an endpoint's events one Rust type | [`SseEvent`], [`Tagged`], [`Shared`] |
@@ -127,6 +129,10 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 ///   [`DEFAULT_KEEP_ALIVE`].
 /// * `error_event = true`: when the body fails, send a final `error` event
 ///   (see [`SseConfig::error_event`]).
+/// * `retry = "3s"`: send `retry:` as the stream's first frame (see
+///   [`SseConfig::retry`]); `retry_jitter = "2s"` adds a random part of at
+///   most that much, drawn per stream, so that clients cut off together
+///   come back spread out (see [`SseConfig::retry_jitter`]).
 /// * `state = AppState`: the router's state type. Each argument is checked to
 ///   be an extractor for it, and a wrong one is reported on its type. Without
 ///   it, the type from the first `State<T>` argument is used (so another

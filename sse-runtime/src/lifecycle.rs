@@ -170,7 +170,10 @@ impl Shutdown {
     }
 
     /// Sends `event` as the last event of every stream it ends (for example
-    /// an event telling clients to reconnect elsewhere, or a `retry:`).
+    /// an event telling clients to reconnect elsewhere). It is the same
+    /// event for every stream: a `retry` in it brings every client back at
+    /// the same moment, however long it is; to spread them out, use
+    /// [`retry_jitter`](Self::retry_jitter).
     ///
     /// ```
     /// let shutdown = sse_runtime::Shutdown::new().final_event(sse_runtime::Event::data("bye"));
