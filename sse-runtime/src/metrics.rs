@@ -30,7 +30,7 @@
 //! |---|---|---|---|
 //! | `sse_streams_open` | gauge | `route` | streams open now |
 //! | `sse_streams_opened_total` | counter | `route` | streams opened |
-//! | `sse_streams_closed_total` | counter | `route`, `reason` | streams ended, by [`CloseReason`](crate::CloseReason): `completed`, `error`, `client_disconnected`, `shutdown` |
+//! | `sse_streams_closed_total` | counter | `route`, `reason` | streams ended, by [`CloseReason`]: `completed`, `error`, `client_disconnected`, `shutdown` |
 //! | `sse_events_sent_total` | counter | `route` | events sent, as [`StreamSummary::events`](crate::StreamSummary::events) counts them: the handler's events and comments, keep-alives, final events and `retry:` frames |
 //! | `sse_bytes_sent_total` | counter | `route` | bytes of event stream written |
 //! | `sse_hub_publishes_total` | counter | `hub` (`topic`) | events published through this instance's [`Hub::publish`](crate::hub::Hub::publish) (and a typed hub's) and stored |

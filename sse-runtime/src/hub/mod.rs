@@ -478,15 +478,22 @@ impl Hub {
     /// use axum::http::StatusCode;
     /// use axum::response::{IntoResponse, Response};
     /// use sse_runtime::hub::{Hub, HubError};
-    /// use sse_runtime::{LastEventId, SseResponse};
+    /// use sse_runtime::{LastEventId, SseResponse, StreamContext};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Follow { topics: String }
     ///
-    /// async fn follow(State(hub): State<Hub>, Query(follow): Query<Follow>, last: LastEventId) -> Response {
+    /// async fn follow(
+    ///     State(hub): State<Hub>,
+    ///     Query(follow): Query<Follow>,
+    ///     last: LastEventId,
+    ///     context: StreamContext,
+    /// ) -> Response {
     ///     let topics: Vec<&str> = follow.topics.split(',').collect();
     ///     match hub.try_subscribe(&topics, &last) {
-    ///         Ok(subscription) => SseResponse::from_stream(subscription).into_response(),
+    ///         Ok(subscription) => {
+    ///             SseResponse::from_stream(subscription).with_context(context).into_response()
+    ///         }
     ///         Err(error @ HubError::TooManyTopics { .. }) => {
     ///             (StatusCode::BAD_REQUEST, error.to_string()).into_response()
     ///         }

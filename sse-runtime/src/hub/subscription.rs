@@ -38,10 +38,14 @@ const HISTORY_RETRY: Duration = Duration::from_millis(500);
 /// ```
 /// use axum::extract::State;
 /// use sse_runtime::hub::Hub;
-/// use sse_runtime::{LastEventId, SseResponse};
+/// use sse_runtime::{LastEventId, SseResponse, StreamContext};
 ///
-/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<sse_runtime::response::StreamForwarder> {
-///     SseResponse::from_stream(hub.subscribe(&["news"], &last))
+/// async fn stream(
+///     State(hub): State<Hub>,
+///     last: LastEventId,
+///     context: StreamContext,
+/// ) -> SseResponse<sse_runtime::response::StreamForwarder> {
+///     SseResponse::from_stream(hub.subscribe(&["news"], &last)).with_context(context)
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(stream)).with_state(Hub::new());
 /// ```
