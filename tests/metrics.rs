@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use sse_runtime::hub::{Delivery, Hub, HubConfig};
 use sse_runtime::testing::{Parser, Received};
@@ -226,7 +228,7 @@ impl Reader {
     }
 
     /// Reads to the end of the stream.
-    async fn to_end(&mut self) {
+    async fn read_to_end(&mut self) {
         while let Some(chunk) = self.chunks.next().await {
             self.take(&chunk);
         }
@@ -303,7 +305,10 @@ async fn the_chat_serves_metrics_that_move_as_streams_open_publish_and_close() {
     assert_eq!(now.get("sse_hub_deliveries_total", hub_label), 6.0);
     let blocks: usize = readers.iter().map(Reader::blocks).sum();
     let read: usize = readers.iter().map(|reader| reader.bytes).sum();
-    assert_eq!(now.get("sse_events_sent_total", STREAM), events + blocks as f64);
+    assert_eq!(
+        now.get("sse_events_sent_total", STREAM),
+        events + blocks as f64
+    );
     assert_eq!(now.get("sse_bytes_sent_total", STREAM), bytes + read as f64);
     assert_eq!(now.get("sse_streams_open", STREAM), open + 3.0);
 
@@ -325,14 +330,16 @@ async fn the_chat_serves_metrics_that_move_as_streams_open_publish_and_close() {
     for reader in &mut readers {
         reader.until_events(3).await;
     }
-    let deliveries = scrape(addr).await.get("sse_hub_deliveries_total", hub_label);
+    let deliveries = scrape(addr)
+        .await
+        .get("sse_hub_deliveries_total", hub_label);
     assert!(deliveries == 8.0 || deliveries == 9.0, "{deliveries}");
     let took_third = deliveries - 8.0;
 
     // Shutdown ends the other two, cleanly.
     shutdown.trigger();
     for reader in &mut readers {
-        reader.to_end().await;
+        reader.read_to_end().await;
     }
     let after = scrape_until(addr, |s| s.get("sse_streams_open", STREAM) == open).await;
     assert_eq!(closed(&after, ("reason", "shutdown")), shut_before + 2.0);
@@ -380,7 +387,13 @@ async fn post_streams_are_counted_under_their_route_and_runs_by_state() {
         "stream": true,
     })
     .to_string();
-    let response = support::post_stream(addr, "/v1/chat/completions", Some("application/json"), &body).await;
+    let response = support::post_stream(
+        addr,
+        "/v1/chat/completions",
+        Some("application/json"),
+        &body,
+    )
+    .await;
     assert_eq!(response.inner.status(), 200);
     let mut chunks = response.chunks();
     let first = chunks.next().await.expect("a first chunk");
@@ -399,7 +412,8 @@ async fn post_streams_are_counted_under_their_route_and_runs_by_state() {
         loop {
             let scrape = Scrape::of(&prometheus.render());
             if scrape.get("sse_runs_running", hub_label) == 0.0
-                && scrape.get("sse_streams_open", completions) == before.get("sse_streams_open", completions)
+                && scrape.get("sse_streams_open", completions)
+                    == before.get("sse_streams_open", completions)
             {
                 return scrape;
             }
@@ -409,7 +423,10 @@ async fn post_streams_are_counted_under_their_route_and_runs_by_state() {
     .await;
     assert_eq!(after.get("sse_runs_ended_total", &finished), 1.0);
     assert_eq!(
-        after.get("sse_runs_ended_total", &[("hub", hub_name), ("state", "failed")]),
+        after.get(
+            "sse_runs_ended_total",
+            &[("hub", hub_name), ("state", "failed")]
+        ),
         0.0
     );
     assert_eq!(
@@ -451,7 +468,9 @@ async fn the_hub_counts_publishes_deliveries_subscribers_and_notices() {
 
     let mut slow = hub.subscribe(&["t"], None);
     for n in 0..10 {
-        hub.publish("t", sse_runtime::event!(data: n.to_string())).await.unwrap();
+        hub.publish("t", sse_runtime::event!(data: n.to_string()))
+            .await
+            .unwrap();
     }
     assert!(matches!(slow.next().await, Some(Delivery::Lagged(_))));
     assert!(slow.next().await.is_none());
@@ -492,10 +511,15 @@ async fn topic_labels_count_each_topic_apart() {
     let mut subscription = hub.subscribe(&["b", "a"], None);
     let mut other = hub.subscribe(&["a"], None);
     for name in ["a", "a", "b"] {
-        hub.publish(name, sse_runtime::event!(data: name)).await.unwrap();
+        hub.publish(name, sse_runtime::event!(data: name))
+            .await
+            .unwrap();
     }
     for _ in 0..3 {
-        assert!(matches!(subscription.next().await, Some(Delivery::Event(_))));
+        assert!(matches!(
+            subscription.next().await,
+            Some(Delivery::Event(_))
+        ));
     }
     let now = render();
     assert_eq!(now.get("sse_hub_publishes_total", &topic("a")), 2.0);
@@ -509,7 +533,10 @@ async fn topic_labels_count_each_topic_apart() {
         "sse_hub_deliveries_total",
         "sse_hub_subscribers",
     ] {
-        assert!(!now.has(name, &[("hub", hub_name)]), "{name} without a topic");
+        assert!(
+            !now.has(name, &[("hub", hub_name)]),
+            "{name} without a topic"
+        );
     }
     for _ in 0..2 {
         assert!(matches!(other.next().await, Some(Delivery::Event(_))));
@@ -568,7 +595,10 @@ async fn the_redis_reader_counts_its_reconnects_and_its_lag() {
         }
     })
     .await;
-    assert_eq!(render().get("sse_hub_redis_reconnects_total", hub_label), 0.0);
+    assert_eq!(
+        render().get("sse_hub_redis_reconnects_total", hub_label),
+        0.0
+    );
 
     // Its connection is cut once: one reconnect.
     redis.command(&format!("CLIENT KILL ID {reader}"));
@@ -584,7 +614,9 @@ async fn the_redis_reader_counts_its_reconnects_and_its_lag() {
     support::wait_while(|| reconnects() < 2.0).await;
     let started = std::time::Instant::now();
     for n in 0..2000 {
-        hub.publish("t", sse_runtime::event!(data: n.to_string())).await.unwrap();
+        hub.publish("t", sse_runtime::event!(data: n.to_string()))
+            .await
+            .unwrap();
     }
     let publishing = started.elapsed();
     redis.command("ACL SETUSER default +xread");
@@ -595,13 +627,24 @@ async fn the_redis_reader_counts_its_reconnects_and_its_lag() {
         let text = std::str::from_utf8(event.as_bytes()).unwrap();
         assert!(text.starts_with(&format!("data: {n}\n")), "{text}");
     }
-    let lag = series("sse_hub_redis_reader_lag_seconds", hub_label.iter().copied());
-    let highest = HIGHEST.lock().unwrap().as_ref().and_then(|h| h.get(&lag).copied());
+    let lag = series(
+        "sse_hub_redis_reader_lag_seconds",
+        hub_label.iter().copied(),
+    );
+    let highest = HIGHEST
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|h| h.get(&lag).copied());
     let highest = highest.expect("the lag was set");
     // Its first read after coming back took 512 of the 2,000: the rest
     // were published after those, over most of the time publishing took.
     assert!(highest > 0.0, "{highest}");
-    assert!(highest <= publishing.as_secs_f64() + 0.001, "{highest} > {publishing:?}");
-    support::wait_while(|| render().get("sse_hub_redis_reader_lag_seconds", hub_label) != 0.0).await;
+    assert!(
+        highest <= publishing.as_secs_f64() + 0.001,
+        "{highest} > {publishing:?}"
+    );
+    support::wait_while(|| render().get("sse_hub_redis_reader_lag_seconds", hub_label) != 0.0)
+        .await;
     eprintln!("highest Redis reader lag: {highest} s, publishing took {publishing:?}");
 }

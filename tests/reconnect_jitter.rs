@@ -67,7 +67,10 @@ async fn restart(app: Router, shutdown: Shutdown) -> Vec<Client> {
                 loop {
                     let chunk = chunks.next().await.expect("the first event");
                     let got = parser.feed(&chunk);
-                    if got.iter().any(|received| matches!(received, Received::Event(_))) {
+                    if got
+                        .iter()
+                        .any(|received| matches!(received, Received::Event(_)))
+                    {
                         break;
                     }
                 }
@@ -79,16 +82,18 @@ async fn restart(app: Router, shutdown: Shutdown) -> Vec<Client> {
     }
     let shut_at = Instant::now();
     trigger.send(()).unwrap();
-    let clients = join_all(open.into_iter().map(|(mut chunks, mut parser, first_retry)| async move {
-        while let Some(chunk) = chunks.next().await {
-            parser.feed(&chunk);
-        }
-        Client {
-            first_retry,
-            last_retry: parser.reconnection_time(),
-            ended_after: shut_at.elapsed(),
-        }
-    }));
+    let clients = join_all(open.into_iter().map(
+        |(mut chunks, mut parser, first_retry)| async move {
+            while let Some(chunk) = chunks.next().await {
+                parser.feed(&chunk);
+            }
+            Client {
+                first_retry,
+                last_retry: parser.reconnection_time(),
+                ended_after: shut_at.elapsed(),
+            }
+        },
+    ));
     let clients = within(clients).await;
     within(server).await.expect("server stopped");
     clients
@@ -147,14 +152,22 @@ fn assert_spread(sorted: &[u64], base: Duration, spread: Duration) {
 async fn a_thousand_clients_come_back_together_without_jitter_and_spread_with_it() {
     // Without: the same `retry` on every stream, and on the shutdown's
     // final event (what the README advised until now).
-    let shutdown = Shutdown::new().final_event(event!(data: "bye", event: "bye", retry: 3000).unwrap());
+    let shutdown =
+        Shutdown::new().final_event(event!(data: "bye", event: "bye", retry: 3000).unwrap());
     let clients = restart(Router::new().route("/", get(plain)), shutdown).await;
     eprintln!("{CLIENTS} clients, without jitter (retry 3 s):");
     let delays = report(
         "  retry each would wait",
-        clients.iter().map(|c| millis(c.last_retry.expect("a retry"))).collect(),
+        clients
+            .iter()
+            .map(|c| millis(c.last_retry.expect("a retry")))
+            .collect(),
     );
-    assert_eq!(delays[0], delays[CLIENTS - 1], "every client waits the same");
+    assert_eq!(
+        delays[0],
+        delays[CLIENTS - 1],
+        "every client waits the same"
+    );
     assert_eq!(delays[0], 3000);
     let arrivals = report(
         "  arrival after the shutdown",
@@ -176,12 +189,18 @@ async fn a_thousand_clients_come_back_together_without_jitter_and_spread_with_it
     eprintln!("{CLIENTS} clients, with retry = 3 s and retry_jitter = 2 s:");
     let first = report(
         "  retry after the first event",
-        clients.iter().map(|c| millis(c.first_retry.expect("a first retry"))).collect(),
+        clients
+            .iter()
+            .map(|c| millis(c.first_retry.expect("a first retry")))
+            .collect(),
     );
     assert_spread(&first, BASE, SPREAD);
     let last = report(
         "  retry each would wait after the shutdown",
-        clients.iter().map(|c| millis(c.last_retry.expect("a retry"))).collect(),
+        clients
+            .iter()
+            .map(|c| millis(c.last_retry.expect("a retry")))
+            .collect(),
     );
     assert_spread(&last, BASE, SPREAD);
     let arrivals = report(

@@ -61,12 +61,13 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .error_event
         .as_ref()
         .map(|flag| quote!(.error_event(#flag)));
-    let retry = handler.args.retry.map(|milliseconds| {
-        quote!(.retry(::core::time::Duration::from_millis(#milliseconds)))
-    });
-    let retry_jitter = handler.args.retry_jitter.map(|milliseconds| {
-        quote!(.retry_jitter(::core::time::Duration::from_millis(#milliseconds)))
-    });
+    let retry = handler
+        .args
+        .retry
+        .map(|milliseconds| quote!(.retry(::core::time::Duration::from_millis(#milliseconds))));
+    let retry_jitter = handler.args.retry_jitter.map(
+        |milliseconds| quote!(.retry_jitter(::core::time::Duration::from_millis(#milliseconds))),
+    );
     let on_close = handler
         .args
         .on_close

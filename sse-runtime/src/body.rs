@@ -409,7 +409,12 @@ where
                         Some(end) => end,
                         None if !this.outbox.is_empty() => continue,
                         None => {
-                            return poll_keep_alive(keep_alive, this.record, this.outbox.events(), cx)
+                            return poll_keep_alive(
+                                keep_alive,
+                                this.record,
+                                this.outbox.events(),
+                                cx,
+                            )
                         }
                     }
                 }

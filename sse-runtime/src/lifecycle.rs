@@ -196,7 +196,9 @@ impl Shutdown {
     /// # let _ = shutdown;
     /// ```
     pub fn retry(self, base: Duration) -> Self {
-        lock(&self.inner.retry).get_or_insert_with(Retry::default).base = base;
+        lock(&self.inner.retry)
+            .get_or_insert_with(Retry::default)
+            .base = base;
         self
     }
 
@@ -216,7 +218,9 @@ impl Shutdown {
     /// # let _ = shutdown;
     /// ```
     pub fn retry_jitter(self, spread: Duration) -> Self {
-        lock(&self.inner.retry).get_or_insert_with(Retry::default).spread = spread;
+        lock(&self.inner.retry)
+            .get_or_insert_with(Retry::default)
+            .spread = spread;
         self
     }
 

@@ -177,7 +177,9 @@ impl StreamMetrics {
     /// them, included).
     pub(crate) fn closed(&mut self, reason: CloseReason, events: u64) {
         let handles = &mut *self.0;
-        handles.events.increment(events.saturating_sub(handles.counted));
+        handles
+            .events
+            .increment(events.saturating_sub(handles.counted));
         handles.counted = events;
         counter!(STREAMS_CLOSED, "route" => handles.route.clone(), "reason" => reason.as_str())
             .increment(1);
@@ -229,8 +231,7 @@ impl HubMetrics {
     /// Counts an event published to `topic`.
     pub(crate) fn published(&self, topic: &str) {
         if self.topic_labels {
-            counter!(HUB_PUBLISHES, "hub" => self.name, "topic" => topic_label(topic))
-                .increment(1);
+            counter!(HUB_PUBLISHES, "hub" => self.name, "topic" => topic_label(topic)).increment(1);
         } else {
             self.publishes.increment(1);
         }
