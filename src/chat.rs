@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use sse_runtime::hub::{Hub, HubError, TypedHub};
 use sse_runtime::prelude::*;
@@ -126,6 +127,23 @@ fn script(source: &'static str) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         source,
+    )
+}
+
+/// [`app`], with the process's metrics at `GET /metrics` in Prometheus's
+/// text format: `prometheus` is the handle of the recorder installed for
+/// the process (`examples/chat/main.rs` installs it before it builds the
+/// hub, which takes its metrics handles when built; see
+/// [`sse_runtime::metrics`]).
+pub fn app_with_metrics(hub: Hub, shutdown: Shutdown, prometheus: PrometheusHandle) -> Router {
+    app(hub, shutdown).route(
+        "/metrics",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                prometheus.render(),
+            )
+        }),
     )
 }
 

@@ -8,7 +8,11 @@
 //! With `REDIS_URL=redis://127.0.0.1:6379`, the room lives in Redis: start
 //! two instances on two ports and they share it, and a page that reconnects
 //! to the other instance resumes where it was.
+//!
+//! `GET /metrics` serves the process's metrics in Prometheus's text format
+//! (`sse_runtime::metrics` lists them).
 
+use metrics_exporter_prometheus::PrometheusBuilder;
 use sse_runtime::hub::{Hub, HubConfig, RedisOptions, RedisTransport};
 use sse_runtime::Shutdown;
 
@@ -19,19 +23,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    // The recorder first: the hub takes its metrics handles when built.
+    let prometheus = PrometheusBuilder::new().install_recorder()?;
+    sse_runtime::metrics::describe();
+    let config = HubConfig {
+        name: "chat",
+        ..HubConfig::default()
+    };
     let hub = match std::env::var("REDIS_URL") {
         Ok(url) => {
             let transport =
                 RedisTransport::connect(&url, RedisOptions::new().prefix("chat")).await?;
             tracing::info!("chat room in Redis at {url}");
-            Hub::with_transport(transport, HubConfig::default())
+            Hub::with_transport(transport, config)
         }
-        Err(_) => Hub::new(),
+        Err(_) => Hub::with_config(config),
     };
     let listener = sse_suite::bind_port_from_env(3001)?;
     tracing::info!("chat listening on http://{}/", listener.local_addr()?);
     let shutdown = Shutdown::new();
-    axum::serve(listener, sse_suite::chat::app(hub, shutdown.clone()))
+    let app = sse_suite::chat::app_with_metrics(hub, shutdown.clone(), prometheus);
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.after(sse_runtime::ctrl_c_or_sigterm()))
         .await?;
     tracing::info!("chat stopped");

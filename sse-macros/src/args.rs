@@ -1,4 +1,4 @@
-//! The handler's options: `#[sse_handler(keep_alive = "15s", error_event = true, compress = true, crate = "path")]`.
+//! The handler's options: `#[sse_handler(keep_alive = "15s", error_event = true, compress = true, retry = "3s", crate = "path")]`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -12,6 +12,8 @@ const KEYS: &[&str] = &[
     "keep_alive",
     "error_event",
     "compress",
+    "retry",
+    "retry_jitter",
     "on_close",
     "state",
     "events",
@@ -23,6 +25,8 @@ mod kw {
     syn::custom_keyword!(keep_alive);
     syn::custom_keyword!(error_event);
     syn::custom_keyword!(compress);
+    syn::custom_keyword!(retry);
+    syn::custom_keyword!(retry_jitter);
     syn::custom_keyword!(on_close);
     syn::custom_keyword!(state);
     syn::custom_keyword!(events);
@@ -35,6 +39,10 @@ pub(crate) struct HandlerArgs {
     pub(crate) error_event: Option<LitBool>,
     /// `compress = true`: gzip or zstd, as the client accepts.
     pub(crate) compress: Option<LitBool>,
+    /// The stream's first `retry:`, in milliseconds.
+    pub(crate) retry: Option<u64>,
+    /// The most milliseconds each stream adds to `retry`, at random.
+    pub(crate) retry_jitter: Option<u64>,
     pub(crate) krate: Option<TokenStream>,
     /// The router's state type, for checking the arguments are extractors.
     pub(crate) state: Option<syn::Type>,
@@ -101,6 +109,24 @@ impl HandlerArgs {
             match value {
                 syn::Lit::Bool(flag) => self.compress = Some(flag),
                 other => errors.spanned(other, "`compress` takes `true` or `false`"),
+            }
+        } else if lookahead.peek(kw::retry_jitter) {
+            let key: kw::retry_jitter = input.parse()?;
+            let value: syn::Lit = value_of(input, "retry_jitter")?;
+            if self.retry_jitter.is_some() {
+                errors.spanned(key, "`retry_jitter` is specified more than once");
+            }
+            if let Some(milliseconds) = parse_retry(&value, "retry_jitter", errors) {
+                self.retry_jitter.get_or_insert(milliseconds);
+            }
+        } else if lookahead.peek(kw::retry) {
+            let key: kw::retry = input.parse()?;
+            let value: syn::Lit = value_of(input, "retry")?;
+            if self.retry.is_some() {
+                errors.spanned(key, "`retry` is specified more than once");
+            }
+            if let Some(milliseconds) = parse_retry(&value, "retry", errors) {
+                self.retry.get_or_insert(milliseconds);
             }
         } else if lookahead.peek(kw::on_close) {
             let key: kw::on_close = input.parse()?;
@@ -219,6 +245,24 @@ fn parse_keep_alive(value: &syn::Lit, errors: &mut Errors) -> Option<KeepAlive> 
         },
         other => {
             errors.spanned(other, USAGE);
+            None
+        }
+    }
+}
+
+/// A `retry` or `retry_jitter` value: a duration, zero allowed.
+fn parse_retry(value: &syn::Lit, key: &str, errors: &mut Errors) -> Option<u64> {
+    let usage = format!("`{key}` takes a duration like \"3s\", \"500ms\" or \"1m\"");
+    match value {
+        syn::Lit::Str(text) => match parse_duration(text) {
+            Ok(milliseconds) => Some(milliseconds),
+            Err(()) => {
+                errors.spanned(text, usage);
+                None
+            }
+        },
+        other => {
+            errors.spanned(other, usage);
             None
         }
     }

@@ -61,9 +61,17 @@ pub(crate) fn expand(handler: Handler) -> TokenStream {
         .error_event
         .as_ref()
         .map(|flag| quote!(.error_event(#flag)));
+    let retry = handler
+        .args
+        .retry
+        .map(|milliseconds| quote!(.retry(::core::time::Duration::from_millis(#milliseconds))));
+    let retry_jitter = handler.args.retry_jitter.map(
+        |milliseconds| quote!(.retry_jitter(::core::time::Duration::from_millis(#milliseconds))),
+    );
     // A call of its own, spanned at the flag, so that a build without the
     // `compression` feature says so there.
-    let config = quote!(#runtime::__private::SseConfig::new() #keep_alive #error_event);
+    let config =
+        quote!(#runtime::__private::SseConfig::new() #keep_alive #error_event #retry #retry_jitter);
     let config = match &handler.args.compress {
         Some(flag) => {
             let compress = respan(quote!(#runtime::__private::compress), flag.span());

@@ -34,6 +34,8 @@ use tokio::time::{Instant, Sleep};
 use crate::emitter::Outbox;
 use crate::encode;
 use crate::lifecycle::{CloseReason, OpenStreamGuard, Shutdown, StreamSummary};
+use crate::metrics::StreamMetrics;
+use crate::retry::Retry;
 
 /// The keep-alive interval used when none is configured.
 ///
@@ -70,6 +72,7 @@ pub struct SseConfig {
     on_close: Option<OnClose>,
     #[cfg(feature = "compression")]
     compression: crate::Compression,
+    retry: Option<Retry>,
 }
 
 /// A stream's `on_close` callback, shared by the config's clones.
@@ -80,6 +83,7 @@ impl fmt::Debug for SseConfig {
         let mut f = f.debug_struct("SseConfig");
         f.field("keep_alive", &self.keep_alive)
             .field("error_event", &self.error_event)
+            .field("retry", &self.retry)
             .field(
                 "on_close",
                 &self.on_close.as_ref().map(|_| "Fn(&StreamSummary)"),
@@ -111,7 +115,47 @@ impl SseConfig {
             on_close: None,
             #[cfg(feature = "compression")]
             compression: crate::Compression::off(),
+            retry: None,
         }
+    }
+
+    /// Sends `retry: base` as the stream's first frame: how long the
+    /// client waits before it reconnects (until an event of the stream
+    /// sets another). With [`retry_jitter`](Self::retry_jitter), each
+    /// stream adds a random part of its own. Kept in whole milliseconds.
+    ///
+    /// `#[sse_handler(retry = "3s")]` sets the same.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = sse_runtime::SseConfig::new().retry(Duration::from_secs(3));
+    /// # let _ = config;
+    /// ```
+    pub fn retry(mut self, base: Duration) -> Self {
+        self.retry.get_or_insert_with(Retry::default).base = base;
+        self
+    }
+
+    /// Adds to each stream's first `retry:` a random part of at most
+    /// `spread`, drawn per stream, so that clients cut off together come
+    /// back spread evenly over `base ..= base + spread` rather than all
+    /// at once (one value for every stream brings them back within a few
+    /// milliseconds of each other, however long). Without
+    /// [`retry`](Self::retry), the base is zero.
+    ///
+    /// `#[sse_handler(retry = "3s", retry_jitter = "2s")]` sets the same.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Each stream tells its client to wait between 3 and 5 seconds.
+    /// let config = sse_runtime::SseConfig::new()
+    ///     .retry(Duration::from_secs(3))
+    ///     .retry_jitter(Duration::from_secs(2));
+    /// # let _ = config;
+    /// ```
+    pub fn retry_jitter(mut self, spread: Duration) -> Self {
+        self.retry.get_or_insert_with(Retry::default).spread = spread;
+        self
     }
 
     /// Calls `callback` once when the stream ends, with why and what it sent
@@ -323,6 +367,13 @@ impl<F> SseBody<F> {
         route: Option<axum::extract::MatchedPath>,
         shutdown: Option<Shutdown>,
     ) -> Self {
+        let mut outbox = outbox;
+        let mut own_events = 0;
+        if let Some(retry) = config.retry {
+            // Before anything the handler sends, in the same first frame.
+            outbox.append(&retry.frame());
+            own_events += 1;
+        }
         SseBody {
             phase: Phase::Running {
                 handler,
@@ -332,13 +383,14 @@ impl<F> SseBody<F> {
             outbox,
             error_event: config.sends_error_event(),
             record: StreamRecord {
-                route,
                 on_close: config.on_close_callback(),
                 started: Instant::now(),
-                own_events: 0,
+                own_events,
                 bytes: 0,
                 reason: None,
                 _open: OpenStreamGuard::new(),
+                metrics: StreamMetrics::open(route.as_ref().map(|route| route.as_str())),
+                route,
             },
         }
     }
@@ -379,7 +431,7 @@ where
                 {
                     keep_alive.sent();
                 }
-                return Poll::Ready(Some(Ok(this.record.sent(frame))));
+                return Poll::Ready(Some(Ok(this.record.sent(frame, this.outbox.events()))));
             }
             let end = match this.phase.as_mut().project() {
                 PhaseProj::Running {
@@ -396,7 +448,14 @@ where
                     match end {
                         Some(end) => end,
                         None if !this.outbox.is_empty() => continue,
-                        None => return poll_keep_alive(keep_alive, this.record, cx),
+                        None => {
+                            return poll_keep_alive(
+                                keep_alive,
+                                this.record,
+                                this.outbox.events(),
+                                cx,
+                            )
+                        }
                     }
                 }
                 PhaseProj::Ending => {
@@ -474,6 +533,7 @@ fn drop_handler<F>(mut phase: Pin<&mut Phase<F>>, next: Phase<F>, record: &Strea
 fn poll_keep_alive(
     keep_alive: &mut Option<KeepAlive>,
     record: &mut StreamRecord,
+    handler_events: u64,
     cx: &mut Context<'_>,
 ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
     let Some(keep_alive) = keep_alive else {
@@ -485,7 +545,7 @@ fn poll_keep_alive(
     keep_alive.sent();
     record.own_events += 1;
     let frame = Bytes::from_static(encode::KEEP_ALIVE_FRAME);
-    Poll::Ready(Some(Ok(record.sent(frame))))
+    Poll::Ready(Some(Ok(record.sent(frame, handler_events))))
 }
 
 /// Why the stream ends, and what it still sends.
@@ -496,6 +556,8 @@ struct End {
     failure: Option<String>,
     /// The shutdown's final event.
     final_event: Option<crate::Event>,
+    /// The shutdown's `retry:`, drawn for this stream.
+    retry: Option<Vec<u8>>,
 }
 
 impl End {
@@ -504,6 +566,7 @@ impl End {
             reason: CloseReason::Completed,
             failure: None,
             final_event: None,
+            retry: None,
         }
     }
 
@@ -512,6 +575,7 @@ impl End {
             reason: CloseReason::Error,
             failure: Some(failure),
             final_event: None,
+            retry: None,
         }
     }
 
@@ -520,6 +584,7 @@ impl End {
             reason: CloseReason::Shutdown,
             failure: None,
             final_event: watch.shutdown.final_frame(),
+            retry: watch.shutdown.retry_frame(),
         }
     }
 
@@ -537,6 +602,12 @@ impl End {
         }
         if let Some(event) = self.final_event {
             outbox.append(event.as_bytes());
+            record.own_events += 1;
+        }
+        // After the final event, so that it is the last `retry` the
+        // client receives, whatever the final event carries.
+        if let Some(frame) = self.retry {
+            outbox.append(&frame);
             record.own_events += 1;
         }
         record.reason = Some(self.reason);
@@ -649,12 +720,18 @@ struct StreamRecord {
     /// means the client went away.
     reason: Option<CloseReason>,
     _open: OpenStreamGuard,
+    metrics: StreamMetrics,
 }
 
 impl StreamRecord {
-    /// Counts a frame about to be written.
-    fn sent(&mut self, frame: Bytes) -> Frame<Bytes> {
+    /// Counts a frame about to be written, and hands the counts to the
+    /// metrics: per frame rather than per event (a frame carries every
+    /// event ready together), and before the end, so that a scrape during
+    /// a long stream sees it move.
+    fn sent(&mut self, frame: Bytes, handler_events: u64) -> Frame<Bytes> {
         self.bytes += frame.len() as u64;
+        self.metrics
+            .sent(frame.len(), handler_events + self.own_events);
         Frame::data(frame)
     }
 
@@ -665,8 +742,10 @@ impl StreamRecord {
     /// Logs the close and calls `on_close`, whose panic is caught and
     /// logged: it runs from the body's `Drop`, where a panic would lose
     /// the connection's response, or abort the process while unwinding.
-    fn report(&self, handler_events: u64) {
+    fn report(&mut self, handler_events: u64) {
         let reason = self.reason.unwrap_or(CloseReason::ClientDisconnected);
+        self.metrics
+            .closed(reason, handler_events + self.own_events);
         let summary = StreamSummary {
             route: self.route.as_ref().map(|route| Arc::from(route.as_str())),
             events: handler_events + self.own_events,

@@ -44,6 +44,8 @@
 //! | build a response by hand, or from a `Stream` | [`SseResponse`], [`Emitter`] |
 //! | resume from the browser's last id | [`LastEventId`] |
 //! | shut streams down, know why each ended | [`Shutdown`], [`ShutdownSignal`], [`StreamSummary`], [`CloseReason`] |
+//! | spread reconnects after a restart | [`SseConfig::retry_jitter`], [`Shutdown::retry_jitter`] |
+//! | export metrics (Prometheus, ...) | [`metrics`] |
 //! | send one event to many streams, with replay | [`hub`] |
 //! | keep work going when its client leaves | [`runs`] |
 //! | give an endpoint's events one Rust type | [`SseEvent`], [`Tagged`], [`Shared`] |
@@ -83,7 +85,9 @@ mod finite;
 pub mod hub;
 mod lifecycle;
 mod macros;
+pub mod metrics;
 mod response;
+mod retry;
 pub mod runs;
 mod sync;
 #[cfg(feature = "testing")]
@@ -135,6 +139,10 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 /// * `compress = true`: compress the stream with gzip or zstd when the
 ///   request's `Accept-Encoding` allows (feature `compression`; see
 ///   `Compression` and `SseConfig::compression`). Off by default.
+/// * `retry = "3s"`: send `retry:` as the stream's first frame (see
+///   [`SseConfig::retry`]); `retry_jitter = "2s"` adds a random part of at
+///   most that much, drawn per stream, so that clients cut off together
+///   come back spread out (see [`SseConfig::retry_jitter`]).
 /// * `state = AppState`: the router's state type. Each argument is checked to
 ///   be an extractor for it, and a wrong one is reported on its type. Without
 ///   it, the type from the first `State<T>` argument is used (so another

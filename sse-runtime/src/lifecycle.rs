@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::event::Event;
+use crate::retry::Retry;
 use crate::sync::lock;
 
 static OPEN_STREAMS: AtomicUsize = AtomicUsize::new(0);
@@ -141,6 +142,7 @@ struct ShutdownInner {
     fired: watch::Sender<bool>,
     final_event: Mutex<Option<Event>>,
     grace: Mutex<Duration>,
+    retry: Mutex<Option<Retry>>,
 }
 
 impl Default for Shutdown {
@@ -162,12 +164,16 @@ impl Shutdown {
                 fired,
                 final_event: Mutex::new(None),
                 grace: Mutex::new(Duration::ZERO),
+                retry: Mutex::new(None),
             }),
         }
     }
 
     /// Sends `event` as the last event of every stream it ends (for example
-    /// an event telling clients to reconnect elsewhere, or a `retry:`).
+    /// an event telling clients to reconnect elsewhere). It is the same
+    /// event for every stream: a `retry` in it brings every client back at
+    /// the same moment, however long it is; to spread them out, use
+    /// [`retry_jitter`](Self::retry_jitter).
     ///
     /// ```
     /// let shutdown = sse_runtime::Shutdown::new().final_event(sse_runtime::Event::data("bye"));
@@ -175,6 +181,46 @@ impl Shutdown {
     /// ```
     pub fn final_event(self, event: Event) -> Self {
         *lock(&self.inner.final_event) = Some(event);
+        self
+    }
+
+    /// After the final event, sends each stream it ends `retry: base`
+    /// (plus, with [`retry_jitter`](Self::retry_jitter), a random part
+    /// drawn for each stream): how long its client waits before it
+    /// reconnects. It comes last, so it is the one the client follows,
+    /// whatever `retry` the final event carries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let shutdown = sse_runtime::Shutdown::new().retry(Duration::from_secs(2));
+    /// # let _ = shutdown;
+    /// ```
+    pub fn retry(self, base: Duration) -> Self {
+        lock(&self.inner.retry)
+            .get_or_insert_with(Retry::default)
+            .base = base;
+        self
+    }
+
+    /// Adds to the `retry:` each stream it ends is sent a random part of
+    /// at most `spread`, drawn for each stream, so that the clients of a
+    /// restarting server come back spread evenly over `base ..= base +
+    /// spread` rather than together: one value for every stream, however
+    /// long, brings them all back within a few milliseconds of each other.
+    /// Without [`retry`](Self::retry), the base is zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Clients come back between 1 and 11 seconds after the restart.
+    /// let shutdown = sse_runtime::Shutdown::new()
+    ///     .retry(Duration::from_secs(1))
+    ///     .retry_jitter(Duration::from_secs(10));
+    /// # let _ = shutdown;
+    /// ```
+    pub fn retry_jitter(self, spread: Duration) -> Self {
+        lock(&self.inner.retry)
+            .get_or_insert_with(Retry::default)
+            .spread = spread;
         self
     }
 
@@ -245,6 +291,11 @@ impl Shutdown {
 
     pub(crate) fn final_frame(&self) -> Option<Event> {
         lock(&self.inner.final_event).clone()
+    }
+
+    /// The `retry:` frame for one stream it ends, drawn for that stream.
+    pub(crate) fn retry_frame(&self) -> Option<Vec<u8>> {
+        lock(&self.inner.retry).map(Retry::frame)
     }
 
     pub(crate) fn grace_period(&self) -> Duration {

@@ -20,4 +20,14 @@ async fn flag() {
     yield_!(event!("tick"));
 }
 
+#[sse_handler(retry = 3000)]
+async fn retry_number() {
+    yield_!(event!("tick"));
+}
+
+#[sse_handler(retry = "3s", retry_jitter = "2 parsecs")]
+async fn jitter_unit() {
+    yield_!(event!("tick"));
+}
+
 fn main() {}

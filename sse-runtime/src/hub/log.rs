@@ -43,6 +43,7 @@ use bytes::Bytes;
 
 use super::transport::EntryKind;
 use super::{EventId, HubConfig};
+use crate::metrics::HubMetrics;
 use crate::sync::lock;
 
 /// One event as the log keeps it: encoded once, with its id, and shared by
@@ -70,6 +71,9 @@ pub(crate) enum Read {
         id: EventId,
         kind: EntryKind,
         frame: Bytes,
+        /// Which of the subscriber's topics it is of: its place in the
+        /// list given to [`Log::register`].
+        topic: usize,
     },
     /// Nothing new; the subscriber's waker is registered.
     Waiting,
@@ -99,6 +103,7 @@ pub(crate) enum ResumeAt {
 pub(crate) struct Log {
     config: HubConfig,
     state: Mutex<State>,
+    metrics: HubMetrics,
 }
 
 struct State {
@@ -346,6 +351,7 @@ impl Log {
     pub(crate) fn new(config: HubConfig, start: EventId) -> Log {
         Log {
             config,
+            metrics: HubMetrics::new(config.name, config.topic_labels),
             state: Mutex::new(State {
                 entries: VecDeque::new(),
                 first_index: 0,
@@ -364,6 +370,10 @@ impl Log {
 
     pub(crate) fn config(&self) -> &HubConfig {
         &self.config
+    }
+
+    pub(crate) fn metrics(&self) -> &HubMetrics {
+        &self.metrics
     }
 
     /// Appends an entry of `kind` with the next id `next_id` gives (called
@@ -661,6 +671,7 @@ impl Log {
             id: entry.id,
             kind: entry.kind,
             frame: entry.frame.clone(),
+            topic: next.slot,
         }
     }
 

@@ -132,6 +132,18 @@ pub struct HubConfig {
     /// follows more than a thousand topics is usually better served by a
     /// coarser one (a topic per user or per feed, rather than per item).
     pub max_topics: usize,
+    /// The hub's `hub` label in its [metrics](crate::metrics), so that two
+    /// hubs in one process can be told apart. Default `"default"`. (A
+    /// name made at run time can be leaked once: `String::leak`.)
+    pub name: &'static str,
+    /// Whether the hub's publishes, deliveries and subscribers are counted
+    /// per topic, with a `topic` label. Off by default, and best left off
+    /// unless the topics are a small, fixed set: topic names often come
+    /// from clients (a room, a user, a document), and each label value is
+    /// a time series of its own, which a monitoring system stores and
+    /// queries at a cost; unbounded values can take it down. A run's
+    /// topics are all labelled `sse-runtime:run`.
+    pub topic_labels: bool,
 }
 
 impl Default for HubConfig {
@@ -143,6 +155,8 @@ impl Default for HubConfig {
             lag: LagPolicy::Disconnect,
             notices: NoticeNames::default(),
             max_topics: 1024,
+            name: "default",
+            topic_labels: false,
         }
     }
 }
@@ -357,9 +371,12 @@ impl Hub {
     /// ```
     pub async fn publish<E: IntoEvent>(&self, topic: &str, event: E) -> Result<EventId, HubError> {
         let frame = self.frame_of(event)?;
-        self.transport
+        let id = self
+            .transport
             .publish(Arc::from(topic), EntryKind::Event, frame)
-            .await
+            .await?;
+        self.log.metrics().published(topic);
+        Ok(id)
     }
 
     /// The encoded `event` to publish, or why it cannot be.
@@ -461,15 +478,22 @@ impl Hub {
     /// use axum::http::StatusCode;
     /// use axum::response::{IntoResponse, Response};
     /// use sse_runtime::hub::{Hub, HubError};
-    /// use sse_runtime::{LastEventId, SseResponse};
+    /// use sse_runtime::{LastEventId, SseResponse, StreamContext};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Follow { topics: String }
     ///
-    /// async fn follow(State(hub): State<Hub>, Query(follow): Query<Follow>, last: LastEventId) -> Response {
+    /// async fn follow(
+    ///     State(hub): State<Hub>,
+    ///     Query(follow): Query<Follow>,
+    ///     last: LastEventId,
+    ///     context: StreamContext,
+    /// ) -> Response {
     ///     let topics: Vec<&str> = follow.topics.split(',').collect();
     ///     match hub.try_subscribe(&topics, &last) {
-    ///         Ok(subscription) => SseResponse::from_stream(subscription).into_response(),
+    ///         Ok(subscription) => {
+    ///             SseResponse::from_stream(subscription).with_context(context).into_response()
+    ///         }
     ///         Err(error @ HubError::TooManyTopics { .. }) => {
     ///             (StatusCode::BAD_REQUEST, error.to_string()).into_response()
     ///         }
@@ -566,5 +590,10 @@ impl Hub {
     /// ```
     pub fn stats(&self) -> HubStats {
         self.log.stats()
+    }
+
+    /// The hub's metrics handles.
+    pub(crate) fn metrics(&self) -> &crate::metrics::HubMetrics {
+        self.log.metrics()
     }
 }

@@ -57,6 +57,7 @@ use redis::{AsyncConnectionConfig, Client, Script, Value};
 
 use super::transport::{BoxFuture, EntryKind, History, LiveFeed, StoredEvent, Transport};
 use super::{EventId, HubError};
+use crate::metrics::ReaderMetrics;
 
 /// How a [`RedisTransport`] connects and names its keys.
 ///
@@ -828,6 +829,7 @@ fn text(value: Value) -> Option<String> {
 /// connection starts by asking the history script whether anything after
 /// `cursor` is gone.
 async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, count: i64) {
+    let metrics = ReaderMetrics::new(feed.config().name);
     let mut backoff = BACKOFF_MIN;
     let mut connected_before = false;
     let mut count = Some(count);
@@ -867,6 +869,7 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
         }
         if connected_before {
             tracing::info!(url = %shared.url, after = %cursor, "the hub's Redis reader reconnected");
+            metrics.reconnects.increment(1);
         }
         connected_before = true;
         let mut read_any = false;
@@ -878,6 +881,7 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
                 Ok(entries) => {
                     read_any = true;
                     backoff = BACKOFF_MIN;
+                    let full = entries.len() >= READ_COUNT;
                     for entry in entries {
                         // Past every entry read, the hub's or not: one that
                         // is not stays behind the cursor, never read again.
@@ -902,6 +906,18 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
                         count = entry_count;
                         feed.append(event.id, &event.topic, event.kind, event.frame);
                     }
+                    // A read that was not full took everything there was;
+                    // only a full one asks how much more is waiting.
+                    let lag = match full {
+                        false => Some(0),
+                        true => newest_id(&shared, &mut connection)
+                            .await
+                            .ok()
+                            .map(|newest| newest.ms().saturating_sub(cursor.ms())),
+                    };
+                    if let Some(lag) = lag {
+                        metrics.lag.set(lag as f64 / 1000.0);
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(url = %shared.url, %error, "the hub's Redis reader lost its connection; reconnecting");
@@ -916,6 +932,29 @@ async fn read_forever(shared: Arc<Shared>, feed: LiveFeed, mut cursor: EventId, 
             backoff = wait(backoff).await;
         }
     }
+}
+
+/// The newest id of the hub's stream (`0-0` when it is empty): one
+/// `XREVRANGE`, after a full read only.
+async fn newest_id(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+) -> redis::RedisResult<EventId> {
+    let reply: Value = redis::cmd("XREVRANGE")
+        .arg(&shared.events_key)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(connection)
+        .await?;
+    let Value::Array(mut entries) = reply else {
+        return Ok(EventId::default());
+    };
+    Ok(entries
+        .pop()
+        .and_then(parse_entry)
+        .map_or(EventId::default(), |entry| entry.id))
 }
 
 /// Sleeps for `backoff`; returns the next one.

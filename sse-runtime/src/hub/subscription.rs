@@ -23,6 +23,7 @@ use super::notice::{Delivery, Lagged, Reset};
 use super::transport::{log_frame, BoxFuture, EntryKind, History, Transport};
 use super::{EventId, HubError, LagPolicy};
 use crate::event::Event;
+use crate::metrics::SubscriberMetrics;
 
 /// Events read from the transport's history per request.
 const HISTORY_PAGE: usize = 256;
@@ -37,10 +38,14 @@ const HISTORY_RETRY: Duration = Duration::from_millis(500);
 /// ```
 /// use axum::extract::State;
 /// use sse_runtime::hub::Hub;
-/// use sse_runtime::{LastEventId, SseResponse, StreamForwarder};
+/// use sse_runtime::{LastEventId, SseResponse, StreamContext, StreamForwarder};
 ///
-/// async fn stream(State(hub): State<Hub>, last: LastEventId) -> SseResponse<StreamForwarder> {
-///     SseResponse::from_stream(hub.subscribe(&["news"], &last))
+/// async fn stream(
+///     State(hub): State<Hub>,
+///     last: LastEventId,
+///     context: StreamContext,
+/// ) -> SseResponse<StreamForwarder> {
+///     SseResponse::from_stream(hub.subscribe(&["news"], &last)).with_context(context)
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(stream)).with_state(Hub::new());
 /// ```
@@ -54,6 +59,8 @@ pub struct Subscription {
     /// Sent before anything else.
     notice: Option<Notice>,
     state: State,
+    /// How it is counted in the hub's metrics.
+    metrics: SubscriberMetrics,
 }
 
 /// A notice waiting to be read.
@@ -103,8 +110,9 @@ struct Catchup {
     subscribed_at: EventId,
     /// Events delivered from history since it fell behind.
     delivered: u64,
-    /// Entries read from history, not yet delivered.
-    page: VecDeque<(EventId, EntryKind, Bytes)>,
+    /// Entries read from history, not yet delivered, each with its
+    /// topic's place in the subscription's topics.
+    page: VecDeque<(EventId, EntryKind, Bytes, usize)>,
     /// The newest id history returned.
     read_through: EventId,
     fetch: Option<BoxFuture<Result<History, HubError>>>,
@@ -205,6 +213,11 @@ impl Subscription {
         counted: bool,
     ) -> Subscription {
         let key = log.register(&topics, counted);
+        let metrics = if counted {
+            log.metrics().subscribed(&topics)
+        } else {
+            SubscriberMetrics::Uncounted
+        };
         Subscription {
             log,
             transport,
@@ -212,6 +225,7 @@ impl Subscription {
             topics,
             notice: None,
             state: State::Log,
+            metrics,
         }
     }
 
@@ -283,17 +297,27 @@ impl Subscription {
     pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         loop {
             if let Some(notice) = self.notice.take() {
+                let metrics = self.log.metrics();
                 return Poll::Ready(Some(match notice {
-                    Notice::Lagged(missed) => Item::Lagged(missed),
-                    Notice::Reset(id) => Item::Reset(id),
+                    Notice::Lagged(missed) => {
+                        metrics.lagged(&self.metrics);
+                        Item::Lagged(missed)
+                    }
+                    Notice::Reset(id) => {
+                        metrics.reset(&self.metrics);
+                        Item::Reset(id)
+                    }
                 }));
             }
             match &mut self.state {
                 State::Ended => return Poll::Ready(None),
                 State::Log => match self.log.read(self.key, cx.waker()) {
-                    Read::Entry { id, kind, frame } => {
-                        return Poll::Ready(Some(item(id, kind, frame)))
-                    }
+                    Read::Entry {
+                        id,
+                        kind,
+                        frame,
+                        topic,
+                    } => return Poll::Ready(Some(self.item(id, kind, frame, topic))),
                     Read::Waiting => return Poll::Pending,
                     Read::FellBehind { after } => {
                         // The transport's history may still hold what the
@@ -302,12 +326,12 @@ impl Subscription {
                     }
                 },
                 State::History(catchup) => {
-                    if let Some((id, kind, frame)) = catchup.page.pop_front() {
+                    if let Some((id, kind, frame, topic)) = catchup.page.pop_front() {
                         catchup.after = id;
                         // Counted as the log counts them, marks too, so that
                         // what a `lagged` notice says it missed is exact.
                         catchup.delivered += 1;
-                        return Poll::Ready(Some(item(id, kind, frame)));
+                        return Poll::Ready(Some(self.item(id, kind, frame, topic)));
                     }
                     catchup.after = catchup.after.max(catchup.read_through);
                     match self.poll_history(cx) {
@@ -387,13 +411,12 @@ impl Subscription {
                         continue;
                     }
                     catchup.read_through = event.id;
-                    if self
+                    if let Ok(topic) = self
                         .topics
                         .binary_search_by(|topic| (**topic).cmp(&*event.topic))
-                        .is_ok()
                     {
                         let frame = log_frame(event.kind, &event.frame, event.id);
-                        catchup.page.push_back((event.id, event.kind, frame));
+                        catchup.page.push_back((event.id, event.kind, frame, topic));
                     }
                 }
                 Poll::Ready(())
@@ -452,6 +475,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.log.unregister(self.key);
+        self.log.metrics().unsubscribed(&self.metrics);
     }
 }
 
@@ -475,11 +499,17 @@ fn distinct(topics: &[&str]) -> Vec<Arc<str>> {
     sorted.into_iter().map(Arc::from).collect()
 }
 
-/// An entry read from the log or history as an [`Item`].
-fn item(id: EventId, kind: EntryKind, frame: Bytes) -> Item {
-    match kind {
-        EntryKind::Event => Item::Event(frame),
-        EntryKind::RunStart | EntryKind::RunEnd => Item::Mark { id, kind, frame },
+impl Subscription {
+    /// An entry of its `topic`-th topic, read from the log or history, as
+    /// an [`Item`]; an event is counted as delivered.
+    fn item(&self, id: EventId, kind: EntryKind, frame: Bytes, topic: usize) -> Item {
+        match kind {
+            EntryKind::Event => {
+                self.log.metrics().delivered(&self.metrics, topic);
+                Item::Event(frame)
+            }
+            EntryKind::RunStart | EntryKind::RunEnd => Item::Mark { id, kind, frame },
+        }
     }
 }
 

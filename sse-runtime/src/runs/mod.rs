@@ -435,8 +435,11 @@ fn is_run_id(id: &str) -> bool {
 
 /// A run's hub topic.
 fn run_topic(id: &str) -> String {
-    format!("sse-runtime:run:{id}")
+    format!("{RUN_TOPIC_PREFIX}{id}")
 }
+
+/// What every run's topic starts with.
+pub(crate) const RUN_TOPIC_PREFIX: &str = "sse-runtime:run:";
 
 /// What is known of a run, as its state is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

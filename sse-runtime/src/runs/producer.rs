@@ -33,6 +33,7 @@ use super::state::{Ender, Store};
 use super::{run_topic, RunError, RunState, RunsConfig};
 use crate::event::IntoEvent;
 use crate::hub::{EntryKind, EventId, Hub, HubError, Item, Subscription};
+use crate::metrics::RunsMetrics;
 use crate::sync::lock;
 
 /// How long to wait before storing a run's end again, at first and at most.
@@ -52,6 +53,7 @@ struct Shared {
     running: AtomicUsize,
     /// The supervisors of the runs produced here, by run id.
     supervisors: Mutex<HashMap<String, Supervisor>>,
+    metrics: RunsMetrics,
 }
 
 struct Supervisor {
@@ -63,6 +65,7 @@ struct Supervisor {
 
 impl Producers {
     pub(super) fn new(store: Arc<Store>, hub: Hub, config: RunsConfig) -> Producers {
+        let metrics = RunsMetrics::new(hub.metrics().name());
         Producers {
             shared: Arc::new(Shared {
                 store,
@@ -70,6 +73,7 @@ impl Producers {
                 config,
                 running: AtomicUsize::new(0),
                 supervisors: Mutex::new(HashMap::new()),
+                metrics,
             }),
         }
     }
@@ -318,6 +322,9 @@ async fn supervise<Fut>(
         return;
     }
     // From here the run is stored: it must end, however this task does.
+    // Counted as running until this task ends, however it does, and then
+    // as ended in `counted.state` (failed until known).
+    let mut counted = shared.metrics.started();
     let mut unended = FailUnlessEnded {
         store: Arc::clone(&shared.store),
         run: Some(run.clone()),
@@ -327,6 +334,7 @@ async fn supervise<Fut>(
         // Whoever started it stopped waiting before it learned the id: no
         // one can attach to it or cancel it.
         unended.state = RunState::Cancelled;
+        counted.state = RunState::Cancelled;
         store_end(&shared, &run, RunState::Cancelled, Ender::Producer).await;
         unended.run = None;
         return;
@@ -376,9 +384,21 @@ async fn supervise<Fut>(
         }
     };
     drop(producer);
-    if let Outcome::Ended(state) = outcome {
-        unended.state = state;
-        store_end(&shared, &run, state, Ender::Producer).await;
+    match outcome {
+        Outcome::Ended(state) => {
+            unended.state = state;
+            counted.state = state;
+            store_end(&shared, &run, state, Ender::Producer).await;
+        }
+        Outcome::EndedElsewhere => {
+            // As it was stored (a cancel, most often); failed if that
+            // cannot be read.
+            if let Ok(Some(record)) = shared.store.read(&run).await {
+                if record.state != RunState::Running {
+                    counted.state = record.state;
+                }
+            }
+        }
     }
     unended.run = None;
 }
