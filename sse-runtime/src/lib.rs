@@ -69,6 +69,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod auth;
 mod body;
 mod emitter;
 mod encode;
