@@ -110,6 +110,22 @@ impl fmt::Display for JwtConfigError {
 
 impl std::error::Error for JwtConfigError {}
 
+/// A key `jsonwebtoken` could not read, for `?` on `DecodingKey::from_*`.
+///
+/// ```
+/// use sse_runtime::auth::jsonwebtoken::DecodingKey;
+/// use sse_runtime::auth::JwtConfigError;
+/// fn key(pem: &[u8]) -> Result<DecodingKey, JwtConfigError> {
+///     Ok(DecodingKey::from_rsa_pem(pem)?)
+/// }
+/// assert!(key(b"not a key").is_err());
+/// ```
+impl From<jsonwebtoken::errors::Error> for JwtConfigError {
+    fn from(error: jsonwebtoken::errors::Error) -> Self {
+        JwtConfigError(format!("the key could not be read: {error}"))
+    }
+}
+
 impl JwtAuthorizer {
     /// Verifies tokens signed with `algorithm` by `key`'s holder, and
     /// only those. Fails when the key is of another family than the
@@ -273,11 +289,14 @@ impl JwtAuthorizer {
                 grants = grants.allow_publish(selector);
             }
         }
-        // Required and checked above; as long as the token is accepted.
-        // An `exp` past what the clock can hold never ends.
+        // Required and checked above. The grants hold as long as the token
+        // is accepted: `jsonwebtoken` accepts it while the time in whole
+        // seconds is at most `exp` plus the leeway, so until the second
+        // after that begins. An `exp` past what the clock can hold never
+        // ends.
         if let Some(expires) = claims
             .exp
-            .and_then(|exp| exp.checked_add(self.validation.leeway))
+            .and_then(|exp| exp.checked_add(self.validation.leeway)?.checked_add(1))
             .and_then(|seconds| UNIX_EPOCH.checked_add(Duration::from_secs(seconds)))
         {
             grants = grants.until(expires);
