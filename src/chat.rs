@@ -134,7 +134,7 @@ pub fn token(
 
 /// The topic of the room a query names, or `400` for a name that cannot
 /// be one.
-fn topic_of(room: Option<&str>) -> Result<String, Response> {
+fn topic_of(room: Option<&str>) -> Result<String, (StatusCode, String)> {
     let room = room.unwrap_or(PUBLIC_ROOM);
     let valid = !room.is_empty()
         && room.chars().count() <= MAX_ROOM_CHARS
@@ -145,8 +145,7 @@ fn topic_of(room: Option<&str>) -> Result<String, Response> {
         return Err((
             StatusCode::BAD_REQUEST,
             format!("a room name is 1 to {MAX_ROOM_CHARS} ASCII letters, digits, - or _"),
-        )
-            .into_response());
+        ));
     }
     Ok(room_topic(room))
 }
@@ -170,7 +169,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RoomPost {
         let Query(target) = Query::<Target>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let topic = topic_of(target.room.as_deref())?;
+        let topic = topic_of(target.room.as_deref()).map_err(IntoResponse::into_response)?;
         access
             .publish(&topic)
             .map(RoomPost)
@@ -242,7 +241,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RoomStream {
         let Query(visitor) = Query::<Visitor>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let topic = topic_of(visitor.room.as_deref())?;
+        let topic = topic_of(visitor.room.as_deref()).map_err(IntoResponse::into_response)?;
         let read = access
             .subscribe(&[&topic])
             .map_err(IntoResponse::into_response)?;

@@ -53,7 +53,8 @@ fn sign(claims: &serde_json::Value) -> String {
 /// A token valid for ten minutes that lets its holder read the rooms
 /// `read` and post in the rooms `post`.
 fn token(read: &[&str], post: &[&str]) -> String {
-    let topics = |rooms: &[&str]| -> Vec<String> { rooms.iter().map(|r| chat::room_topic(r)).collect() };
+    let topics =
+        |rooms: &[&str]| -> Vec<String> { rooms.iter().map(|r| chat::room_topic(r)).collect() };
     sign(&json!({
         "exp": now() + 600,
         "mercure": { "subscribe": topics(read), "publish": topics(post) },
@@ -113,10 +114,11 @@ async fn post_with(
     text: &str,
 ) -> (u16, String) {
     let connection = within(tokio::net::TcpStream::connect(addr)).await.unwrap();
-    let (mut sender, connection) =
-        within(hyper::client::conn::http1::handshake(TokioIo::new(connection)))
-            .await
-            .unwrap();
+    let (mut sender, connection) = within(hyper::client::conn::http1::handshake(TokioIo::new(
+        connection,
+    )))
+    .await
+    .unwrap();
     let connection = tokio::spawn(connection);
     let mut request = hyper::Request::post(format!("/messages?room={room}"))
         .header("host", addr.to_string())
@@ -213,10 +215,12 @@ async fn a_visitor_of_room_a_never_receives_room_b(
     assert_eq!(
         recent
             .iter()
-            .map(|event| serde_json::from_str::<serde_json::Value>(&event.data).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_owned())
+            .map(
+                |event| serde_json::from_str::<serde_json::Value>(&event.data).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            )
             .collect::<Vec<_>>(),
         ["a1", "a2"]
     );
@@ -259,7 +263,9 @@ async fn a_visitor_of_room_a_never_receives_room_b(
     let resumed = texts(&mut events, 5).await;
     assert_eq!(resumed[0], "a3");
     assert_eq!(resumed[2], "a4");
-    assert!([1, 3, 4].iter().all(|&n| resumed[n].starts_with("sentinel")));
+    assert!([1, 3, 4]
+        .iter()
+        .all(|&n| resumed[n].starts_with("sentinel")));
     nothing_else(&mut events, publisher, "a", &alice).await;
     drop(events);
     // Something to write, so that the servers notice the streams closed.
@@ -280,12 +286,9 @@ async fn a_visitor_of_room_a_never_receives_room_b_in_process() {
     let addr = serve(chat_app(hub.clone())).await;
     let other = serve(chat_app(hub.clone())).await;
     let counted = hub.clone();
-    a_visitor_of_room_a_never_receives_room_b(
-        addr,
-        addr,
-        async move { other },
-        move || counted.subscribers(),
-    )
+    a_visitor_of_room_a_never_receives_room_b(addr, addr, async move { other }, move || {
+        counted.subscribers()
+    })
     .await;
 }
 
@@ -322,7 +325,10 @@ async fn assert_refused(response: support::Response, status: u16, error: &str) {
         Some("text/plain; charset=utf-8"),
         "not an event stream"
     );
-    let challenge = response.header("www-authenticate").unwrap_or_default().to_owned();
+    let challenge = response
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .to_owned();
     if error.is_empty() {
         assert_eq!(challenge, "Bearer");
     } else {
@@ -427,7 +433,12 @@ async fn tokens_that_do_not_hold_get_401_and_other_rooms_403_and_no_stream() {
             401,
             "invalid_token",
         ),
-        ("not a token", Some("not-a-token".into()), 401, "invalid_token"),
+        (
+            "not a token",
+            Some("not-a-token".into()),
+            401,
+            "invalid_token",
+        ),
         (
             "a valid token for room b",
             Some(token(&["b"], &["b"])),
@@ -496,7 +507,13 @@ async fn tokens_that_do_not_hold_get_401_and_other_rooms_403_and_no_stream() {
     let mut events = stream(addr, "a", Some(&good), None).await;
     posted(addr, "a", Some(&good), "hello a").await;
     assert_eq!(texts(&mut events, 1).await, ["hello a"]);
-    let response = open(addr, &format!("/stream?room=a&access_token={good}"), None, None).await;
+    let response = open(
+        addr,
+        &format!("/stream?room=a&access_token={good}"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(response.inner.status(), 200);
     drop(response);
     let _public = stream(addr, "public", Some(&good), None).await;
@@ -535,7 +552,10 @@ async fn publishing_needs_a_grant_for_the_room() {
     // One who may is.
     let _joined = open(addr, "/stream?room=a&user=bobby", Some(&alice), None).await;
     let join = room_a.next().await.unwrap();
-    assert_eq!((join.event.as_str(), join.data.as_str()), ("join", r#"{"user":"bobby"}"#));
+    assert_eq!(
+        (join.event.as_str(), join.data.as_str()),
+        ("join", r#"{"user":"bobby"}"#)
+    );
 
     // The public room stays open to everyone.
     let mut public = stream(addr, "public", None, None).await;
@@ -560,7 +580,8 @@ async fn a_stream_ends_when_its_token_does() {
     ))
     .await;
     let exp = now() + 2;
-    let short = sign(&json!({ "exp": exp, "mercure": { "subscribe": ["room:a"], "publish": ["room:a"] } }));
+    let short =
+        sign(&json!({ "exp": exp, "mercure": { "subscribe": ["room:a"], "publish": ["room:a"] } }));
     let started = Instant::now();
     let mut events = stream(addr, "a", Some(&short), None).await;
     posted(addr, "a", Some(&short), "before the end").await;
@@ -572,7 +593,10 @@ async fn a_stream_ends_when_its_token_does() {
         .unwrap()
         .as_secs_f64();
     // Accepted through the second `exp` names, and no longer.
-    assert!(ended >= (exp + 1) as f64, "not before exp: {ended} < {exp} + 1");
+    assert!(
+        ended >= (exp + 1) as f64,
+        "not before exp: {ended} < {exp} + 1"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(hub.subscribers(), 0);
     // And a reconnect with it is refused.
@@ -600,7 +624,11 @@ async fn a_router_without_an_authorizer_allows_nothing() {
         Ok(Grants::authenticated())
     });
     async fn twice(first: TopicAccess, second: TopicAccess) -> String {
-        format!("{} {}", first.grants().is_authenticated(), second.grants().is_authenticated())
+        format!(
+            "{} {}",
+            first.grants().is_authenticated(),
+            second.grants().is_authenticated()
+        )
     }
     let app = Router::new()
         .route("/", get(twice))

@@ -47,10 +47,7 @@ use super::{Grants, Refusal, TopicAccess};
 /// ```
 pub trait Authorize: Send + Sync + 'static {
     /// The grants of `request`, or why it is refused.
-    fn authorize(
-        &self,
-        request: &Parts,
-    ) -> impl Future<Output = Result<Grants, Refusal>> + Send;
+    fn authorize(&self, request: &Parts) -> impl Future<Output = Result<Grants, Refusal>> + Send;
 }
 
 /// [`Authorize`] with its future boxed, so that any implementation fits in
@@ -78,10 +75,7 @@ impl<F> Authorize for FromFn<F>
 where
     F: Fn(&Parts) -> Result<Grants, Refusal> + Send + Sync + 'static,
 {
-    fn authorize(
-        &self,
-        request: &Parts,
-    ) -> impl Future<Output = Result<Grants, Refusal>> + Send {
+    fn authorize(&self, request: &Parts) -> impl Future<Output = Result<Grants, Refusal>> + Send {
         std::future::ready((self.0)(request))
     }
 }
@@ -130,7 +124,7 @@ impl Authorizer {
     /// ```
     /// # #[cfg(feature = "jwt")] {
     /// use sse_runtime::auth::{Authorizer, JwtAuthorizer};
-    /// use sse_runtime::auth::jwt::{Algorithm, DecodingKey};
+    /// use sse_runtime::auth::jsonwebtoken::{Algorithm, DecodingKey};
     /// let key = DecodingKey::from_secret(b"a secret of at least 32 bytes......").unwrap();
     /// let authorizer = Authorizer::new(JwtAuthorizer::new(key, Algorithm::HS256).unwrap());
     /// # let _ = authorizer; }

@@ -232,7 +232,9 @@ impl Grants {
     /// assert!(grants.may_subscribe("a:1") && !grants.may_subscribe("b:1"));
     /// ```
     pub fn may_subscribe(&self, topic: &str) -> bool {
-        self.subscribe.iter().any(|selector| selector.matches(topic))
+        self.subscribe
+            .iter()
+            .any(|selector| selector.matches(topic))
     }
 
     /// Whether `topic` may be published to.
@@ -343,7 +345,10 @@ impl TopicAccess {
     /// assert_eq!(refusal.status(), http::StatusCode::UNAUTHORIZED);
     /// ```
     pub fn subscribe(&self, topics: &[&str]) -> Result<SubscribePermit, Refusal> {
-        if let Some(topic) = topics.iter().find(|topic| !self.grants.may_subscribe(topic)) {
+        if let Some(topic) = topics
+            .iter()
+            .find(|topic| !self.grants.may_subscribe(topic))
+        {
             return Err(self.grants.refuse(Action::Subscribe, topic));
         }
         Ok(SubscribePermit {

@@ -138,9 +138,9 @@ impl Guarded<Hub> {
         last: impl Into<LastSeen<'a>>,
         recent: usize,
     ) -> Result<Subscription, HubError> {
-        let subscription = self
-            .hub
-            .try_subscribe_with_recent(&permit.topic_refs(), last, recent)?;
+        let subscription =
+            self.hub
+                .try_subscribe_with_recent(&permit.topic_refs(), last, recent)?;
         Ok(ending_with(subscription, permit))
     }
 

@@ -372,10 +372,7 @@ impl JwtAuthorizer {
 }
 
 impl Authorize for JwtAuthorizer {
-    fn authorize(
-        &self,
-        request: &Parts,
-    ) -> impl Future<Output = Result<Grants, Refusal>> + Send {
+    fn authorize(&self, request: &Parts) -> impl Future<Output = Result<Grants, Refusal>> + Send {
         let grants = match self.token(request) {
             Ok(Some(token)) => self.verify(&token),
             Ok(None) => Ok(self.anonymous.clone()),
@@ -409,7 +406,9 @@ fn reason(kind: &ErrorKind) -> &'static str {
         ErrorKind::ExpiredSignature => "the token has expired",
         ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
         ErrorKind::InvalidSignature => "the token's signature does not verify",
-        ErrorKind::InvalidAlgorithm => "the token is not signed with the algorithm this server accepts",
+        ErrorKind::InvalidAlgorithm => {
+            "the token is not signed with the algorithm this server accepts"
+        }
         ErrorKind::InvalidAudience => "the token is meant for another audience",
         ErrorKind::InvalidIssuer => "the token is from another issuer",
         ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, aud or iss)",

@@ -81,7 +81,9 @@ mod jwt;
 mod refusal;
 
 pub use self::extract::{Authorize, Authorizer};
-pub use self::grants::{Action, Grants, PublishPermit, SubscribePermit, TopicAccess, TopicSelector};
+pub use self::grants::{
+    Action, Grants, PublishPermit, SubscribePermit, TopicAccess, TopicSelector,
+};
 pub use self::guarded::Guarded;
 #[cfg(feature = "jwt")]
 pub use self::jwt::{JwtAuthorizer, JwtConfigError};
