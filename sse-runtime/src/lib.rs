@@ -44,6 +44,7 @@
 //! | resume from the browser's last id | [`LastEventId`] |
 //! | shut streams down, know why each ended | [`Shutdown`], [`ShutdownSignal`], [`StreamSummary`], [`CloseReason`] |
 //! | send one event to many streams, with replay | [`hub`] |
+//! | decide which topics a request may read and publish to | [`auth`] |
 //! | keep work going when its client leaves | [`runs`] |
 //! | give an endpoint's events one Rust type | [`SseEvent`], [`Tagged`], [`Shared`] |
 //! | test a handler, read a stream as a browser does | `testing` (feature `testing`) |
@@ -58,6 +59,7 @@
 //! | `redis` | `hub::RedisTransport`: one hub (and the runs' state) shared by every instance on a Redis 7 | `redis` (redis-rs) |
 //! | `typescript` | `typescript::declarations`, `typescript::client`: TypeScript and a browser client from a `#[derive(SseEvent)]` type | `ts-rs` |
 //! | `testing` | `testing::TestClient`, `testing::Parser`: a client that reads a stream as `EventSource` does | `hyper`'s client, `tower` |
+//! | `jwt` | `auth::JwtAuthorizer`: topic grants from a verified JWT's Mercure-style claims | `jsonwebtoken` |
 //!
 //! The macros live in the `sse-macros` crate and are re-exported here:
 //! depend on this crate only.
