@@ -168,60 +168,7 @@ impl Authorizer {
     }
 }
 
-/// The extractor: runs the router's [`Authorizer`] on the request, once
-/// (a second `TopicAccess` of the same request is the first's), and
-/// rejects with its [`Refusal`] (`401`) before the handler runs. A
-/// handler then checks its topics with [`TopicAccess::subscribe`] and
-/// [`TopicAccess::publish`].
-///
-/// With `#[sse_handler]`, whose body runs only once the response has
-/// started, check the topics in an extractor, as here, so that a refused
-/// request gets `403` and no stream:
-///
-/// ```
-/// use axum::extract::{FromRequestParts, Query, State};
-/// use axum::response::{IntoResponse, Response};
-/// use axum::{routing::get, Extension, Router};
-/// use http::request::Parts;
-/// use sse_runtime::auth::{Authorizer, Grants, Guarded, SubscribePermit, TopicAccess};
-/// use sse_runtime::hub::Hub;
-/// use sse_runtime::prelude::*;
-///
-/// #[derive(serde::Deserialize)]
-/// struct Feed { feed: String }
-///
-/// /// Leave to read the feed the query names: refused (401, 403, or 400
-/// /// for a bad query) before the handler runs.
-/// struct FeedPermit(SubscribePermit);
-///
-/// impl<S: Send + Sync> FromRequestParts<S> for FeedPermit {
-///     type Rejection = Response;
-///     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-///         let Query(asked) = Query::<Feed>::from_request_parts(parts, state)
-///             .await
-///             .map_err(IntoResponse::into_response)?;
-///         let access = TopicAccess::from_request_parts(parts, state)
-///             .await
-///             .map_err(IntoResponse::into_response)?;
-///         let topic = format!("feed:{}", asked.feed);
-///         access.subscribe(&[&topic]).map(FeedPermit).map_err(IntoResponse::into_response)
-///     }
-/// }
-///
-/// #[sse_handler]
-/// async fn feed(FeedPermit(permit): FeedPermit, State(hub): State<Guarded<Hub>>, last: LastEventId) {
-///     let mut subscription = hub.subscribe(&permit, &last);
-///     while let Some(event) = subscription.next().await {
-///         yield_!(event);
-///     }
-/// }
-///
-/// let authorizer = Authorizer::from_fn(|_: &Parts| Ok(Grants::anonymous().allow_subscribe("feed:public")));
-/// let app: Router = Router::new()
-///     .route("/feed", get(feed))
-///     .layer(Extension(authorizer))
-///     .with_state(Guarded::new(Hub::new()));
-/// ```
+/// The extractor; see [`TopicAccess`].
 impl<S: Send + Sync> FromRequestParts<S> for TopicAccess {
     type Rejection = Refusal;
 

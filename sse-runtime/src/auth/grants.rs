@@ -290,8 +290,8 @@ impl Grants {
 
 /// The topics one request may do something with, checked: the only way a
 /// handler reaches a [`Guarded`](super::Guarded) hub's topics. A handler
-/// gets it as an extractor (see [`TopicAccess`]'s example), or builds one
-/// from [`Grants`] it has made itself.
+/// gets it as an extractor (below), or builds one from [`Grants`] it has
+/// made itself.
 ///
 /// ```
 /// use sse_runtime::auth::{Grants, Refusal, TopicAccess};
@@ -301,6 +301,64 @@ impl Grants {
 /// let refused = access.subscribe(&["room:a", "room:b"]).unwrap_err();
 /// assert_eq!(refused.status(), http::StatusCode::FORBIDDEN);
 /// assert!(matches!(refused, Refusal::Forbidden { ref topic, .. } if topic == "room:b"));
+/// ```
+///
+/// # As an extractor
+///
+/// It runs the router's [`Authorizer`](super::Authorizer) on the request,
+/// once (a `TopicAccess` already in the request's extensions, from an
+/// earlier extractor or a middleware, is used as it is), and rejects with
+/// its [`Refusal`] (`401`, or `500` without an authorizer) before the
+/// handler runs. The handler then checks its topics with
+/// [`subscribe`](Self::subscribe) and [`publish`](Self::publish).
+///
+/// With `#[sse_handler]`, whose body runs only once the response has
+/// started, check the topics in an extractor, as here, so that a refused
+/// request gets `403` and no stream:
+///
+/// ```
+/// use axum::extract::{FromRequestParts, Query, State};
+/// use axum::response::{IntoResponse, Response};
+/// use axum::{routing::get, Extension, Router};
+/// use http::request::Parts;
+/// use sse_runtime::auth::{Authorizer, Grants, Guarded, SubscribePermit, TopicAccess};
+/// use sse_runtime::hub::Hub;
+/// use sse_runtime::prelude::*;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Feed { feed: String }
+///
+/// /// Leave to read the feed the query names: refused (401, 403, or 400
+/// /// for a bad query) before the handler runs.
+/// struct FeedPermit(SubscribePermit);
+///
+/// impl<S: Send + Sync> FromRequestParts<S> for FeedPermit {
+///     type Rejection = Response;
+///     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+///         let Query(asked) = Query::<Feed>::from_request_parts(parts, state)
+///             .await
+///             .map_err(IntoResponse::into_response)?;
+///         let access = TopicAccess::from_request_parts(parts, state)
+///             .await
+///             .map_err(IntoResponse::into_response)?;
+///         let topic = format!("feed:{}", asked.feed);
+///         access.subscribe(&[&topic]).map(FeedPermit).map_err(IntoResponse::into_response)
+///     }
+/// }
+///
+/// #[sse_handler]
+/// async fn feed(FeedPermit(permit): FeedPermit, State(hub): State<Guarded<Hub>>, last: LastEventId) {
+///     let mut subscription = hub.subscribe(&permit, &last);
+///     while let Some(event) = subscription.next().await {
+///         yield_!(event);
+///     }
+/// }
+///
+/// let authorizer = Authorizer::from_fn(|_: &Parts| Ok(Grants::anonymous().allow_subscribe("feed:public")));
+/// let app: Router = Router::new()
+///     .route("/feed", get(feed))
+///     .layer(Extension(authorizer))
+///     .with_state(Guarded::new(Hub::new()));
 /// ```
 #[derive(Debug, Clone)]
 pub struct TopicAccess {

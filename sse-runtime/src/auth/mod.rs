@@ -22,10 +22,10 @@
 //!   when its grants expire.
 //!
 //! With `#[sse_handler]`, whose body runs only once the response has
-//! started, check topics in an extractor (see [`TopicAccess`]'s
-//! `FromRequestParts` impl for a whole example): a refusal is then the
-//! response, and no stream starts. An axum handler that returns
-//! `Result<SseResponse<_>, Refusal>` works as well.
+//! started, check topics in an extractor (see [`TopicAccess`] for a
+//! whole example): a refusal is then the response, and no stream starts.
+//! An axum handler that returns `Result<SseResponse<_>, Refusal>` works as
+//! well.
 //!
 //! ```
 //! use axum::extract::{Query, State};
