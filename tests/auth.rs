@@ -5,7 +5,9 @@
 //! (from the log, and from Redis's history on an instance that never held
 //! them); tokens that do not hold are refused with `401`, tokens for
 //! another room with `403`, and neither gets a stream; publishing needs
-//! its own grant; a stream ends when its token does.
+//! its own grant; a stream ends when its token does. And without JWTs: a
+//! hook of the application's own, and a plain handler that returns the
+//! refusal; a router without a hook allows nothing.
 
 mod support;
 
@@ -19,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use sse_runtime::auth::jsonwebtoken::DecodingKey;
-use sse_runtime::auth::{Authorizer, Grants, JwtAuthorizer, TopicAccess};
+use sse_runtime::auth::{Authorizer, Grants, Guarded, JwtAuthorizer, Refusal, TopicAccess};
 use sse_runtime::hub::{Hub, HubConfig};
 use sse_runtime::Shutdown;
 use sse_suite::chat;
@@ -636,4 +638,79 @@ async fn a_router_without_an_authorizer_allows_nothing() {
     let addr = serve(app).await;
     assert_eq!(support::get(addr, "/", &[]).await.text().await, "true true");
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[derive(serde::Deserialize)]
+struct Follow {
+    topics: String,
+}
+
+/// A plain axum handler that checks before it answers: the refusal, or
+/// the stream of every topic asked for.
+async fn follow(
+    access: TopicAccess,
+    axum::extract::State(hub): axum::extract::State<Guarded<Hub>>,
+    axum::extract::Query(follow): axum::extract::Query<Follow>,
+    last: sse_runtime::LastEventId,
+) -> Result<sse_runtime::SseResponse<sse_runtime::StreamForwarder>, Refusal> {
+    let topics: Vec<&str> = follow.topics.split(',').collect();
+    let permit = access.subscribe(&topics)?;
+    Ok(sse_runtime::SseResponse::from_stream(
+        hub.subscribe(&permit, &last),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_of_ones_own_and_a_handler_that_returns_the_refusal() {
+    // No JWT: the hook reads a header of the application's own.
+    let authorizer = Authorizer::from_fn(|request: &axum::http::request::Parts| {
+        match request.headers.get("x-team").map(|team| team.to_str()) {
+            None => Ok(Grants::anonymous().allow_subscribe("news")),
+            Some(Ok(team)) if team.bytes().all(|b| b.is_ascii_lowercase()) => {
+                Ok(Grants::authenticated()
+                    .allow_subscribe("news")
+                    .allow_subscribe(format!("team:{team}:*")))
+            }
+            Some(_) => Err(Refusal::invalid_credentials("not a team")),
+        }
+    });
+    let hub = Hub::new();
+    let app = Router::new()
+        .route("/follow", get(follow))
+        .layer(Extension(authorizer))
+        .with_state(Guarded::new(hub.clone()));
+    let addr = serve(app).await;
+    let team = |name: &'static str| [("x-team", name.as_bytes())];
+
+    // All or nothing: one topic outside the grants refuses the request.
+    let refused = support::get(addr, "/follow?topics=team:red:1,team:blue:1", &team("red")).await;
+    assert_refused(refused, 403, "insufficient_scope").await;
+    let refused = support::get(addr, "/follow?topics=news,team:red:1", &[]).await;
+    assert_refused(refused, 401, "").await;
+    let refused = support::get(addr, "/follow?topics=news", &team("Red!")).await;
+    assert_refused(refused, 401, "invalid_token").await;
+    assert_eq!(hub.subscribers(), 0);
+
+    let response = support::get(
+        addr,
+        "/follow?topics=news,team:red:1,team:red:2",
+        &team("red"),
+    )
+    .await;
+    assert_eq!(response.inner.status(), 200);
+    let mut events = response.events();
+    support::wait_while(|| hub.subscribers() < 1).await;
+    for (topic, data) in [
+        ("team:blue:1", "blue's"),
+        ("team:red:1", "one"),
+        ("team:red", "not a topic of the grant"),
+        ("news", "two"),
+        ("team:red:2", "three"),
+    ] {
+        hub.publish(topic, sse_runtime::event!(data: data))
+            .await
+            .unwrap();
+    }
+    let got: Vec<String> = events.take(3).await.into_iter().map(|e| e.data).collect();
+    assert_eq!(got, ["one", "two", "three"]);
 }
