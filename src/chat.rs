@@ -4,15 +4,31 @@
 //! `Last-Event-ID`. Its events are one type, [`ChatEvent`], from the
 //! handler to the page (`examples/chat/events.d.ts` and `events.js` are
 //! generated from it). `cargo run --example chat` serves it; the tests build
-//! it with [`app`].
+//! it with [`app`] and [`app_with`].
+//!
+//! Rooms: `?room=NAME` on both routes (the [`PUBLIC_ROOM`] without one).
+//! The public room is open to everyone; any other is private, and needs a
+//! token whose `mercure.subscribe` (to read) or `mercure.publish` (to
+//! post) claim allows its topic, `room:NAME` ([`room_topic`]), in an
+//! `Authorization: Bearer` header or, for the browser's `EventSource`,
+//! the `access_token` query parameter. A refused request gets `401` or
+//! `403` and no stream.
 
-use axum::extract::{DefaultBodyLimit, Query, State};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
+use sse_runtime::auth::jsonwebtoken::{self, Algorithm, DecodingKey, EncodingKey};
+use sse_runtime::auth::{
+    Authorizer, Grants, Guarded, JwtAuthorizer, JwtConfigError, PublishPermit, SubscribePermit,
+    TopicAccess,
+};
 use sse_runtime::hub::{Hub, HubError, TypedHub};
 use sse_runtime::prelude::*;
 use sse_runtime::Shutdown;
@@ -54,12 +70,119 @@ pub enum ChatEvent {
     },
 }
 
-const TOPIC: &str = "room";
+/// The room everyone may read and post to, without a token; the room of a
+/// request that names none.
+pub const PUBLIC_ROOM: &str = "public";
+/// The longest room name accepted, in characters.
+pub const MAX_ROOM_CHARS: usize = 64;
+/// The query parameter a token may come in, for `EventSource`.
+pub const TOKEN_PARAMETER: &str = "access_token";
 
-/// The room's hub, carrying [`ChatEvent`]s.
-type Room = TypedHub<ChatEvent>;
+/// The hub topic of `room`: what a token's claims name.
+pub fn room_topic(room: &str) -> String {
+    format!("room:{room}")
+}
 
-async fn post_message(State(room): State<Room>, Json(message): Json<Message>) -> impl IntoResponse {
+/// The rooms' hub, carrying [`ChatEvent`]s, reached only with permits.
+type Rooms = Guarded<TypedHub<ChatEvent>>;
+
+/// What every request may do, with or without a token: read and post in
+/// the public room.
+fn open_to_everyone() -> Grants {
+    let public = room_topic(PUBLIC_ROOM);
+    Grants::anonymous()
+        .allow_subscribe(public.as_str())
+        .allow_publish(public)
+}
+
+/// The authorizer of a chat with the public room only: no token is
+/// verified, and every private room is refused (`401`).
+pub fn public_only() -> Authorizer {
+    Authorizer::from_fn(|_: &Parts| Ok(open_to_everyone()))
+}
+
+/// The authorizer of a chat with private rooms: HS256 tokens signed with
+/// `secret`, in the `Authorization: Bearer` header or the
+/// [`TOKEN_PARAMETER`] query parameter.
+pub fn authorizer(secret: &[u8]) -> Result<Authorizer, JwtConfigError> {
+    let jwt = JwtAuthorizer::new(DecodingKey::from_secret(secret)?, Algorithm::HS256)?
+        .query(TOKEN_PARAMETER)
+        .anonymous(open_to_everyone());
+    Ok(Authorizer::new(jwt))
+}
+
+/// A token signed with `secret` that lets its holder read and post in
+/// `rooms` for `lifetime`: what an application's login would hand out
+/// (`cargo run --example chat -- token ROOM..` prints one).
+pub fn token(
+    secret: &[u8],
+    rooms: &[&str],
+    lifetime: Duration,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(lifetime)
+        .as_secs();
+    let topics: Vec<String> = rooms.iter().map(|room| room_topic(room)).collect();
+    let claims = serde_json::json!({
+        "exp": expires,
+        "mercure": { "subscribe": topics, "publish": topics },
+    });
+    let key = EncodingKey::from_secret(secret)?;
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims, &key)
+}
+
+/// The topic of the room a query names, or `400` for a name that cannot
+/// be one.
+fn topic_of(room: Option<&str>) -> Result<String, (StatusCode, String)> {
+    let room = room.unwrap_or(PUBLIC_ROOM);
+    let valid = !room.is_empty()
+        && room.chars().count() <= MAX_ROOM_CHARS
+        && room
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("a room name is 1 to {MAX_ROOM_CHARS} ASCII letters, digits, - or _"),
+        ));
+    }
+    Ok(room_topic(room))
+}
+
+#[derive(Deserialize)]
+struct Target {
+    room: Option<String>,
+}
+
+/// Leave to post to the room the query names: refused (`401`, `403`, or
+/// `400` for a bad name) before the body is read.
+struct RoomPost(PublishPermit);
+
+impl<S: Send + Sync> FromRequestParts<S> for RoomPost {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let access = TopicAccess::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(target) = Query::<Target>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let topic = topic_of(target.room.as_deref()).map_err(IntoResponse::into_response)?;
+        access
+            .publish(&topic)
+            .map(RoomPost)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+async fn post_message(
+    RoomPost(permit): RoomPost,
+    State(rooms): State<Rooms>,
+    Json(message): Json<Message>,
+) -> impl IntoResponse {
     if message.user.trim().is_empty() || message.text.trim().is_empty() {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -78,7 +201,7 @@ async fn post_message(State(room): State<Room>, Json(message): Json<Message>) ->
         )
             .into_response();
     }
-    match room.publish(TOPIC, ChatEvent::Message(message)).await {
+    match rooms.publish(&permit, ChatEvent::Message(message)).await {
         Ok(id) => (
             StatusCode::CREATED,
             Json(serde_json::json!({ "id": id.to_string() })),
@@ -96,16 +219,51 @@ async fn post_message(State(room): State<Room>, Json(message): Json<Message>) ->
 struct Visitor {
     /// The name the page shows; announced with a `join` event.
     user: Option<String>,
+    /// The room; the public one without.
+    room: Option<String>,
+}
+
+/// Leave to read the room the query names: refused (`401`, `403`, or `400`
+/// for a bad name) before the response starts. With it, whether the
+/// visitor may post there too, and so be announced.
+struct RoomStream {
+    read: SubscribePermit,
+    announce: Option<PublishPermit>,
+    user: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RoomStream {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let access = TopicAccess::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(visitor) = Query::<Visitor>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let topic = topic_of(visitor.room.as_deref()).map_err(IntoResponse::into_response)?;
+        let read = access
+            .subscribe(&[&topic])
+            .map_err(IntoResponse::into_response)?;
+        Ok(RoomStream {
+            read,
+            announce: access.publish(&topic).ok(),
+            user: visitor.user.filter(|user| valid_user(user)),
+        })
+    }
 }
 
 /// The room's events: a newcomer first sees the newest [`RECENT`] ones (and
-/// is announced); after a reconnect, the browser gets those it missed.
+/// is announced, if it may post there); after a reconnect, the browser
+/// gets those it missed. Nothing of another room, by any of these paths:
+/// the subscription holds the permit's topic only.
 #[sse_handler(keep_alive = "15s", events = ChatEvent)]
-async fn stream(State(room): State<Room>, Query(visitor): Query<Visitor>, last: LastEventId) {
-    let mut subscription = room.subscribe_with_recent(&[TOPIC], &last, RECENT);
+async fn stream(visitor: RoomStream, State(rooms): State<Rooms>, last: LastEventId) {
+    let mut subscription = rooms.subscribe_with_recent(&visitor.read, &last, RECENT);
     if last.as_str().is_none() {
-        if let Some(user) = visitor.user.filter(|user| valid_user(user)) {
-            if let Err(error) = room.publish(TOPIC, ChatEvent::Join { user }).await {
+        if let (Some(user), Some(announce)) = (visitor.user, &visitor.announce) {
+            if let Err(error) = rooms.publish(announce, ChatEvent::Join { user }).await {
                 tracing::warn!(%error, "announcing a visitor failed");
             }
         }
@@ -130,13 +288,19 @@ fn script(source: &'static str) -> impl IntoResponse {
     )
 }
 
-/// [`app`], with the process's metrics at `GET /metrics` in Prometheus's
+/// [`app`], with the process's metrics at `GET /metrics` (see
+/// [`with_metrics`]).
+pub fn app_with_metrics(hub: Hub, shutdown: Shutdown, prometheus: PrometheusHandle) -> Router {
+    with_metrics(app(hub, shutdown), prometheus)
+}
+
+/// `app` with the process's metrics at `GET /metrics` in Prometheus's
 /// text format: `prometheus` is the handle of the recorder installed for
 /// the process (`examples/chat/main.rs` installs it before it builds the
 /// hub, which takes its metrics handles when built; see
 /// [`sse_runtime::metrics`]).
-pub fn app_with_metrics(hub: Hub, shutdown: Shutdown, prometheus: PrometheusHandle) -> Router {
-    app(hub, shutdown).route(
+pub fn with_metrics(app: Router, prometheus: PrometheusHandle) -> Router {
+    app.route(
         "/metrics",
         get(move || async move {
             (
@@ -147,8 +311,15 @@ pub fn app_with_metrics(hub: Hub, shutdown: Shutdown, prometheus: PrometheusHand
     )
 }
 
-/// The chat application over `hub`, ended by `shutdown`.
+/// The chat application over `hub`, ended by `shutdown`, with the public
+/// room only ([`public_only`]).
 pub fn app(hub: Hub, shutdown: Shutdown) -> Router {
+    app_with(hub, shutdown, public_only())
+}
+
+/// The chat application over `hub`, ended by `shutdown`, its rooms
+/// opened by `authorizer` (see [`authorizer`]).
+pub fn app_with(hub: Hub, shutdown: Shutdown, authorizer: Authorizer) -> Router {
     Router::new()
         .route("/", get(index))
         .route(
@@ -165,5 +336,6 @@ pub fn app(hub: Hub, shutdown: Shutdown) -> Router {
         )
         .route("/stream", get(stream))
         .layer(Extension(shutdown))
-        .with_state(Room::new(hub))
+        .layer(Extension(authorizer))
+        .with_state(Rooms::new(TypedHub::new(hub)))
 }

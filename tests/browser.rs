@@ -117,8 +117,24 @@ async fn demo_page_in_chromium_and_undici() {
     });
     let chat_listener = support::listener();
     let chat_base = format!("http://{}", chat_listener.local_addr().unwrap());
+    // Private rooms on, with a token for the room `secret` signed here.
+    let secret = b"the browser test's chat secret, 32+ bytes";
+    let room_token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({
+            "exp": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 600,
+            "mercure": { "subscribe": ["room:secret"], "publish": ["room:secret"] },
+        }),
+        &jsonwebtoken::EncodingKey::from_secret(secret).unwrap(),
+    )
+    .unwrap();
+    let authorizer = chat::authorizer(secret).unwrap();
     let chat_server = tokio::spawn(async move {
-        let app = chat::app(sse_runtime::hub::Hub::new(), Shutdown::new());
+        let app = chat::app_with(sse_runtime::hub::Hub::new(), Shutdown::new(), authorizer);
         axum::serve(chat_listener, app).await.unwrap();
     });
     let llm_listener = support::listener();
@@ -137,6 +153,7 @@ async fn demo_page_in_chromium_and_undici() {
         .arg(&chat_base)
         .arg(&chat_screenshot)
         .arg(&llm_base)
+        .arg(&room_token)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
@@ -272,6 +289,19 @@ async fn demo_page_in_chromium_and_undici() {
             .iter()
             .any(|notice| notice.as_str().unwrap().ends_with(" joined")),
         "window a saw window b join: {notices:?}"
+    );
+
+    // The private room: its member's page reads and posts there; a page
+    // without a token is refused (its EventSource closed, nothing shown);
+    // the public room shows nothing of it.
+    let private = &result["privateRoom"];
+    assert_eq!(private["errors"], serde_json::json!([]), "page errors");
+    assert_eq!(private["member"], serde_json::json!(["only for the room"]));
+    assert_eq!(private["outsider"], serde_json::json!([]));
+    let public: Vec<String> = strings(&private["public"]);
+    assert!(
+        !public.iter().any(|text| text == "only for the room"),
+        "{public:?}"
     );
 
     // The llm page, reloaded mid-answer, resumed from its last token: the

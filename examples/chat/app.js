@@ -41,8 +41,20 @@ function append(kind, who, text, id) {
   log.scrollTop = log.scrollHeight;
 }
 
+// The room is the page's `?room=` (the public one without), and a token
+// for a private room its `#access_token=`: a fragment is not sent to the
+// server, so the page's own URL keeps it out of logs. `EventSource` cannot
+// send headers, so the stream's URL carries it; posts send it as a header.
+const page = new URLSearchParams(location.search);
+const room = page.get("room") ?? "public";
+const token = new URLSearchParams(location.hash.slice(1)).get("access_token");
+const streamQuery = new URLSearchParams({ user: userInput.value, room });
+if (token) {
+  streamQuery.set("access_token", token);
+}
+
 setState("connecting");
-const source = new EventSource("/stream?" + new URLSearchParams({ user: userInput.value }));
+const source = new EventSource("/stream?" + streamQuery);
 source.onopen = () => setState("open");
 source.onerror = () => setState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
 
@@ -57,9 +69,14 @@ events.on("reset", () => {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const response = await fetch("/messages", {
+  /** @type {Record<string, string>} */
+  const headers = { "content-type": "application/json" };
+  if (token) {
+    headers.authorization = `Bearer ${token}`;
+  }
+  const response = await fetch("/messages?" + new URLSearchParams({ room }), {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers,
     body: JSON.stringify({ user: userInput.value, text: textInput.value }),
   });
   if (!response.ok) {

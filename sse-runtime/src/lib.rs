@@ -47,6 +47,7 @@
 //! | spread reconnects after a restart | [`SseConfig::retry_jitter`], [`Shutdown::retry_jitter`] |
 //! | export metrics (Prometheus, ...) | [`metrics`] |
 //! | send one event to many streams, with replay | [`hub`] |
+//! | decide which topics a request may read and publish to | [`auth`] |
 //! | keep work going when its client leaves | [`runs`] |
 //! | give an endpoint's events one Rust type | [`SseEvent`], [`Tagged`], [`Shared`] |
 //! | test a handler, read a stream as a browser does | `testing` (feature `testing`) |
@@ -62,6 +63,7 @@
 //! | `typescript` | `typescript::declarations`, `typescript::client`: TypeScript and a browser client from a `#[derive(SseEvent)]` type | `ts-rs` |
 //! | `testing` | `testing::TestClient`, `testing::Parser`: a client that reads a stream as `EventSource` does | `hyper`'s client, `tower` |
 //! | `compression` | `Compression`, `SseConfig::compression`, `#[sse_handler(compress = true)]`: gzip, zstd or Brotli as `Accept-Encoding` allows, flushed at every frame | `flate2` (on `zlib-rs`), `zstd-safe` (builds zstd's C library), `brotli` |
+//! | `jwt` | `auth::JwtAuthorizer`: topic grants from a verified JWT's Mercure-style claims | `jsonwebtoken` |
 //!
 //! The macros live in the `sse-macros` crate and are re-exported here:
 //! depend on this crate only.
@@ -73,6 +75,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod auth;
 mod body;
 #[cfg(feature = "compression")]
 mod compress;

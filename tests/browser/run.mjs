@@ -3,11 +3,12 @@
 // EventSource, a spec-following client we did not write. Prints one JSON
 // object; tests/browser.rs makes the assertions.
 //
-// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL
+// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL ROOM_TOKEN
+// (ROOM_TOKEN: a token for the chat's private room `secret`)
 import { chromium } from "playwright-core";
 import { EventSource } from "undici";
 
-const [base, screenshot, chatBase, chatScreenshot, llmBase] = process.argv.slice(2);
+const [base, screenshot, chatBase, chatScreenshot, llmBase, roomToken] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 function launch() {
@@ -55,6 +56,36 @@ async function chatInBrowser() {
     await messages(newcomer, 2);
     await a.screenshot({ path: chatScreenshot });
     return { a: await lines(a), b: await lines(b), newcomer: await lines(newcomer), noticesA: await notices(a), errors };
+  } finally {
+    await browser.close();
+  }
+}
+
+// The chat's private room `secret`: a page with a token for it (in its
+// fragment) reads and posts there; a page without one is refused and its
+// EventSource closes; the public room shows nothing of it.
+async function privateRoomInBrowser() {
+  const browser = await launch();
+  const errors = [];
+  try {
+    async function open(path, state) {
+      const page = await browser.newPage();
+      page.on("pageerror", (error) => errors.push(String(error)));
+      await page.goto(`${chatBase}${path}`);
+      await page.waitForFunction((state) => document.body.dataset.state === state, state, { timeout: 10000 });
+      return page;
+    }
+    const texts = (page) => page.evaluate(() =>
+      [...document.querySelectorAll("#log li.message .text")].map((span) => span.textContent));
+    const member = await open(`/?room=secret#access_token=${roomToken}`, "open");
+    await member.fill("input[name=text]", "only for the room");
+    await member.click("#send button");
+    await member.waitForFunction(() => document.querySelectorAll("#log li.message").length === 1, null, { timeout: 10000 });
+    const outsider = await open("/?room=secret", "closed");
+    const publicRoom = await open("/", "open");
+    // What the public page would show of the private room has had time to arrive.
+    await publicRoom.waitForTimeout(300);
+    return { member: await texts(member), outsider: await texts(outsider), public: await texts(publicRoom), errors };
   } finally {
     await browser.close();
   }
@@ -138,6 +169,7 @@ function withUndici(url, types, count, timeoutMs = 20000) {
 
 const browser = await inBrowser();
 const chat = await chatInBrowser();
+const privateRoom = await privateRoomInBrowser();
 const llm = await llmInBrowser();
 const undici = {
   events: await withUndici(`${base}/events`, ["message", "greeting"], 2),
@@ -145,4 +177,4 @@ const undici = {
   echo: await withUndici(`${base}/echo?data=a%0D%0Ab&event=e&id=7`, ["e"], 1),
   refused: await withUndici(`${base}/echo?data=x&event=bad%0Aname`, ["error"], 1),
 };
-console.log(JSON.stringify({ browser, chat, llm, undici }));
+console.log(JSON.stringify({ browser, chat, privateRoom, llm, undici }));

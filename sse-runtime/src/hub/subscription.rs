@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use tokio::time::Sleep;
@@ -61,6 +61,16 @@ pub struct Subscription {
     state: State,
     /// How it is counted in the hub's metrics.
     metrics: SubscriberMetrics,
+    /// When it ends by itself (its grants expire), and the timer for it,
+    /// made on the first poll (a runtime is needed for it, and a
+    /// subscription may be made outside one).
+    ends: Option<Ends>,
+}
+
+/// When a subscription ends by itself.
+enum Ends {
+    At(SystemTime),
+    Timer(Pin<Box<Sleep>>),
 }
 
 /// A notice waiting to be read.
@@ -226,7 +236,35 @@ impl Subscription {
             notice: None,
             state: State::Log,
             metrics,
+            ends: None,
         }
+    }
+
+    /// Ends the subscription at `at` (wall-clock time, as a token's expiry
+    /// is): its next read after then is `None`, whatever it had left to
+    /// read. Used for grants that expire (`auth::Guarded`).
+    pub(crate) fn end_at(&mut self, at: SystemTime) {
+        self.ends = Some(Ends::At(at));
+    }
+
+    /// Whether the time set by [`end_at`](Self::end_at) has come; if so,
+    /// the subscription has ended.
+    fn poll_ended(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(Ends::At(at)) = self.ends {
+            // Past, or a clock that went back: now.
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            self.ends = Some(Ends::Timer(Box::pin(tokio::time::sleep(left))));
+        }
+        let Some(Ends::Timer(timer)) = &mut self.ends else {
+            return false;
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.ends = None;
+        self.notice = None;
+        self.state = State::Ended;
+        true
     }
 
     /// The names the hub's notices are written with.
@@ -295,6 +333,9 @@ impl Subscription {
 
     /// The next entry of any kind, or notice.
     pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        if self.poll_ended(cx) {
+            return Poll::Ready(None);
+        }
         loop {
             if let Some(notice) = self.notice.take() {
                 let metrics = self.log.metrics();

@@ -273,7 +273,7 @@ impl<E> std::fmt::Debug for TypedSubscription<E> {
 }
 
 impl<E> TypedSubscription<E> {
-    fn new(inner: Subscription) -> Self {
+    pub(crate) fn new(inner: Subscription) -> Self {
         TypedSubscription {
             inner,
             _events: PhantomData,
