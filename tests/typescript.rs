@@ -25,18 +25,34 @@ fn chat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chat")
 }
 
+fn llm_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/llm")
+}
+
+/// The chat's client, generated from `ChatEvent`, and the llm page's
+/// transport alone (its OpenAI chunks have no Rust type).
 #[test]
 fn generated_files_are_up_to_date() {
     let update = std::env::var("UPDATE_TYPESCRIPT").as_deref() == Ok("1");
     let files = [
         (
-            "events.d.ts",
+            chat_dir().join("events.d.ts"),
             typescript::declarations::<ChatEvent>().unwrap(),
         ),
-        ("events.js", typescript::client::<ChatEvent>()),
+        (
+            chat_dir().join("events.js"),
+            typescript::client::<ChatEvent>(),
+        ),
+        (
+            llm_dir().join("event-stream.d.ts"),
+            typescript::event_stream_declarations(),
+        ),
+        (
+            llm_dir().join("event-stream.js"),
+            typescript::event_stream(),
+        ),
     ];
-    for (name, generated) in files {
-        let path = chat_dir().join(name);
+    for (path, generated) in files {
         if update {
             std::fs::write(&path, &generated).expect("write the generated file");
             continue;
@@ -44,7 +60,7 @@ fn generated_files_are_up_to_date() {
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             checked_in == generated,
-            "{} is out of date with `ChatEvent`; regenerate with \
+            "{} is out of date with sse-runtime; regenerate with \
              `UPDATE_TYPESCRIPT=1 cargo test --test typescript` and review the diff",
             path.display()
         );
@@ -77,15 +93,15 @@ fn tsc() -> Option<PathBuf> {
     Some(tsc)
 }
 
-#[test]
-fn the_page_and_a_consumer_type_check_and_the_mistakes_do_not() {
+/// Runs tsc on a project (`tsconfig.json`); panics with its report.
+fn tsc_project(tsconfig: &Path) {
     let Some(tsc) = tsc() else {
         return;
     };
     let output = match Command::new("node")
         .arg(&tsc)
         .arg("-p")
-        .arg(chat_dir().join("tsconfig.json"))
+        .arg(tsconfig)
         .output()
     {
         Ok(output) => output,
@@ -93,10 +109,23 @@ fn the_page_and_a_consumer_type_check_and_the_mistakes_do_not() {
     };
     assert!(
         output.status.success(),
-        "tsc found errors (or a mistake in typecheck/mistakes.ts that is no longer caught):\n{}{}",
+        "tsc found errors in {} (or a mistake in typecheck/mistakes.ts that is no longer caught):\n{}{}",
+        tsconfig.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_page_and_a_consumer_type_check_and_the_mistakes_do_not() {
+    tsc_project(&chat_dir().join("tsconfig.json"));
+}
+
+/// The llm page's script (`// @ts-check`) against the transport's
+/// declarations, and the transport's own JavaScript.
+#[test]
+fn the_llm_page_type_checks() {
+    tsc_project(&llm_dir().join("tsconfig.json"));
 }
 
 /// Event types that a real server has, and that the writers must survive.
