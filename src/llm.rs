@@ -188,7 +188,10 @@ async fn index() -> Html<&'static str> {
 /// by `tests/typescript.rs`).
 fn script(source: &'static str) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
         source,
     )
 }
@@ -866,10 +869,9 @@ async fn completions(
     {
         Ok(id) if prefers(&headers, RESUMABLE) => {
             let mut response = stream_of(&app, &id, None, context, None).await;
-            response.headers_mut().insert(
-                "preference-applied",
-                HeaderValue::from_static(RESUMABLE),
-            );
+            response
+                .headers_mut()
+                .insert("preference-applied", HeaderValue::from_static(RESUMABLE));
             response
         }
         Ok(id) => stream_of(&app, &id, None, context, Some(shutdown)).await,

@@ -839,12 +839,20 @@ async fn a_post_that_prefers_resumable_gets_the_runs_own_stream() {
         events
             .iter()
             .filter_map(|event| serde_json::from_str::<Value>(&event.data).ok())
-            .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+            .filter_map(|chunk| {
+                chunk["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
             .collect()
     };
 
     // Any case, among other preferences and with parameters.
-    for prefer in ["resumable", "respond-async, Resumable; x=1", "wait=1,resumable=yes"] {
+    for prefer in [
+        "resumable",
+        "respond-async, Resumable; x=1",
+        "wait=1,resumable=yes",
+    ] {
         let posted = support::post_stream_with(
             addr,
             "/v1/chat/completions",
@@ -853,11 +861,18 @@ async fn a_post_that_prefers_resumable_gets_the_runs_own_stream() {
         )
         .await;
         assert_eq!(posted.inner.status(), 200, "{prefer}");
-        assert_eq!(posted.header("preference-applied"), Some("resumable"), "{prefer}");
+        assert_eq!(
+            posted.header("preference-applied"),
+            Some("resumable"),
+            "{prefer}"
+        );
         let id = posted.header("x-run-id").expect("x-run-id").to_owned();
         let events = posted.events().all().await;
         let (last, answer) = events.split_last().expect("events");
-        assert!(events.iter().all(|event| !event.id.is_empty()), "{events:?}");
+        assert!(
+            events.iter().all(|event| !event.id.is_empty()),
+            "{events:?}"
+        );
         assert_eq!(last.event, "run_end", "{events:?}");
         assert_eq!(
             serde_json::from_str::<Value>(&last.data).unwrap(),
@@ -895,7 +910,10 @@ async fn a_post_that_prefers_resumable_gets_the_runs_own_stream() {
         assert_eq!(posted.header("preference-applied"), None, "{prefer:?}");
         let events = posted.events().all().await;
         assert!(events.iter().all(|event| event.id.is_empty()), "{events:?}");
-        assert!(events.iter().all(|event| event.event == "message"), "{events:?}");
+        assert!(
+            events.iter().all(|event| event.event == "message"),
+            "{events:?}"
+        );
         assert_eq!(events.last().unwrap().data, "[DONE]");
         assert_eq!(text(&events), llm::expected_answer("hi"));
     }

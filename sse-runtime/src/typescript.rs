@@ -826,7 +826,9 @@ const EVENT_STREAM_DECLARATIONS: &str = include_str!("typescript/event_stream.d.
 /// assert!(module.contains("export class EventStream extends EventTarget"));
 /// ```
 pub fn event_stream() -> String {
-    format!("// {HEADER_TRANSPORT}: do not edit. Types: event-stream.d.ts.\n\n{EVENT_STREAM_CLIENT}")
+    format!(
+        "// {HEADER_TRANSPORT}: do not edit. Types: event-stream.d.ts.\n\n{EVENT_STREAM_CLIENT}"
+    )
 }
 
 /// The `.d.ts` of [`event_stream`]: the class `EventStream` and its
