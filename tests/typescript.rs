@@ -440,7 +440,18 @@ mod globals {
         Map,
         JSON,
         TypeError,
-        URL
+        URL,
+        Headers,
+        HeadersInit,
+        Request,
+        RequestInit,
+        Response,
+        AbortSignal,
+        PromiseLike,
+        XMLHttpRequestBodyInit,
+        Init,
+        Next,
+        Stop
     );
 
     /// Uses each of them.
@@ -470,6 +481,19 @@ mod globals {
         TypeError(TypeError),
         /// Twelve.
         Url(URL),
+        /// The fetch transport's globals, and the names of its namespace.
+        Fetch(
+            Headers,
+            HeadersInit,
+            Request,
+            RequestInit,
+            Response,
+            AbortSignal,
+            PromiseLike,
+            XMLHttpRequestBodyInit,
+        ),
+        /// Named like the transport's own types, in its namespace.
+        Own(Init, Next, Stop),
     }
 }
 
@@ -483,6 +507,17 @@ events.on("message_event", (data: Payload, event: MessageEvent<string>) => data.
 events.on("error", (data) => data.text.length);
 events.on("extract", (data) => data.text);
 typed(new EventStream("/stream")).on("partial", (data) => data.text);
+const stream = new EventStream("/stream", {
+  method: "POST",
+  headers: new Headers({ authorization: "Bearer x" }),
+  body: "{}",
+  signal: new AbortController().signal,
+  reconnect: () => Promise.resolve({ url: new URL("/other", "http://x"), headers: [["a", "b"]] }),
+  onStop: (stop: EventStream.Stop) => stop.reason === "status" && stop.response.headers.get("x"),
+  fetch: (url: string, init: RequestInit) => fetch(url, init),
+});
+const response: Response | null = stream.response;
+typed(stream).on("fetch", ([headers]) => headers.text + String(response?.ok));
 export const one: Globals = { event: "event", data: { text: "x" } };
 // @ts-expect-error the payload named `Event` has a text
 export const two: Globals = { event: "event", data: { n: 1 } };
