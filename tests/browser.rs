@@ -1,7 +1,10 @@
 //! The demo in a real browser: headless Chromium (Debian's `chromium`,
 //! driven by playwright-core) opens the demo page, and undici's
-//! `EventSource` reads the same routes; `tests/browser/run.mjs` collects
-//! what they saw, and the assertions are here.
+//! `EventSource` reads the same routes; the chat and llm pages run there
+//! too, and the generated fetch transport (`EventStream`) reads streams
+//! that need an `Authorization` header ([`private_app`]).
+//! `tests/browser/run.mjs` collects what they saw, and the assertions are
+//! here.
 //!
 //! Needs `/usr/bin/chromium` (or `CHROMIUM=path`; `.ci/run` installs
 //! Debian's package) and Node.js; the test runs `npm ci --prefix

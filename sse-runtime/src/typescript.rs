@@ -46,14 +46,45 @@
 //!   handlers, and an event whose name it does not know (one from a newer
 //!   version of the server) to `onUnknown(event)` (by default, nothing).
 //!   The browser's `EventSource` dispatches only the names a listener
-//!   asked for, so it never shows the page an unknown name; `EventStream`,
-//!   an `EventSource` that reads the stream with `fetch` (same events,
-//!   reconnection and `Last-Event-ID`), shows every event, and with it
-//!   `onUnknown` hears of them. The client checks names, not shapes: a
-//!   server that changes an existing event's data, rather than adding an
-//!   event, is not caught here;
+//!   asked for, so it never shows the page an unknown name; `EventStream`
+//!   (below) shows every event, and with it `onUnknown` hears of them. The
+//!   client checks names, not shapes: a server that changes an existing
+//!   event's data, rather than adding an event, is not caught here;
 //! * calls every handler of an event even when one throws; the exception
 //!   is rethrown on its own (as the browser reports a listener's).
+//!
+//! `EventStream`, the fetch transport, is in every module [`client`]
+//! writes, and alone in the one [`event_stream`] writes (for streams no
+//! Rust type describes). It is an `EventSource` that reads the stream with
+//! `fetch`, following the WHATWG rules (a byte order mark, CR, LF and CRLF
+//! across chunks, `retry` of digits only, an `id` holding NUL ignored,
+//! events with no data not dispatched, the same `open`, `error`,
+//! `readyState` and `lastEventId`), and, beyond it, takes
+//! `new EventStream(url, init)` with:
+//!
+//! * `method`, `headers` and `body` (not a one-time stream), sent with every
+//!   request, besides `Accept` and `Last-Event-ID`; `withCredentials`;
+//! * `lastEventId`, the id to resume from, sent from the first request on;
+//! * `retryJitter`: each reconnection waits the server's `retry` plus a
+//!   random part of this window (1000 ms unless given), so that streams cut
+//!   together come back spread out;
+//! * `reconnect(stream)`, called before each reconnection: what changes in
+//!   the request (a POST that started work resumed with a GET of it, a
+//!   renewed token), or `null` to stop;
+//! * `signal`, an `AbortSignal` that ends it (as `close()` does);
+//! * `onStop(stop)`, called once when it ends for good, with the reason:
+//!   `closed`, `aborted` (with the signal's reason), `no-content` (a 204),
+//!   `status` (not 2xx, with the response, whose body it may read),
+//!   `not-event-stream`, `not-reconnecting` (`reconnect` said `null`) or
+//!   `request-error`. The server's reasons are also an `error` event with
+//!   `readyState` CLOSED, as with `EventSource`;
+//! * `fetch`, in place of the global one.
+//!
+//! A request `fetch` could never send (a header that is not one, a body on
+//! a GET) throws a `TypeError` from the constructor, rather than being
+//! retried for ever. Any 2xx `text/event-stream` is read (`EventSource`
+//! reads only a 200). The latest response is `stream.response` (its status
+//! and headers: a run's id, say).
 //!
 //! Names that cannot be declared are refused with a [`TypeScriptError`]
 //! naming the type and the fix: two payload types with one TypeScript
@@ -646,7 +677,8 @@ export declare function typed(
 }
 
 /// The JavaScript module for `E` (ES module, no dependencies): its event
-/// names, `typed(source, options)` and `EventStream`. See the module docs.
+/// names, `typed(source, options)` and `EventStream` (the same class as
+/// [`event_stream`] writes alone). See the module docs.
 ///
 /// ```
 /// #[derive(sse_runtime::SseEvent)]
@@ -807,19 +839,11 @@ const EVENT_STREAM_DECLARATIONS: &str = include_str!("typescript/event_stream.d.
 /// The transport alone, as a JavaScript module (ES module, no
 /// dependencies) that exports `EventStream`: for a stream that no Rust type
 /// describes, such as an OpenAI-compatible one, whose data is JSON chunks
-/// and a last `[DONE]`. It is the same class as the one [`client`] writes
-/// for a typed stream (and `typed` of any generated module hears it), so a
-/// page that needs both imports the typed module alone. Its types are
-/// [`event_stream_declarations`], written beside it as `event-stream.d.ts`.
-///
-/// `EventStream` is an `EventSource` over `fetch`: the same parsing,
-/// events, `readyState`, reconnection after the server's `retry` and
-/// `Last-Event-ID`; and any method, a body and headers, an id to resume
-/// from, a random extra delay before each reconnection (`retryJitter`),
-/// `reconnect` to change the request before each reconnection (a POST
-/// resumed with a GET) or to stop, an `AbortSignal`, and `onStop`, which
-/// says why it ended (`close()`, the signal, a 204, another status, a
-/// response that is not an event stream, `reconnect`).
+/// and a last `[DONE]` (the llm example's page imports it). It is the class
+/// every module of [`client`] ends with, and `typed` of any generated module
+/// hears it, so a page that needs both imports the typed module alone. Its
+/// types are [`event_stream_declarations`], written beside it as
+/// `event-stream.d.ts`; what it does is in the module docs.
 ///
 /// ```
 /// let module = sse_runtime::typescript::event_stream();
