@@ -123,6 +123,21 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
     next.run(request).await
 }
 
+/// Cuts the answer to every POST after its first four body frames (the
+/// llm's role chunk and first tokens): the server closing the stream
+/// mid-answer.
+async fn cut_posts(request: Request, next: Next) -> Response {
+    use futures_util::StreamExt;
+    let post = request.method() == axum::http::Method::POST;
+    let response = next.run(request).await;
+    if !post {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let cut = axum::body::Body::from_stream(body.into_data_stream().take(4));
+    Response::from_parts(parts, cut)
+}
+
 /// The token the private streams want.
 const TOKEN: &str = "Bearer s3cret";
 
@@ -253,6 +268,19 @@ async fn demo_page_in_chromium_and_undici() {
             axum::serve(llm_listener, app).await.unwrap();
         }
     });
+    // The llm again, its POSTs' answers cut short by the server.
+    let cut_listener = support::listener();
+    let cut_base = format!("http://{}", cut_listener.local_addr().unwrap());
+    let cut_log = Log::default();
+    let cut_server = tokio::spawn({
+        let log = cut_log.clone();
+        async move {
+            let app = llm::app(sse_runtime::hub::Hub::new(), Duration::from_millis(40))
+                .layer(axum::middleware::from_fn(cut_posts))
+                .layer(axum::middleware::from_fn_with_state(log, record));
+            axum::serve(cut_listener, app).await.unwrap();
+        }
+    });
     let private_listener = support::listener();
     let private_base = format!("http://{}", private_listener.local_addr().unwrap());
     let private_log = Log::default();
@@ -271,6 +299,7 @@ async fn demo_page_in_chromium_and_undici() {
         .arg(&chat_screenshot)
         .arg(&llm_base)
         .arg(&private_base)
+        .arg(&cut_base)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
@@ -281,6 +310,7 @@ async fn demo_page_in_chromium_and_undici() {
     chat_server.abort();
     llm_server.abort();
     private_server.abort();
+    cut_server.abort();
     assert!(
         output.status.success(),
         "run.mjs failed:\n{}\n{}",
@@ -432,6 +462,33 @@ async fn demo_page_in_chromium_and_undici() {
         "the reattach sends the last id the page had: {answer}"
     );
     assert!(requests[1].last_event_id.is_some(), "{requests:?}");
+
+    // The server closed the POST's stream mid-answer: the page's
+    // `EventStream` resumed with a GET of the run and its last id (no
+    // second POST, which would ask again), and the text is exact.
+    let cut = &result["llmCut"];
+    assert_eq!(cut["errors"], serde_json::json!([]), "page errors");
+    assert_eq!(cut["state"], "done", "{cut}");
+    assert_eq!(
+        cut["text"].as_str().unwrap(),
+        llm::expected_answer("what keeps this answer alive?")
+    );
+    let requests: Vec<Seen> = cut_log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|seen| seen.path.starts_with("/v1/"))
+        .cloned()
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].method, "POST", "{requests:?}");
+    assert_eq!(requests[1].method, "GET", "{requests:?}");
+    assert!(
+        requests[1].path.starts_with("/v1/runs/") && requests[1].path.ends_with("/events"),
+        "{requests:?}"
+    );
+    let resumed_from = requests[1].last_event_id.as_deref().unwrap_or_default();
+    assert!(!resumed_from.is_empty(), "{requests:?}");
 
     check_private_streams(&result["private"], &private_log, &gone);
 

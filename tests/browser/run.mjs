@@ -3,11 +3,11 @@
 // EventSource, a spec-following client we did not write. Prints one JSON
 // object; tests/browser.rs makes the assertions.
 //
-// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL PRIVATE_URL
+// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL PRIVATE_URL LLM_CUT_URL
 import { chromium } from "playwright-core";
 import { EventSource } from "undici";
 
-const [base, screenshot, chatBase, chatScreenshot, llmBase, privateBase] = process.argv.slice(2);
+const [base, screenshot, chatBase, chatScreenshot, llmBase, privateBase, llmCutBase] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 function launch() {
@@ -81,6 +81,24 @@ async function llmInBrowser() {
     const text = await page.evaluate(() => document.getElementById("answer").textContent);
     const saved = JSON.parse(await page.evaluate(() => window.savedAtLoad));
     return { before_reload: beforeReload, text, errors, runId: saved.id, lastEventIdBeforeReload: saved.lastEventId };
+  } finally {
+    await browser.close();
+  }
+}
+
+// The llm page against a server that cuts the answer to the POST short:
+// ask, and read the answer once it is done.
+async function llmCutInBrowser() {
+  const browser = await launch();
+  const errors = [];
+  try {
+    const page = await browser.newPage();
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${llmCutBase}/`);
+    await page.click("#ask button");
+    await page.waitForFunction(() => ["done", "failed", "closed"].includes(document.body.dataset.state), null, { timeout: 20000 });
+    const text = await page.evaluate(() => document.getElementById("answer").textContent);
+    return { text, state: await page.evaluate(() => document.body.dataset.state), errors };
   } finally {
     await browser.close();
   }
@@ -215,10 +233,11 @@ const browser = await inBrowser();
 const chat = await chatInBrowser();
 const llm = await llmInBrowser();
 const privateStreams = await privateInBrowser();
+const llmCut = await llmCutInBrowser();
 const undici = {
   events: await withUndici(`${base}/events`, ["message", "greeting"], 2),
   updates: await withUndici(`${base}/updates?interval_ms=50&drop_after=3&retry_ms=300`, ["update"], 10),
   echo: await withUndici(`${base}/echo?data=a%0D%0Ab&event=e&id=7`, ["e"], 1),
   refused: await withUndici(`${base}/echo?data=x&event=bad%0Aname`, ["error"], 1),
 };
-console.log(JSON.stringify({ browser, chat, llm, private: privateStreams, undici }));
+console.log(JSON.stringify({ browser, chat, llm, llmCut, private: privateStreams, undici }));
