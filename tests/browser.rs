@@ -569,7 +569,8 @@ fn check_private_streams(private: &Value, log: &Log, gone: &AtomicBool) {
     assert_eq!(authorized["reason"], "no-content", "{authorized}");
     // Each reconnection waited the stream's `retry` (300 ms) plus at most
     // the window (`retryJitter: 500`), measured from the end of the stream
-    // to the next open (a little more for the request itself).
+    // to the next open (and the request itself, up to half a second on a
+    // busy machine).
     let waits: Vec<f64> = authorized["waits"]
         .as_array()
         .unwrap()
@@ -580,7 +581,7 @@ fn check_private_streams(private: &Value, log: &Log, gone: &AtomicBool) {
     assert_eq!(waits.len(), 2, "{authorized}");
     for wait in &waits {
         assert!(
-            (300.0..800.0 + 250.0).contains(wait),
+            (300.0..800.0 + 500.0).contains(wait),
             "reconnected after {wait} ms, outside [retry, retry + window]: {waits:?}"
         );
     }
