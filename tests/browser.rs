@@ -1,7 +1,10 @@
 //! The demo in a real browser: headless Chromium (Debian's `chromium`,
 //! driven by playwright-core) opens the demo page, and undici's
-//! `EventSource` reads the same routes; `tests/browser/run.mjs` collects
-//! what they saw, and the assertions are here.
+//! `EventSource` reads the same routes; the chat and llm pages run there
+//! too, and the generated fetch transport (`EventStream`) reads streams
+//! that need an `Authorization` header ([`private_app`]).
+//! `tests/browser/run.mjs` collects what they saw, and the assertions are
+//! here.
 //!
 //! Needs `/usr/bin/chromium` (or `CHROMIUM=path`; `.ci/run` installs
 //! Debian's package) and Node.js; the test runs `npm ci --prefix
@@ -19,9 +22,18 @@ use sse_suite::chat;
 use sse_suite::llm;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use serde_json::Value;
+use sse_runtime::prelude::*;
 use sse_runtime::Shutdown;
 
 /// Installs the Node packages from the lock file when they are missing and
@@ -74,6 +86,147 @@ fn strings(value: &Value) -> Vec<String> {
 
 fn field<'a>(entry: &'a Value, name: &str) -> &'a str {
     entry[name].as_str().unwrap_or_default()
+}
+
+/// What a request asked, as a test app records it: method, path, and the
+/// headers the fetch transport sends.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    last_event_id: Option<String>,
+    prefer: Option<String>,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+fn seen(request: &Request) -> Seen {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    Seen {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        authorization: header("authorization"),
+        last_event_id: header("last-event-id"),
+        prefer: header("prefer"),
+    }
+}
+
+/// Records every request that reaches the app.
+async fn record(State(log): State<Log>, request: Request, next: Next) -> Response {
+    log.lock().unwrap().push(seen(&request));
+    next.run(request).await
+}
+
+/// Cuts the answer to every POST after its first four body frames (the
+/// llm's role chunk and first tokens): the server closing the stream
+/// mid-answer.
+async fn cut_posts(request: Request, next: Next) -> Response {
+    use futures_util::StreamExt;
+    let post = request.method() == axum::http::Method::POST;
+    let response = next.run(request).await;
+    if !post {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let cut = axum::body::Body::from_stream(body.into_data_stream().take(4));
+    Response::from_parts(parts, cut)
+}
+
+/// The token the private streams want.
+const TOKEN: &str = "Bearer s3cret";
+
+/// The private streams' app: streams that answer 401 without
+/// `Authorization: Bearer s3cret`, and a page that loads the fetch
+/// transport (`sse_runtime::typescript::event_stream`).
+///
+/// - `/private` sends two events (ids 1 and 2, then 3 and 4, then 5 and 6,
+///   after the `Last-Event-ID` it is given) with `retry: 300`, and closes:
+///   the client comes back with the header and its last id; after 6 it
+///   answers 204.
+/// - `/forever` sends an event every 50 ms until the client goes; `gone`
+///   is set when its body is dropped.
+/// - `/done` answers 204.
+fn private_app(log: Log, gone: Arc<AtomicBool>) -> Router {
+    /// Lets through only requests with the token.
+    async fn authorized(request: Request, next: Next) -> Response {
+        let authorization = request.headers().get("authorization");
+        if authorization.map(|value| value.as_bytes()) != Some(TOKEN.as_bytes()) {
+            return (StatusCode::UNAUTHORIZED, "a bearer token is needed").into_response();
+        }
+        next.run(request).await
+    }
+
+    async fn private(headers: HeaderMap) -> Response {
+        let last: u32 = headers
+            .get("last-event-id")
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        if last >= 6 {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        let body = format!(
+            "retry: 300\n\nid: {}\ndata: event {}\n\nid: {}\ndata: event {}\n\n",
+            last + 1,
+            last + 1,
+            last + 2,
+            last + 2
+        );
+        ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+    }
+
+    struct Gone(Arc<AtomicBool>);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[sse_handler]
+    async fn forever(State(gone): State<Arc<AtomicBool>>) {
+        let _gone = Gone(gone);
+        for n in 1u64.. {
+            yield_!(event!(data: n.to_string(), id: n.to_string()));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn page() -> axum::response::Html<&'static str> {
+        axum::response::Html(
+            r#"<!doctype html><meta charset="utf-8"><title>private</title>
+<script type="module">
+import { EventStream } from "/event-stream.js";
+window.EventStream = EventStream;
+document.body.dataset.ready = "yes";
+</script><body></body>"#,
+        )
+    }
+
+    Router::new()
+        .route("/", get(page))
+        .route(
+            "/event-stream.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript")],
+                    sse_runtime::typescript::event_stream(),
+                )
+            }),
+        )
+        .merge(
+            Router::new()
+                .route("/private", get(private))
+                .route("/forever", get(forever))
+                .route_layer(axum::middleware::from_fn(authorized)),
+        )
+        .route("/done", get(|| async { StatusCode::NO_CONTENT }))
+        .with_state(gone)
+        .layer(axum::middleware::from_fn_with_state(log, record))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,10 +292,36 @@ async fn demo_page_in_chromium_and_undici() {
     });
     let llm_listener = support::listener();
     let llm_base = format!("http://{}", llm_listener.local_addr().unwrap());
-    let llm_server = tokio::spawn(async move {
-        // Slow enough that a reload lands mid-answer.
-        let app = llm::app(sse_runtime::hub::Hub::new(), Duration::from_millis(40));
-        axum::serve(llm_listener, app).await.unwrap();
+    let llm_log = Log::default();
+    let llm_server = tokio::spawn({
+        let log = llm_log.clone();
+        async move {
+            // Slow enough that a reload lands mid-answer.
+            let app = llm::app(sse_runtime::hub::Hub::new(), Duration::from_millis(40))
+                .layer(axum::middleware::from_fn_with_state(log, record));
+            axum::serve(llm_listener, app).await.unwrap();
+        }
+    });
+    // The llm again, its POSTs' answers cut short by the server.
+    let cut_listener = support::listener();
+    let cut_base = format!("http://{}", cut_listener.local_addr().unwrap());
+    let cut_log = Log::default();
+    let cut_server = tokio::spawn({
+        let log = cut_log.clone();
+        async move {
+            let app = llm::app(sse_runtime::hub::Hub::new(), Duration::from_millis(40))
+                .layer(axum::middleware::from_fn(cut_posts))
+                .layer(axum::middleware::from_fn_with_state(log, record));
+            axum::serve(cut_listener, app).await.unwrap();
+        }
+    });
+    let private_listener = support::listener();
+    let private_base = format!("http://{}", private_listener.local_addr().unwrap());
+    let private_log = Log::default();
+    let gone = Arc::new(AtomicBool::new(false));
+    let private_server = tokio::spawn({
+        let app = private_app(private_log.clone(), gone.clone());
+        async move { axum::serve(private_listener, app).await.unwrap() }
     });
     let screenshot = root.join("target/browser-demo.png");
     let chat_screenshot = root.join("target/browser-chat.png");
@@ -154,6 +333,8 @@ async fn demo_page_in_chromium_and_undici() {
         .arg(&chat_screenshot)
         .arg(&llm_base)
         .arg(&room_token)
+        .arg(&private_base)
+        .arg(&cut_base)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
@@ -163,6 +344,8 @@ async fn demo_page_in_chromium_and_undici() {
     server.abort();
     chat_server.abort();
     llm_server.abort();
+    private_server.abort();
+    cut_server.abort();
     assert!(
         output.status.success(),
         "run.mjs failed:\n{}\n{}",
@@ -316,6 +499,65 @@ async fn demo_page_in_chromium_and_undici() {
         answer["text"].as_str().unwrap(),
         llm::expected_answer("what keeps this answer alive?")
     );
+    // The page POSTed the question asking for the run's own stream and read
+    // the answer from it; after the reload it attached to the run with a
+    // GET and the id of the last event it had, in `Last-Event-ID`.
+    let requests: Vec<Seen> = llm_log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|seen| seen.path.starts_with("/v1/"))
+        .cloned()
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
+    assert_eq!(requests[0].prefer.as_deref(), Some("resumable"));
+    assert_eq!(requests[0].last_event_id, None);
+    assert_eq!(requests[1].method, "GET");
+    let run = requests[1]
+        .path
+        .strip_prefix("/v1/runs/")
+        .and_then(|rest| rest.strip_suffix("/events"))
+        .expect("a GET of the run");
+    assert_eq!(answer["runId"], run, "{answer}");
+    assert_eq!(
+        requests[1].last_event_id.as_deref(),
+        answer["lastEventIdBeforeReload"].as_str(),
+        "the reattach sends the last id the page had: {answer}"
+    );
+    assert!(requests[1].last_event_id.is_some(), "{requests:?}");
+
+    // The server closed the POST's stream mid-answer: the page's
+    // `EventStream` resumed with a GET of the run and its last id (no
+    // second POST, which would ask again), and the text is exact.
+    let cut = &result["llmCut"];
+    assert_eq!(cut["errors"], serde_json::json!([]), "page errors");
+    assert_eq!(cut["state"], "done", "{cut}");
+    assert_eq!(
+        cut["text"].as_str().unwrap(),
+        llm::expected_answer("what keeps this answer alive?")
+    );
+    let requests: Vec<Seen> = cut_log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|seen| seen.path.starts_with("/v1/"))
+        .cloned()
+        .collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].method, "POST", "{requests:?}");
+    assert_eq!(requests[1].method, "GET", "{requests:?}");
+    assert!(
+        requests[1].path.starts_with("/v1/runs/") && requests[1].path.ends_with("/events"),
+        "{requests:?}"
+    );
+    let resumed_from = requests[1].last_event_id.as_deref().unwrap_or_default();
+    assert!(!resumed_from.is_empty(), "{requests:?}");
+
+    check_private_streams(&result["private"], &private_log, &gone);
 
     // The same checks through undici's EventSource.
     let undici = &result["undici"];
@@ -360,5 +602,107 @@ async fn demo_page_in_chromium_and_undici() {
             "event refused: event name contains a line break (CR or LF)".into(),
             String::new()
         )]
+    );
+}
+
+/// The fetch transport in Chromium against streams that need an
+/// `Authorization` header (see [`private_app`]).
+fn check_private_streams(private: &Value, log: &Log, gone: &AtomicBool) {
+    assert_eq!(private["errors"], serde_json::json!([]), "page errors");
+    // Without the header: a 401, which stops it; `onStop` reads the body.
+    assert_eq!(
+        private["unauthorized"],
+        serde_json::json!({ "reason": "status", "status": 401, "body": "a bearer token is needed" }),
+        "{private}"
+    );
+    // With it: every event once, in order, across two server-side closes,
+    // then the 204 that stops it.
+    let authorized = &private["authorized"];
+    let events: Vec<(String, String)> = authorized["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            (
+                field(event, "data").to_owned(),
+                field(event, "id").to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = (1..=6)
+        .map(|n| (format!("event {n}"), n.to_string()))
+        .collect();
+    assert_eq!(events, expected, "{authorized}");
+    assert_eq!(authorized["reason"], "no-content", "{authorized}");
+    // Each reconnection waited the stream's `retry` (300 ms) plus at most
+    // the window (`retryJitter: 500`), measured from the end of the stream
+    // to the next open (and the request itself, up to half a second on a
+    // busy machine).
+    let waits: Vec<f64> = authorized["waits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|wait| wait.as_f64().unwrap())
+        .collect();
+    eprintln!("the fetch transport reconnected after {waits:?} ms");
+    assert_eq!(waits.len(), 2, "{authorized}");
+    for wait in &waits {
+        assert!(
+            (300.0..800.0 + 500.0).contains(wait),
+            "reconnected after {wait} ms, outside [retry, retry + window]: {waits:?}"
+        );
+    }
+    // Aborted by its signal after its first event: `onStop` says so, and
+    // the server's stream is dropped.
+    assert_eq!(
+        private["aborted"],
+        serde_json::json!({ "reason": "aborted", "cause": "enough", "events": 1 }),
+        "{private}"
+    );
+    assert!(
+        gone.load(Ordering::SeqCst),
+        "the aborted stream's body was dropped"
+    );
+    // A 204 at once: one request, no reconnection.
+    assert_eq!(
+        private["noContent"],
+        serde_json::json!({ "reason": "no-content", "readyState": 2 }),
+        "{private}"
+    );
+
+    // What the server saw: the 401 without a header; then the header on
+    // every request, and the last id on every reconnection.
+    let seen: Vec<(String, Option<String>, Option<String>)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|seen| ["/private", "/forever", "/done"].contains(&seen.path.as_str()))
+        .map(|seen| {
+            (
+                seen.path.clone(),
+                seen.authorization.clone(),
+                seen.last_event_id.clone(),
+            )
+        })
+        .collect();
+    let token = Some(TOKEN.to_owned());
+    let private = |last: Option<&str>| {
+        (
+            "/private".to_owned(),
+            token.clone(),
+            last.map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        seen,
+        [
+            ("/private".to_owned(), None, None),
+            private(None),
+            private(Some("2")),
+            private(Some("4")),
+            private(Some("6")),
+            ("/forever".to_owned(), token.clone(), None),
+            ("/done".to_owned(), token.clone(), None),
+        ]
     );
 }

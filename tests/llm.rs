@@ -874,3 +874,96 @@ async fn a_cancelled_answer_is_an_error_the_official_clients_raise() {
         check_signal_error(client.0, &result, &["run_cancelled"]);
     }
 }
+
+/// `Prefer: resumable` (RFC 7240; the page asks this way) makes the answer
+/// to the POST the run's own stream: every event with its id, then the
+/// run's `run_end`, and `Preference-Applied` says so; a GET of the run from
+/// any of those ids gives exactly the rest. Without it, the POST's stream
+/// stays OpenAI's: no ids, no `run_end`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_that_prefers_resumable_gets_the_runs_own_stream() {
+    let addr = serve(llm::app(Hub::new(), Duration::from_millis(1))).await;
+    let body = r#"{"model":"sse-demo","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let text = |events: &[eventsource_stream::Event]| -> String {
+        events
+            .iter()
+            .filter_map(|event| serde_json::from_str::<Value>(&event.data).ok())
+            .filter_map(|chunk| {
+                chunk["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+
+    // Any case, among other preferences and with parameters.
+    for prefer in [
+        "resumable",
+        "respond-async, Resumable; x=1",
+        "wait=1,resumable=yes",
+    ] {
+        let posted = support::post_stream_with(
+            addr,
+            "/v1/chat/completions",
+            &[("content-type", "application/json"), ("prefer", prefer)],
+            body,
+        )
+        .await;
+        assert_eq!(posted.inner.status(), 200, "{prefer}");
+        assert_eq!(
+            posted.header("preference-applied"),
+            Some("resumable"),
+            "{prefer}"
+        );
+        let id = posted.header("x-run-id").expect("x-run-id").to_owned();
+        let events = posted.events().all().await;
+        let (last, answer) = events.split_last().expect("events");
+        assert!(
+            events.iter().all(|event| !event.id.is_empty()),
+            "{events:?}"
+        );
+        assert_eq!(last.event, "run_end", "{events:?}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&last.data).unwrap(),
+            json!({ "state": "finished" })
+        );
+        assert_eq!(answer.last().unwrap().data, "[DONE]");
+        assert_eq!(text(answer), llm::expected_answer("hi"));
+
+        // Resumed from the middle: the rest, exactly.
+        let middle = &events[events.len() / 2];
+        let rest = support::get(
+            addr,
+            &format!("/v1/runs/{id}/events"),
+            &[("last-event-id", middle.id.as_bytes())],
+        )
+        .await
+        .events()
+        .all()
+        .await;
+        let expected: Vec<_> = events[events.len() / 2 + 1..]
+            .iter()
+            .map(|event| (&event.event, &event.data, &event.id))
+            .collect();
+        let got: Vec<_> = rest
+            .iter()
+            .map(|event| (&event.event, &event.data, &event.id))
+            .collect();
+        assert_eq!(got, expected, "{prefer}");
+    }
+
+    for prefer in [None, Some("respond-async"), Some("resumable-not")] {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(prefer.map(|prefer| ("prefer", prefer)));
+        let posted = support::post_stream_with(addr, "/v1/chat/completions", &headers, body).await;
+        assert_eq!(posted.header("preference-applied"), None, "{prefer:?}");
+        let events = posted.events().all().await;
+        assert!(events.iter().all(|event| event.id.is_empty()), "{events:?}");
+        assert!(
+            events.iter().all(|event| event.event == "message"),
+            "{events:?}"
+        );
+        assert_eq!(events.last().unwrap().data, "[DONE]");
+        assert_eq!(text(&events), llm::expected_answer("hi"));
+    }
+}

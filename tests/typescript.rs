@@ -25,18 +25,34 @@ fn chat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chat")
 }
 
+fn llm_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/llm")
+}
+
+/// The chat's client, generated from `ChatEvent`, and the llm page's
+/// transport alone (its OpenAI chunks have no Rust type).
 #[test]
 fn generated_files_are_up_to_date() {
     let update = std::env::var("UPDATE_TYPESCRIPT").as_deref() == Ok("1");
     let files = [
         (
-            "events.d.ts",
+            chat_dir().join("events.d.ts"),
             typescript::declarations::<ChatEvent>().unwrap(),
         ),
-        ("events.js", typescript::client::<ChatEvent>()),
+        (
+            chat_dir().join("events.js"),
+            typescript::client::<ChatEvent>(),
+        ),
+        (
+            llm_dir().join("event-stream.d.ts"),
+            typescript::event_stream_declarations(),
+        ),
+        (
+            llm_dir().join("event-stream.js"),
+            typescript::event_stream(),
+        ),
     ];
-    for (name, generated) in files {
-        let path = chat_dir().join(name);
+    for (path, generated) in files {
         if update {
             std::fs::write(&path, &generated).expect("write the generated file");
             continue;
@@ -44,7 +60,7 @@ fn generated_files_are_up_to_date() {
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             checked_in == generated,
-            "{} is out of date with `ChatEvent`; regenerate with \
+            "{} is out of date with sse-runtime; regenerate with \
              `UPDATE_TYPESCRIPT=1 cargo test --test typescript` and review the diff",
             path.display()
         );
@@ -77,15 +93,15 @@ fn tsc() -> Option<PathBuf> {
     Some(tsc)
 }
 
-#[test]
-fn the_page_and_a_consumer_type_check_and_the_mistakes_do_not() {
+/// Runs tsc on a project (`tsconfig.json`); panics with its report.
+fn tsc_project(tsconfig: &Path) {
     let Some(tsc) = tsc() else {
         return;
     };
     let output = match Command::new("node")
         .arg(&tsc)
         .arg("-p")
-        .arg(chat_dir().join("tsconfig.json"))
+        .arg(tsconfig)
         .output()
     {
         Ok(output) => output,
@@ -93,10 +109,23 @@ fn the_page_and_a_consumer_type_check_and_the_mistakes_do_not() {
     };
     assert!(
         output.status.success(),
-        "tsc found errors (or a mistake in typecheck/mistakes.ts that is no longer caught):\n{}{}",
+        "tsc found errors in {} (or a mistake in typecheck/mistakes.ts that is no longer caught):\n{}{}",
+        tsconfig.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_page_and_a_consumer_type_check_and_the_mistakes_do_not() {
+    tsc_project(&chat_dir().join("tsconfig.json"));
+}
+
+/// The llm page's script (`// @ts-check`) against the transport's
+/// declarations, and the transport's own JavaScript.
+#[test]
+fn the_llm_page_type_checks() {
+    tsc_project(&llm_dir().join("tsconfig.json"));
 }
 
 /// Event types that a real server has, and that the writers must survive.
@@ -411,7 +440,18 @@ mod globals {
         Map,
         JSON,
         TypeError,
-        URL
+        URL,
+        Headers,
+        HeadersInit,
+        Request,
+        RequestInit,
+        Response,
+        AbortSignal,
+        PromiseLike,
+        XMLHttpRequestBodyInit,
+        Init,
+        Next,
+        Stop
     );
 
     /// Uses each of them.
@@ -441,6 +481,19 @@ mod globals {
         TypeError(TypeError),
         /// Twelve.
         Url(URL),
+        /// The fetch transport's globals, and the names of its namespace.
+        Fetch(
+            Headers,
+            HeadersInit,
+            Request,
+            RequestInit,
+            Response,
+            AbortSignal,
+            PromiseLike,
+            XMLHttpRequestBodyInit,
+        ),
+        /// Named like the transport's own types, in its namespace.
+        Own(Init, Next, Stop),
     }
 }
 
@@ -454,6 +507,17 @@ events.on("message_event", (data: Payload, event: MessageEvent<string>) => data.
 events.on("error", (data) => data.text.length);
 events.on("extract", (data) => data.text);
 typed(new EventStream("/stream")).on("partial", (data) => data.text);
+const stream = new EventStream("/stream", {
+  method: "POST",
+  headers: new Headers({ authorization: "Bearer x" }),
+  body: "{}",
+  signal: new AbortController().signal,
+  reconnect: () => Promise.resolve({ url: new URL("/other", "http://x"), headers: [["a", "b"]] }),
+  onStop: (stop: EventStream.Stop) => stop.reason === "status" && stop.response.headers.get("x"),
+  fetch: (url: string, init: RequestInit) => fetch(url, init),
+});
+const response: Response | null = stream.response;
+typed(stream).on("fetch", ([headers]) => headers.text + String(response?.ok));
 export const one: Globals = { event: "event", data: { text: "x" } };
 // @ts-expect-error the payload named `Event` has a text
 export const two: Globals = { event: "event", data: { n: 1 } };
@@ -1264,4 +1328,276 @@ fn run_client<E: typescript::TypeScriptEvents>(
         String::from_utf8_lossy(&output.stderr)
     );
     Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+/// Runs `tests/typescript/transport.mjs`: `EventStream` alone (as
+/// [`typescript::event_stream`] writes it) through a fake `fetch`, with
+/// timers that record their delays and `Math.random` under its control,
+/// beside the typed client of `FeedV1`. What it saw, as JSON; run once for
+/// all the tests that read it.
+fn transport() -> Option<&'static serde_json::Value> {
+    static RESULT: std::sync::OnceLock<Option<serde_json::Value>> = std::sync::OnceLock::new();
+    RESULT.get_or_init(run_transport).as_ref()
+}
+
+fn run_transport() -> Option<serde_json::Value> {
+    let dir = scratch("transport");
+    std::fs::write(dir.join("event-stream.mjs"), typescript::event_stream()).unwrap();
+    std::fs::write(
+        dir.join("events.mjs"),
+        typescript::client::<versions::FeedV1>(),
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/typescript/transport.mjs");
+    let output = match Command::new("node").arg(script).arg(&dir).output() {
+        Ok(output) => output,
+        Err(error) => {
+            missing(&format!("node cannot be run: {error}"));
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "transport.mjs failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+/// `EventStream` parses as `EventSource` does (a byte order mark dropped
+/// once, CR, LF and CRLF line ends, comments, `data` over lines and with no
+/// value, an `id` holding NUL ignored, an empty `id` resetting the last id,
+/// `retry` of digits only, an event with no data not dispatched, an
+/// unfinished one dropped), with the same events whether the bytes come
+/// whole, split in two at every place, or one by one (multibyte characters
+/// and CRLF cut in two).
+#[test]
+fn the_transport_parses_as_event_source_does_however_the_bytes_are_split() {
+    let Some(result) = transport() else {
+        return;
+    };
+    let parse = &result["parse"];
+    assert_eq!(
+        parse["whole"]["events"],
+        serde_json::json!([
+            ["a", "x\n y", "1"],
+            ["message", "2", "1"],
+            ["message", "", "1"],
+            ["message", "é日本", ""]
+        ]),
+        "{parse}"
+    );
+    assert_eq!(parse["whole"]["lastEventId"], "", "{parse}");
+    // `retry: 7` and no other: it waits 7 ms (no jitter asked for); the
+    // empty id is not sent.
+    assert_eq!(parse["whole"]["delays"], serde_json::json!([7]), "{parse}");
+    assert_eq!(
+        parse["whole"]["requests"],
+        serde_json::json!([null, null]),
+        "{parse}"
+    );
+    assert!(parse["splits"].as_u64().unwrap() > 100, "{parse}");
+    assert_eq!(parse["differ"], 0, "splits that read otherwise: {parse}");
+    assert_eq!(
+        parse["twice"],
+        serde_json::json!([["message", "w", ""]]),
+        "{parse}"
+    );
+}
+
+/// Each reconnection waits the server's `retry` plus `Math.random()` times
+/// `retryJitter` (1000 unless given; 0, negative or not a number: none),
+/// at most what a timer can wait; 3 s before the server sends a `retry`.
+#[test]
+fn the_transport_reconnects_after_retry_plus_a_random_part_of_its_window() {
+    let Some(result) = transport() else {
+        return;
+    };
+    let jitter = &result["jitter"];
+    assert_eq!(
+        jitter["window"],
+        serde_json::json!([100, 300, 499.6]),
+        "{jitter}"
+    );
+    assert_eq!(
+        jitter["defaultWindow"],
+        serde_json::json!([600, 100, 1099]),
+        "{jitter}"
+    );
+    for none in ["none", "negative", "notANumber"] {
+        assert_eq!(
+            jitter[none],
+            serde_json::json!([100, 100, 100]),
+            "{none}: {jitter}"
+        );
+    }
+    assert_eq!(
+        jitter["longest"],
+        serde_json::json!([2147483647]),
+        "{jitter}"
+    );
+    assert_eq!(jitter["beforeRetry"], serde_json::json!([3005]), "{jitter}");
+}
+
+/// A 204, a status other than 2xx, and a 2xx that is not an event stream
+/// stop it after one request: `onStop` once, with the reason and the
+/// response (whose body it may read), and an `error` event with
+/// `readyState` CLOSED. A 201 event stream is read.
+#[test]
+fn the_transport_stops_on_204_an_error_status_or_what_is_not_an_event_stream() {
+    let Some(result) = transport() else {
+        return;
+    };
+    let stops = &result["stops"];
+    for (case, reason) in [
+        ("noContent", "no-content"),
+        ("status", "status"),
+        ("unauthorized", "status"),
+        ("plain", "not-event-stream"),
+        ("noBody", "not-event-stream"),
+    ] {
+        let stop = &stops[case];
+        assert_eq!(stop["stops"][0], reason, "{case}: {stop}");
+        assert_eq!(stop["requests"], 1, "{case}: {stop}");
+        assert_eq!(stop["readyState"], 2, "{case}: {stop}");
+        assert_eq!(
+            stop["states"],
+            serde_json::json!([["error", 2]]),
+            "{case}: {stop}"
+        );
+    }
+    assert_eq!(
+        stops["status"]["stops"],
+        serde_json::json!(["status", "oops"]),
+        "onStop read the body: {stops}"
+    );
+    assert_eq!(
+        stops["created"],
+        serde_json::json!({ "events": [["message", "created", ""]], "stopped": "no-content" }),
+        "{stops}"
+    );
+}
+
+/// Its `signal` stops it while it reads (the request aborted), while it
+/// waits to reconnect (no other request), and before it starts (no
+/// request; `onStop` called after the constructor returns); `close()` too.
+/// `onStop` hears each once, with the signal's reason; no `error` event.
+#[test]
+fn the_transport_is_stopped_by_its_signal_or_close() {
+    let Some(result) = transport() else {
+        return;
+    };
+    let reading = &result["abortWhileReading"];
+    assert_eq!(
+        reading["stops"],
+        serde_json::json!([["aborted", "bye"]]),
+        "{reading}"
+    );
+    assert_eq!(
+        reading["states"],
+        serde_json::json!([["open", 1]]),
+        "{reading}"
+    );
+    assert_eq!(reading["requestAborted"], true, "{reading}");
+    assert_eq!(reading["requests"], 1, "{reading}");
+    assert_eq!(reading["readyState"], 2, "{reading}");
+    assert_eq!(
+        result["abortWhileWaiting"],
+        serde_json::json!({ "stops": ["aborted"], "requests": 1, "readyState": 2 })
+    );
+    assert_eq!(
+        result["abortedBefore"],
+        serde_json::json!({ "synchronously": 0, "stops": [["aborted", "before"]], "requests": 0, "readyState": 2 })
+    );
+    assert_eq!(
+        result["close"],
+        serde_json::json!({ "stops": ["closed"], "states": [["open", 1]], "requestAborted": true, "requests": 1 })
+    );
+}
+
+/// `reconnect` changes the request before a reconnection: a POST resumed
+/// with a GET (its body dropped, its headers kept, the last id sent), the
+/// headers replaced, nothing changed (`undefined`), then `null`, which
+/// stops it. A hook that throws, or asks for a request that cannot be sent,
+/// stops it with `request-error` and no request more. The constructor
+/// refuses what `fetch` could never send.
+#[test]
+fn the_transport_reconnects_as_its_hook_says_and_refuses_impossible_requests() {
+    let Some(result) = transport() else {
+        return;
+    };
+    let reconnect = &result["reconnect"];
+    let headers = |auth: &str, json: bool, last: &str| {
+        let mut headers = serde_json::json!({ "accept": "text/event-stream", "authorization": auth, "last-event-id": last });
+        if json {
+            headers["content-type"] = "application/json".into();
+        }
+        headers
+    };
+    assert_eq!(
+        reconnect["requests"],
+        serde_json::json!([
+            { "url": "http://fake/start", "method": "POST", "body": "{\"ask\":1}", "headers": headers("Bearer one", true, "0") },
+            { "url": "http://fake/runs/run-1", "method": "GET", "body": null, "headers": headers("Bearer one", true, "1") },
+            { "url": "http://fake/runs/run-1", "method": "GET", "body": null, "headers": headers("Bearer two", false, "2") },
+            { "url": "http://fake/runs/run-1", "method": "GET", "body": null, "headers": headers("Bearer two", false, "3") },
+        ]),
+        "{reconnect}"
+    );
+    assert_eq!(
+        reconnect["seen"],
+        serde_json::json!([
+            ["http://fake/start", "1", "run-1"],
+            ["http://fake/runs/run-1", "2", "run-1"],
+            ["http://fake/runs/run-1", "3", "run-1"],
+            ["http://fake/runs/run-1", "4", "run-1"]
+        ]),
+        "the hook sees the stream: {reconnect}"
+    );
+    assert_eq!(
+        reconnect["stops"],
+        serde_json::json!(["not-reconnecting"]),
+        "{reconnect}"
+    );
+    assert_eq!(
+        reconnect["states"],
+        serde_json::json!([["error", 2]]),
+        "{reconnect}"
+    );
+    assert_eq!(
+        result["reconnectErrors"],
+        serde_json::json!([
+            ["request-error", "Error", 1],
+            ["request-error", "TypeError", 1],
+            ["request-error", "TypeError", 1]
+        ])
+    );
+    // A body on a GET, a header name with a space, a relative URL without
+    // a page, an id with a line break, a forbidden method.
+    assert_eq!(
+        result["refused"],
+        serde_json::json!([
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError"
+        ])
+    );
+}
+
+/// `typed` of one generated module hears an `EventStream` of another (the
+/// transport alone): its events, and the names it does not know. An
+/// `onStop` that throws is reported on its own.
+#[test]
+fn typed_hears_an_event_stream_of_another_module() {
+    let Some(result) = transport() else {
+        return;
+    };
+    assert_eq!(
+        result["typed"],
+        serde_json::json!([["item", 1], ["unknown", "removed"]])
+    );
+    assert_eq!(result["thrown"], serde_json::json!(["the page's onStop"]));
 }

@@ -14,18 +14,6 @@ const NO_DATA = new Set([]);
 /** @type {Set<string>} */
 const KNOWN = new Set([...EVENT_NAMES, ...NOTICES]);
 
-// How an `EventStream` tells `typed` of every event, whatever its name.
-const EVERY_EVENT = Symbol("every event");
-
-// An exception of a handler, thrown on its own so that the other handlers
-// still run, as the browser does with an event listener's.
-/** @param {unknown} error */
-function rethrow(error) {
-  queueMicrotask(() => {
-    throw error;
-  });
-}
-
 /**
  * @param {unknown} error
  * @param {MessageEvent<string>} event
@@ -45,8 +33,10 @@ export function typed(source, options = {}) {
   const onUnknown = options.onUnknown ?? (() => {});
   /** @type {Map<string, Entry[]>} */
   const handlers = new Map();
-  if (source instanceof EventStream) {
-    source[EVERY_EVENT].add((event) => {
+  // An `EventStream` (of this module or another) shows every event.
+  const every = /** @type {any} */ (source)[EVERY_EVENT];
+  if (every instanceof Set) {
+    every.add((/** @type {MessageEvent<string>} */ event) => {
       if (KNOWN.has(event.type)) return;
       try {
         onUnknown(event);
@@ -120,6 +110,22 @@ export function typed(source, options = {}) {
   };
 }
 
+// How an `EventStream` tells `typed` of every event, whatever its name. A
+// symbol of the global registry, so that the `typed` of one generated
+// module hears the `EventStream` of another (or of `event-stream.js`).
+/** @type {unique symbol} */
+const EVERY_EVENT = Symbol.for("sse-runtime.EventStream.everyEvent");
+
+// An exception of a page's own code (a handler, a hook), thrown on its own
+// so that the stream and the other handlers go on, as the browser does
+// with an event listener's.
+/** @param {unknown} error */
+function rethrow(error) {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 // A header's value is bytes: `fetch` sends each character below 256 as one
 // byte and refuses the others, where `EventSource` sends the id as UTF-8.
 /** @param {string} text */
@@ -129,10 +135,66 @@ function utf8(text) {
   return bytes;
 }
 
-// An `EventSource` over `fetch`, following the WHATWG HTML "Server-sent
-// events" section: the same parsing, events, reconnection (after `retry:`
-// milliseconds, 3 s at first) and `Last-Event-ID`; a response that is not a
-// 200 `text/event-stream` ends it, as it does `EventSource`.
+// The longest a timer waits (2^31 - 1 ms, about 24.8 days): a longer delay
+// fires at once.
+const LONGEST_DELAY = 2147483647;
+
+/**
+ * @typedef {{ url: string, method: string, headers: Headers, body: XMLHttpRequestBodyInit | null }} StreamRequest
+ * @typedef {{ url?: string | URL, method?: string, headers?: HeadersInit, body?: XMLHttpRequestBodyInit | null }} NextRequest
+ * @typedef {{ reason: "closed" }
+ *   | { reason: "aborted", cause: unknown }
+ *   | { reason: "no-content", response: Response }
+ *   | { reason: "status", response: Response }
+ *   | { reason: "not-event-stream", response: Response }
+ *   | { reason: "not-reconnecting" }
+ *   | { reason: "request-error", error: unknown }} Stop
+ * @typedef {{
+ *   method?: string,
+ *   headers?: HeadersInit,
+ *   body?: XMLHttpRequestBodyInit | null,
+ *   withCredentials?: boolean,
+ *   lastEventId?: string,
+ *   retryJitter?: number,
+ *   signal?: AbortSignal,
+ *   reconnect?: (stream: EventStream) => NextRequest | null | undefined | PromiseLike<NextRequest | null | undefined>,
+ *   onStop?: (stop: Stop) => void,
+ *   fetch?: (url: string, init: RequestInit) => Promise<Response>,
+ * }} Init
+ */
+
+/**
+ * The request `next` describes, `previous` giving what it leaves out: a GET
+ * or HEAD sends no body unless `next` names one. Throws a `TypeError`, as
+ * `fetch` would, for a request that cannot be sent (a relative URL without
+ * a page, a header name or value that is not one, a body on a GET).
+ * @param {StreamRequest} previous
+ * @param {NextRequest} next
+ * @returns {StreamRequest}
+ */
+function nextRequest(previous, next) {
+  const url = next.url === undefined ? previous.url : new URL(next.url, globalThis.location?.href).href;
+  const method = next.method ?? previous.method;
+  const headers = next.headers === undefined ? previous.headers : new Headers(next.headers);
+  const bodyless = /^(GET|HEAD)$/i.test(method) && next.method !== undefined;
+  const body = next.body !== undefined ? next.body : bodyless ? null : previous.body;
+  // Checked here, not at `fetch`, where a mistake would look like a
+  // network error and be retried for ever.
+  new Request(url, { method, headers, body });
+  return { url, method, headers, body };
+}
+
+// An `EventSource` over `fetch`, following the WHATWG HTML standard's
+// "Server-sent events": the same parsing (a byte order mark, CR, LF and
+// CRLF line ends across chunks, `retry` digits only, an `id` with NUL
+// ignored), events, `readyState`, reconnection after `retry:` milliseconds
+// (3 s at first) and `Last-Event-ID`. Beyond `EventSource`: any method, a
+// body and headers; an id to resume from; a random extra delay before each
+// reconnection (`retryJitter`); `reconnect` to change the request (to
+// resume a POST with a GET, to renew a token) or to stop; an `AbortSignal`;
+// and `onStop`, which says why it stopped. A response that is not a 2xx
+// `text/event-stream` stops it, as it does `EventSource`, and a 204 is the
+// server saying there is nothing more.
 export class EventStream extends EventTarget {
   static CONNECTING = /** @type {0} */ (0);
   static OPEN = /** @type {1} */ (1);
@@ -141,31 +203,58 @@ export class EventStream extends EventTarget {
   /** @type {0 | 1 | 2} */
   readyState = EventStream.CONNECTING;
   lastEventId = "";
+  /** @type {Response | null} */
+  response = null;
   /** @type {Set<(event: MessageEvent<string>) => void>} */
   [EVERY_EVENT] = new Set();
   /** @type {Map<string, ((event: any) => void) | null>} */
   #handlers = new Map();
   #retry = 3000;
+  #jitter = 1000;
+  /** @type {StreamRequest} */
+  #request;
+  /** @type {Init} */
+  #init;
   /** @type {AbortController | null} */
   #abort = null;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #timer = undefined;
+  /** @type {(() => void) | null} */
+  #onAbort = null;
 
   /**
    * @param {string | URL} url
-   * @param {{ withCredentials?: boolean }} [init]
+   * @param {Init} [init]
    */
   constructor(url, init = {}) {
     super();
-    this.url = new URL(url, globalThis.location?.href).href;
+    this.#init = { ...init };
+    this.#request = nextRequest(
+      { url: "", method: "GET", headers: new Headers(), body: null },
+      { url, method: init.method ?? "GET", headers: init.headers ?? {}, body: init.body ?? null },
+    );
+    this.url = this.#request.url;
     this.withCredentials = Boolean(init.withCredentials);
+    this.lastEventId = String(init.lastEventId ?? "");
+    // Refused here, as a header `fetch` refuses would be retried for ever.
+    if (this.lastEventId !== "") new Headers([["last-event-id", utf8(this.lastEventId)]]);
+    const jitter = Number(init.retryJitter ?? 1000);
+    this.#jitter = jitter > 0 ? Math.min(jitter, LONGEST_DELAY) : 0;
+    const signal = init.signal;
+    if (signal?.aborted) {
+      this.readyState = EventStream.CLOSED;
+      queueMicrotask(() => this.#tell({ reason: "aborted", cause: signal.reason }));
+      return;
+    }
+    if (signal) {
+      this.#onAbort = () => this.#stop({ reason: "aborted", cause: signal.reason });
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
     this.#connect();
   }
 
   close() {
-    this.readyState = EventStream.CLOSED;
-    clearTimeout(this.#timer);
-    this.#abort?.abort();
+    this.#stop({ reason: "closed" });
   }
 
   // `onopen`, `onerror` and `onmessage` are event handlers, as
@@ -213,16 +302,51 @@ export class EventStream extends EventTarget {
     return this.readyState === EventStream.CLOSED;
   }
 
+  // Ends the stream for good, once; `false` when it had already ended.
+  /** @param {Stop} stop */
+  #stop(stop) {
+    if (this.#closed()) return false;
+    this.readyState = EventStream.CLOSED;
+    clearTimeout(this.#timer);
+    if (this.#onAbort !== null) this.#init.signal?.removeEventListener("abort", this.#onAbort);
+    // A response `onStop` may read is not aborted: only a connection
+    // being read (or made) is.
+    if (!("response" in stop)) this.#abort?.abort();
+    this.#tell(stop);
+    return true;
+  }
+
+  /** @param {Stop} stop */
+  #tell(stop) {
+    try {
+      this.#init.onStop?.(stop);
+    } catch (error) {
+      rethrow(error);
+    }
+  }
+
+  // Stops for a reason of the server's (or of `reconnect`'s): an `error`
+  // event, with `readyState` CLOSED, as `EventSource` fails a connection.
+  /** @param {Stop} stop */
+  #fail(stop) {
+    if (!this.#stop(stop)) return;
+    this.dispatchEvent(new Event("error"));
+    if ("response" in stop && !stop.response.bodyUsed) stop.response.body?.cancel().catch(() => {});
+  }
+
   async #connect() {
     if (this.#closed()) return;
     const abort = (this.#abort = new AbortController());
-    /** @type {Record<string, string>} */
-    const headers = { accept: "text/event-stream" };
-    if (this.lastEventId !== "") headers["last-event-id"] = utf8(this.lastEventId);
+    const { url, method, body } = this.#request;
     let response;
     try {
-      response = await fetch(this.url, {
+      const headers = new Headers(this.#request.headers);
+      if (!headers.has("accept")) headers.set("accept", "text/event-stream");
+      if (this.lastEventId !== "") headers.set("last-event-id", utf8(this.lastEventId));
+      response = await (this.#init.fetch ?? fetch)(url, {
+        method,
         headers,
+        body,
         cache: "no-store",
         credentials: this.withCredentials ? "include" : "same-origin",
         signal: abort.signal,
@@ -230,13 +354,16 @@ export class EventStream extends EventTarget {
     } catch {
       return this.#reconnect();
     }
-    if (this.#closed()) return;
-    const type = response.headers.get("content-type") ?? "";
-    if (response.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type) || response.body === null) {
+    if (this.#closed()) {
       response.body?.cancel().catch(() => {});
-      this.readyState = EventStream.CLOSED;
-      this.dispatchEvent(new Event("error"));
       return;
+    }
+    this.response = response;
+    const type = response.headers.get("content-type") ?? "";
+    if (response.status === 204) return this.#fail({ reason: "no-content", response });
+    if (!response.ok) return this.#fail({ reason: "status", response });
+    if (!/^text\/event-stream\s*(;|$)/i.test(type) || response.body === null) {
+      return this.#fail({ reason: "not-event-stream", response });
     }
     this.readyState = EventStream.OPEN;
     this.dispatchEvent(new Event("open"));
@@ -252,7 +379,28 @@ export class EventStream extends EventTarget {
     if (this.#closed()) return;
     this.readyState = EventStream.CONNECTING;
     this.dispatchEvent(new Event("error"));
-    this.#timer = setTimeout(() => this.#connect(), this.#retry);
+    if (this.#closed()) return;
+    // Each stream adds its own random part, so that streams cut together
+    // (a server restarting) do not come back together.
+    const delay = Math.min(this.#retry + Math.random() * this.#jitter, LONGEST_DELAY);
+    this.#timer = setTimeout(() => this.#again(), delay);
+  }
+
+  async #again() {
+    const reconnect = this.#init.reconnect;
+    if (reconnect !== undefined) {
+      let next;
+      try {
+        next = await reconnect(this);
+        if (this.#closed()) return;
+        if (next === null) return this.#fail({ reason: "not-reconnecting" });
+        if (next !== undefined) this.#request = nextRequest(this.#request, next);
+      } catch (error) {
+        return this.#fail({ reason: "request-error", error });
+      }
+      this.url = this.#request.url;
+    }
+    this.#connect();
   }
 
   /** @param {ReadableStream<Uint8Array>} body */
@@ -302,9 +450,9 @@ export class EventStream extends EventTarget {
     if (field === "event") event.type = value;
     else if (field === "data") event.data += value + "\n";
     else if (field === "id" && !value.includes("\0")) event.id = value;
-    // A timer's delay is at most 2^31 - 1 ms (about 24.8 days): a longer
-    // one would fire at once (the browser's `EventSource` waits).
-    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Math.min(Number(value), 2147483647);
+    // A delay longer than a timer can wait is the longest it can (a timer
+    // given more fires at once; the browser's `EventSource` waits).
+    else if (field === "retry" && /^[0-9]+$/.test(value)) this.#retry = Math.min(Number(value), LONGEST_DELAY);
   }
 
   /** @param {{ type: string, data: string, id: string }} event */

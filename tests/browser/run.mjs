@@ -3,12 +3,12 @@
 // EventSource, a spec-following client we did not write. Prints one JSON
 // object; tests/browser.rs makes the assertions.
 //
-// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL ROOM_TOKEN
+// usage: node run.mjs DEMO_URL SCREENSHOT_PATH CHAT_URL CHAT_SCREENSHOT_PATH LLM_URL ROOM_TOKEN PRIVATE_URL LLM_CUT_URL
 // (ROOM_TOKEN: a token for the chat's private room `secret`)
 import { chromium } from "playwright-core";
 import { EventSource } from "undici";
 
-const [base, screenshot, chatBase, chatScreenshot, llmBase, roomToken] = process.argv.slice(2);
+const [base, screenshot, chatBase, chatScreenshot, llmBase, roomToken, privateBase, llmCutBase] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 function launch() {
@@ -92,7 +92,8 @@ async function privateRoomInBrowser() {
 }
 
 // The llm page: ask, reload while the answer streams, and read the answer
-// once it is done.
+// once it is done. What the page had kept when it reloaded (the run's id
+// and its last event id) is read as the new page starts.
 async function llmInBrowser() {
   const browser = await launch();
   const errors = [];
@@ -103,10 +104,102 @@ async function llmInBrowser() {
     await page.click("#ask button");
     await page.waitForFunction(() => document.getElementById("answer").textContent.split(" ").length > 8, null, { timeout: 10000 });
     const beforeReload = await page.evaluate(() => document.getElementById("answer").textContent);
+    await page.addInitScript(() => {
+      window.savedAtLoad = sessionStorage.getItem("sse-runtime-llm");
+    });
     await page.reload();
     await page.waitForFunction(() => document.body.dataset.state === "done", null, { timeout: 20000 });
     const text = await page.evaluate(() => document.getElementById("answer").textContent);
-    return { before_reload: beforeReload, text, errors };
+    const saved = JSON.parse(await page.evaluate(() => window.savedAtLoad));
+    return { before_reload: beforeReload, text, errors, runId: saved.id, lastEventIdBeforeReload: saved.lastEventId };
+  } finally {
+    await browser.close();
+  }
+}
+
+// The llm page against a server that cuts the answer to the POST short:
+// ask, and read the answer once it is done.
+async function llmCutInBrowser() {
+  const browser = await launch();
+  const errors = [];
+  try {
+    const page = await browser.newPage();
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${llmCutBase}/`);
+    await page.click("#ask button");
+    await page.waitForFunction(() => ["done", "failed", "closed"].includes(document.body.dataset.state), null, { timeout: 20000 });
+    const text = await page.evaluate(() => document.getElementById("answer").textContent);
+    return { text, state: await page.evaluate(() => document.body.dataset.state), errors };
+  } finally {
+    await browser.close();
+  }
+}
+
+// The fetch transport (`EventStream`, loaded by the page) against streams
+// that need an `Authorization` header: without it, with it across the
+// server closing the stream, aborted, and a 204.
+async function privateInBrowser() {
+  const browser = await launch();
+  const errors = [];
+  try {
+    const page = await browser.newPage();
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`${privateBase}/`);
+    await page.waitForFunction(() => document.body.dataset.ready === "yes", null, { timeout: 10000 });
+    const result = await page.evaluate(async (token) => {
+      const { EventStream } = window;
+      const headers = { authorization: token };
+      const unauthorized = await new Promise((resolve) => {
+        new EventStream("/private", {
+          onStop: (stop) => {
+            if (stop.reason !== "status") return resolve({ reason: stop.reason });
+            const status = stop.response.status;
+            stop.response.text().then((body) => resolve({ reason: stop.reason, status, body }));
+          },
+        });
+      });
+      const authorized = await new Promise((resolve) => {
+        const events = [];
+        const waits = [];
+        let ended = null;
+        const stream = new EventStream("/private", {
+          headers,
+          retryJitter: 500,
+          onStop: (stop) => resolve({ events, waits, reason: stop.reason }),
+        });
+        stream.onmessage = (event) => events.push({ data: event.data, id: event.lastEventId });
+        stream.onerror = () => {
+          if (stream.readyState === EventStream.CONNECTING) ended = performance.now();
+        };
+        stream.onopen = () => {
+          if (ended !== null) waits.push(performance.now() - ended);
+          ended = null;
+        };
+      });
+      const aborted = await new Promise((resolve) => {
+        const controller = new AbortController();
+        let events = 0;
+        const stream = new EventStream("/forever", {
+          headers,
+          signal: controller.signal,
+          onStop: (stop) => resolve({ reason: stop.reason, cause: stop.cause, events }),
+        });
+        stream.onmessage = () => {
+          events += 1;
+          controller.abort("enough");
+        };
+      });
+      const noContent = await new Promise((resolve) => {
+        const stream = new EventStream("/done", {
+          headers,
+          onStop: (stop) => resolve({ reason: stop.reason, readyState: stream.readyState }),
+        });
+      });
+      return { unauthorized, authorized, aborted, noContent };
+    }, "Bearer s3cret");
+    // The server notices the aborted stream at its next write.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { ...result, errors };
   } finally {
     await browser.close();
   }
@@ -171,10 +264,12 @@ const browser = await inBrowser();
 const chat = await chatInBrowser();
 const privateRoom = await privateRoomInBrowser();
 const llm = await llmInBrowser();
+const privateStreams = await privateInBrowser();
+const llmCut = await llmCutInBrowser();
 const undici = {
   events: await withUndici(`${base}/events`, ["message", "greeting"], 2),
   updates: await withUndici(`${base}/updates?interval_ms=50&drop_after=3&retry_ms=300`, ["update"], 10),
   echo: await withUndici(`${base}/echo?data=a%0D%0Ab&event=e&id=7`, ["e"], 1),
   refused: await withUndici(`${base}/echo?data=x&event=bad%0Aname`, ["error"], 1),
 };
-console.log(JSON.stringify({ browser, chat, privateRoom, llm, undici }));
+console.log(JSON.stringify({ browser, chat, privateRoom, llm, llmCut, private: privateStreams, undici }));

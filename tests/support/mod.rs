@@ -145,6 +145,36 @@ pub async fn post_stream(
     }
 }
 
+/// [`post_stream`] with headers of the caller's (`content-type` among
+/// them, if any).
+pub async fn post_stream_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let stream = within(TcpStream::connect(addr)).await.expect("connect");
+    let (mut sender, connection) =
+        within(hyper::client::conn::http1::handshake(TokioIo::new(stream)))
+            .await
+            .expect("handshake");
+    let connection = tokio::spawn(connection);
+    let mut request = hyper::Request::post(path).header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
+        .expect("request");
+    let response = within(sender.send_request(request))
+        .await
+        .expect("send request");
+    Response {
+        inner: response,
+        _connection: AbortOnDrop(connection),
+    }
+}
+
 /// A response whose connection closes when it is dropped.
 pub struct Response {
     /// The response as hyper gave it.

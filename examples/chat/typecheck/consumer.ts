@@ -1,6 +1,6 @@
 // A TypeScript consumer of the generated module, as a front end would write
 // it: checked by `cargo test --test typescript`.
-import { EVENT_NAMES, typed, type ChatEvent, type ChatEventData, type Message } from "../events.js";
+import { EVENT_NAMES, EventStream, typed, type ChatEvent, type ChatEventData, type Message } from "../events.js";
 
 const events = typed(new EventSource("/stream"));
 
@@ -30,3 +30,42 @@ export function describe(event: ChatEvent): string {
     }
   }
 }
+
+// The fetch transport: a POST with a body and headers, resumed with a GET,
+// stopped by a signal; typed as `EventSource` is.
+const abort = new AbortController();
+const init: EventStream.Init = {
+  method: "POST",
+  headers: { authorization: "Bearer token", "content-type": "application/json" },
+  body: JSON.stringify({ room: "a" }),
+  lastEventId: "41",
+  retryJitter: 2000,
+  signal: abort.signal,
+  reconnect: async (stream: EventStream): Promise<EventStream.Next | null> =>
+    stream.response?.status === 200 ? { url: "/stream", method: "GET" } : null,
+  onStop: (stop: EventStream.Stop) => {
+    switch (stop.reason) {
+      case "status":
+      case "no-content":
+      case "not-event-stream":
+        return console.log(stop.response.status);
+      case "aborted":
+        return console.log(stop.cause);
+      case "request-error":
+        return console.log(stop.error);
+      case "closed":
+      case "not-reconnecting":
+        return;
+      default: {
+        const unhandled: never = stop;
+        return unhandled;
+      }
+    }
+  },
+};
+const stream = new EventStream("/stream", init);
+typed(stream).on("message", (message) => console.log(message.text, stream.lastEventId));
+stream.onmessage = (event) => console.log(event.data.length);
+const state: 0 | 1 | 2 = stream.readyState;
+console.log(state === EventStream.CLOSED, stream.url, stream.withCredentials);
+stream.close();
