@@ -47,6 +47,25 @@ use super::{Grants, Refusal, TopicAccess};
 /// ```
 pub trait Authorize: Send + Sync + 'static {
     /// The grants of `request`, or why it is refused.
+    ///
+    /// ```
+    /// use http::request::Parts;
+    /// use sse_runtime::auth::{Authorize, Grants, Refusal};
+    ///
+    /// struct EveryoneReads;
+    ///
+    /// impl Authorize for EveryoneReads {
+    ///     async fn authorize(&self, _: &Parts) -> Result<Grants, Refusal> {
+    ///         Ok(Grants::anonymous().allow_subscribe("news"))
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let (request, ()) = http::Request::new(()).into_parts();
+    /// let grants = EveryoneReads.authorize(&request).await.unwrap();
+    /// assert!(grants.may_subscribe("news"));
+    /// # });
+    /// ```
     fn authorize(&self, request: &Parts) -> impl Future<Output = Result<Grants, Refusal>> + Send;
 }
 
