@@ -744,3 +744,61 @@ async fn accept_encoding_split_over_several_lines_is_one_list() {
         assert_eq!(encoding.as_deref(), expected, "{lines:?}");
     }
 }
+
+/// `sse_bytes_sent_total` and `StreamSummary::bytes` count the event
+/// stream before compression: one figure for a stream whatever encoding
+/// its client accepted (the bytes on the wire are the proxy's figure).
+#[tokio::test]
+async fn bytes_sent_are_counted_before_compression() {
+    let steps = vec![
+        Step::Event {
+            len: 5000,
+            seed: 3,
+            plain: true,
+        },
+        Step::Idle,
+        Step::Event {
+            len: 10,
+            seed: 4,
+            plain: true,
+        },
+    ];
+    let plain = {
+        let (_, body) = scripted(steps.clone(), &[]).await;
+        http_body_util::BodyExt::collect(body).await.unwrap().to_bytes()
+    };
+    for encoding in ["gzip", "zstd", "br"] {
+        let counted = Arc::new(std::sync::Mutex::new(None));
+        let record = Arc::clone(&counted);
+        let response = SseResponse::new({
+            let steps = steps.clone();
+            move |mut emitter| async move {
+                for step in steps {
+                    if let Step::Event { len, seed, plain } = step {
+                        emitter.send(Event::data(&event_data(len, seed, plain))).await;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+        .with_context(context_with(&[encoding.as_bytes()]).await)
+        .with_config(
+            SseConfig::new()
+                .keep_alive(None)
+                .compression(Compression::new().brotli(true))
+                .on_close(move |summary| *record.lock().unwrap() = Some(summary.bytes)),
+        );
+        let response = axum::response::IntoResponse::into_response(response);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        let wire = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(wire.len() < plain.len() / 4, "{encoding}");
+        assert_eq!(
+            *counted.lock().unwrap(),
+            Some(plain.len() as u64),
+            "{encoding}"
+        );
+    }
+}
