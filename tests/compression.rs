@@ -765,7 +765,10 @@ async fn bytes_sent_are_counted_before_compression() {
     ];
     let plain = {
         let (_, body) = scripted(steps.clone(), &[]).await;
-        http_body_util::BodyExt::collect(body).await.unwrap().to_bytes()
+        http_body_util::BodyExt::collect(body)
+            .await
+            .unwrap()
+            .to_bytes()
     };
     for encoding in ["gzip", "zstd", "br"] {
         let counted = Arc::new(std::sync::Mutex::new(None));
@@ -775,7 +778,9 @@ async fn bytes_sent_are_counted_before_compression() {
             move |mut emitter| async move {
                 for step in steps {
                     if let Step::Event { len, seed, plain } = step {
-                        emitter.send(Event::data(&event_data(len, seed, plain))).await;
+                        emitter
+                            .send(Event::data(&event_data(len, seed, plain)))
+                            .await;
                     }
                     tokio::task::yield_now().await;
                 }
