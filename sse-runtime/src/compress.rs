@@ -122,7 +122,7 @@ impl Compression {
 
     /// Offers Brotli (`br`), or stops offering it. A Brotli stream keeps
     /// its context, whose hash table alone is 256 KiB, for as long as it is
-    /// open.
+    /// open; after a large event (200 KB), about 570 KiB (`BENCHMARKS.md`).
     ///
     /// ```
     /// assert!(sse_runtime::Compression::off().brotli(true).offers_brotli());

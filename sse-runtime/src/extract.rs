@@ -166,9 +166,31 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamContext {
             route: parts.extensions.get::<MatchedPath>().cloned(),
             shutdown: parts.extensions.get::<Shutdown>().cloned(),
             #[cfg(feature = "compression")]
-            accept_encoding: parts.headers.get(http::header::ACCEPT_ENCODING).cloned(),
+            accept_encoding: accept_encoding(&parts.headers),
         })
     }
+}
+
+/// The request's `Accept-Encoding` lines as one list: several lines mean
+/// what they would joined with commas (RFC 9110 §5.3), and a proxy may
+/// split one. A line that is not visible ASCII cannot be read, and is left
+/// out. One line, the usual case, is kept as it is (a shared buffer).
+#[cfg(feature = "compression")]
+fn accept_encoding(headers: &http::HeaderMap) -> Option<http::HeaderValue> {
+    let mut lines = headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter(|line| line.to_str().is_ok());
+    let first = lines.next()?;
+    let Some(second) = lines.next() else {
+        return Some(first.clone());
+    };
+    let mut joined = first.as_bytes().to_vec();
+    for line in std::iter::once(second).chain(lines) {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(line.as_bytes());
+    }
+    http::HeaderValue::from_bytes(&joined).ok()
 }
 
 /// With no [`Shutdown`] installed on the router, the signal never fires.

@@ -89,7 +89,10 @@ pub struct StreamSummary {
     /// Events sent: those the handler sent (events and comments), the
     /// keep-alives, and a final `error` or shutdown event.
     pub events: u64,
-    /// Bytes of event stream written.
+    /// Bytes of event stream written, before compression (feature
+    /// `compression`): the same figure whatever encoding the client
+    /// accepted, as `sse_bytes_sent_total` counts them. The bytes on the
+    /// wire are the proxy's or load balancer's figure.
     pub bytes: u64,
     /// How long the stream was open.
     pub duration: Duration,

@@ -32,7 +32,7 @@
 //! | `sse_streams_opened_total` | counter | `route` | streams opened |
 //! | `sse_streams_closed_total` | counter | `route`, `reason` | streams ended, by [`CloseReason`]: `completed`, `error`, `client_disconnected`, `shutdown` |
 //! | `sse_events_sent_total` | counter | `route` | events sent, as [`StreamSummary::events`](crate::StreamSummary::events) counts them: the handler's events and comments, keep-alives, final events and `retry:` frames |
-//! | `sse_bytes_sent_total` | counter | `route` | bytes of event stream written |
+//! | `sse_bytes_sent_total` | counter | `route` | bytes of event stream written, before compression (feature `compression`): one figure per stream whatever encoding its client accepted; the bytes on the wire are the proxy's or load balancer's figure |
 //! | `sse_hub_publishes_total` | counter | `hub` (`topic`) | events published through this instance's [`Hub::publish`](crate::hub::Hub::publish) (and a typed hub's) and stored |
 //! | `sse_hub_deliveries_total` | counter | `hub` (`topic`) | events this instance's subscriptions delivered: live, replayed or read from the broker's history |
 //! | `sse_hub_subscribers` | gauge | `hub` (`topic`) | open subscriptions on this instance (with topic labels, one per topic each) |
