@@ -1587,6 +1587,22 @@ fn the_transport_reconnects_as_its_hook_says_and_refuses_impossible_requests() {
     );
 }
 
+/// A `Last-Event-ID` given in `headers` is the id the stream starts from
+/// (its `lastEventId`), not a header sent as it is: the stream's own id
+/// goes after that, and none once the server resets it (an empty `id`),
+/// as `EventSource` does. It was sent again after the reset, asking the
+/// server to resume from an id the server had told it to forget.
+#[test]
+fn a_last_event_id_in_headers_is_where_the_stream_starts_and_is_reset_by_the_server() {
+    let Some(result) = transport() else {
+        return;
+    };
+    assert_eq!(
+        result["idInHeaders"],
+        serde_json::json!({ "starting": "3", "sent": ["3", "5", null, null] })
+    );
+}
+
 /// `typed` of one generated module hears an `EventStream` of another (the
 /// transport alone): its events, and the names it does not know. An
 /// `onStop` that throws is reported on its own.
