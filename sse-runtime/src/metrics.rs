@@ -31,7 +31,7 @@
 //! | `sse_streams_open` | gauge | `route` | streams open now |
 //! | `sse_streams_opened_total` | counter | `route` | streams opened |
 //! | `sse_streams_closed_total` | counter | `route`, `reason` | streams ended, by [`CloseReason`]: `completed`, `error`, `client_disconnected`, `shutdown` |
-//! | `sse_events_sent_total` | counter | `route` | events sent, as [`StreamSummary::events`](crate::StreamSummary::events) counts them: the handler's events and comments, keep-alives, final events and `retry:` frames |
+//! | `sse_events_sent_total` | counter | `route` | events sent, as [`StreamSummary::events`](crate::StreamSummary::events) counts them: the handler's events and comments (a hub's `lagged` and `reset` notices it forwards among them), keep-alives, final and `error` events, and `retry:` frames |
 //! | `sse_bytes_sent_total` | counter | `route` | bytes of event stream written |
 //! | `sse_hub_publishes_total` | counter | `hub` (`topic`) | events published through this instance's [`Hub::publish`](crate::hub::Hub::publish) (and a typed hub's) and stored |
 //! | `sse_hub_deliveries_total` | counter | `hub` (`topic`) | events this instance's subscriptions delivered: live, replayed or read from the broker's history |
@@ -103,7 +103,7 @@ pub fn describe() {
     describe_counter!(
         EVENTS_SENT,
         Unit::Count,
-        "SSE events sent (events, comments, keep-alives, final events)"
+        "SSE events sent (the handler's events and comments, keep-alives, final and error events, retry: frames)"
     );
     describe_counter!(BYTES_SENT, Unit::Bytes, "Bytes of event stream written");
     describe_counter!(HUB_PUBLISHES, Unit::Count, "Events published to the hub");
