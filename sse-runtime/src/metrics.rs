@@ -38,7 +38,7 @@
 //! | `sse_hub_subscribers` | gauge | `hub` (`topic`) | open subscriptions on this instance (with topic labels, one per topic each) |
 //! | `sse_hub_lagged_total` | counter | `hub` | `lagged` notices delivered: a subscriber fell behind |
 //! | `sse_hub_resets_total` | counter | `hub` | `reset` notices delivered: a resuming client's history was gone |
-//! | `sse_hub_redis_reader_lag_seconds` | gauge | `hub` | how far this instance's Redis reader is behind the stream's newest entry, by the entries' ids (milliseconds of publishing), after each read; 0 when it has read everything |
+//! | `sse_hub_redis_reader_lag_seconds` | gauge | `hub` | how far this instance's Redis reader is behind the stream's newest entry, by the entries' ids (milliseconds of publishing), after each read; 0 when it has read everything. Not read while the reader cannot reach Redis: it keeps its last value then (the reader's warnings in the log say so; the reconnect is counted once it succeeds) |
 //! | `sse_hub_redis_reconnects_total` | counter | `hub` | times this instance's Redis reader connected again after losing its connection |
 //! | `sse_runs_running` | gauge | `hub` | runs this instance produces now |
 //! | `sse_runs_started_total` | counter | `hub` | runs started (stored) on this instance |

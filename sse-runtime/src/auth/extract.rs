@@ -26,6 +26,12 @@ use super::{Grants, Refusal, TopicAccess};
 /// for one that does (a session store, say). With the `jwt` feature,
 /// [`JwtAuthorizer`](super::JwtAuthorizer) implements it.
 ///
+/// Nothing times it out: a hook that waits on a store that does not
+/// answer holds its request (with no response and no stream) until the
+/// client gives up. Give such a wait a deadline of its own
+/// (`tokio::time::timeout`) and refuse when it passes. A panic in it is
+/// caught ([`Refusal::AuthorizerPanicked`]).
+///
 /// ```
 /// use http::request::Parts;
 /// use sse_runtime::auth::{Authorize, Authorizer, Grants, Refusal};
