@@ -420,10 +420,9 @@ impl TopicAccess {
     /// A permit to publish to `topic`, or its refusal (`401` without
     /// credentials, `403` with; `401` for grants past their expiry).
     ///
-    /// The permit itself does not expire: a handler that keeps one to
-    /// publish again later (in a long stream) publishes after the grants
-    /// ended. Ask for a permit each time instead, from the request's
-    /// [`TopicAccess`] (cheap: no hook runs again).
+    /// The permit holds as long as the grants: kept past their end (by a
+    /// long stream that publishes as it goes), it publishes nothing
+    /// ([`HubError::PermitExpired`](crate::hub::HubError::PermitExpired)).
     ///
     /// ```
     /// use sse_runtime::auth::{Grants, TopicAccess};
@@ -437,6 +436,7 @@ impl TopicAccess {
         }
         Ok(PublishPermit {
             topic: topic.to_owned(),
+            expires_at: self.grants.expires_at,
         })
     }
 }
@@ -512,6 +512,7 @@ impl SubscribePermit {
 #[derive(Debug, Clone)]
 pub struct PublishPermit {
     topic: String,
+    expires_at: Option<SystemTime>,
 }
 
 impl PublishPermit {
@@ -524,6 +525,23 @@ impl PublishPermit {
     /// ```
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// When the grants it came from end, if they do: it publishes nothing
+    /// after then.
+    ///
+    /// ```
+    /// # use sse_runtime::auth::{Grants, TopicAccess};
+    /// let permit = TopicAccess::new(Grants::anonymous().allow_publish("a")).publish("a").unwrap();
+    /// assert_eq!(permit.expires_at(), None);
+    /// ```
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// Whether its grants have ended.
+    pub(crate) fn has_expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= SystemTime::now())
     }
 }
 
