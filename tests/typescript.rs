@@ -76,10 +76,19 @@ fn missing(what: &str) {
 
 /// The TypeScript compiler from npm, installed if it is missing; `None`
 /// (after a notice) when it cannot be.
+///
+/// Installed once per test process: the tests that type-check run in
+/// parallel, and two `npm ci` in one folder remove each other's files
+/// (`ENOTEMPTY`), which failed five tests under `CI=true` and skipped
+/// them otherwise, on a checkout without `node_modules`.
 fn tsc() -> Option<PathBuf> {
+    static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let packages = root.join("tests/browser");
     let tsc = packages.join("node_modules/typescript/bin/tsc");
+    let _one_at_a_time = INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !tsc.exists() {
         let installed = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
