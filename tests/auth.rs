@@ -640,6 +640,31 @@ async fn a_router_without_an_authorizer_allows_nothing() {
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
+/// A hook that panics answers its request with `500` and a line of text,
+/// over a server that goes on serving: the panic is caught, not unwound
+/// into the connection's task (which dropped the connection without a
+/// response).
+#[tokio::test]
+async fn a_hook_that_panics_is_answered_with_500_and_the_server_goes_on() {
+    let authorizer = Authorizer::from_fn(|request: &axum::http::request::Parts| {
+        if request.headers.contains_key("x-panic") {
+            panic!("a bug in the application's hook");
+        }
+        Ok(Grants::authenticated())
+    });
+    let app = Router::new()
+        .route("/", get(needs_access))
+        .layer(Extension(authorizer));
+    let addr = serve(app).await;
+    let response = support::get(addr, "/", &[("x-panic", b"1".as_slice())]).await;
+    assert_eq!(response.inner.status(), 500);
+    assert_eq!(
+        response.text().await,
+        "the server failed to check the request's credentials\n"
+    );
+    assert_eq!(support::get(addr, "/", &[]).await.text().await, "true");
+}
+
 #[derive(serde::Deserialize)]
 struct Follow {
     topics: String,

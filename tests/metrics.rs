@@ -648,3 +648,169 @@ async fn the_redis_reader_counts_its_reconnects_and_its_lag() {
         .await;
     eprintln!("highest Redis reader lag: {highest} s, publishing took {publishing:?}");
 }
+
+/// A local whose destructor panics: the handler's own code, run when its
+/// stream is dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a handler's local panicked as it was dropped");
+    }
+}
+
+/// After every way a stream, a subscription or a run can end early or
+/// badly, the gauges are back exactly where they were: a response built
+/// and never polled, a handler that panics, a stream dropped mid-way
+/// (its hub subscription with it, and a local that panics as it goes),
+/// an `on_close` that panics, a subscription dropped while it resumes
+/// through the history; a run whose producer panics, one cancelled, one
+/// whose `start` was dropped before it learned the id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_early_or_bad_end_brings_the_gauges_back() {
+    use axum::extract::{Path, State};
+    use http_body_util::BodyExt;
+    use sse_runtime::runs::{RunState, Runs, RunsConfig};
+    use sse_runtime::{Event, SseConfig, SseResponse, StreamContext};
+    use tower::ServiceExt;
+
+    let prometheus = prometheus();
+    let render = || Scrape::of(&prometheus.render());
+    let route: &[(&str, &str)] = &[("route", "/drift/{case}")];
+    let hub_name = "drift-metrics-test";
+    let hub_label: &[(&str, &str)] = &[("hub", hub_name)];
+    let hub = Hub::with_config(HubConfig {
+        name: hub_name,
+        replay: 4,
+        ..HubConfig::default()
+    });
+
+    async fn drift(
+        Path(case): Path<String>,
+        State(hub): State<Hub>,
+        context: StreamContext,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let config = SseConfig::new().on_close(|_| panic!("on_close panicked"));
+        match case.as_str() {
+            "panics" => SseResponse::new(|_emitter| async move {
+                if !case.is_empty() {
+                    panic!("the handler panicked");
+                }
+            })
+            .with_context(context)
+            .with_config(config)
+            .into_response(),
+            _ => SseResponse::new(move |mut emitter| async move {
+                let _local = PanicsOnDrop;
+                let mut subscription = hub.subscribe(&["drift"], None);
+                emitter.send(Event::data("open")).await;
+                while let Some(delivery) = subscription.next().await {
+                    emitter.send(delivery).await;
+                }
+            })
+            .with_context(context)
+            .with_config(config)
+            .into_response(),
+        }
+    }
+    let app = axum::Router::new()
+        .route("/drift/{case}", axum::routing::get(drift))
+        .with_state(hub.clone());
+    let request = |case: &str| {
+        axum::http::Request::get(format!("/drift/{case}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+
+    // Built, never polled.
+    let response = app.clone().oneshot(request("never-polled")).await.unwrap();
+    assert_eq!(render().get("sse_streams_open", route), 1.0);
+    assert_eq!(render().get("sse_hub_subscribers", hub_label), 0.0);
+    drop(response);
+    assert_eq!(render().get("sse_streams_open", route), 0.0);
+
+    // A handler that panics, read to its end.
+    let response = app.clone().oneshot(request("panics")).await.unwrap();
+    let _ = response.into_body().collect().await;
+    assert_eq!(render().get("sse_streams_open", route), 0.0);
+
+    // Dropped mid-stream, its subscription open.
+    let response = app.clone().oneshot(request("mid-way")).await.unwrap();
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.data_ref().is_some());
+    assert_eq!(render().get("sse_hub_subscribers", hub_label), 1.0);
+    assert_eq!(render().get("sse_streams_open", route), 1.0);
+    drop(body);
+    let now = render();
+    assert_eq!(now.get("sse_streams_open", route), 0.0);
+    assert_eq!(now.get("sse_hub_subscribers", hub_label), 0.0);
+    assert_eq!(now.get("sse_streams_opened_total", route), 3.0);
+    let closed = |reason: &str| {
+        render().get(
+            "sse_streams_closed_total",
+            &[("reason", reason), ("route", "/drift/{case}")],
+        )
+    };
+    assert_eq!(closed("client_disconnected"), 2.0);
+    assert_eq!(closed("error"), 1.0);
+
+    // A subscription dropped while it resumes after an id the log let go.
+    for n in 0..10 {
+        hub.publish("drift", sse_runtime::event!(data: n.to_string()))
+            .await
+            .unwrap();
+    }
+    let mut resuming = hub.subscribe(&["drift"], "1-0");
+    let _ = tokio::time::timeout(Duration::from_millis(50), resuming.next()).await;
+    drop(resuming);
+    assert_eq!(render().get("sse_hub_subscribers", hub_label), 0.0);
+
+    // Runs: a producer that panics, one cancelled, one whose start was
+    // dropped before it learned its id.
+    let runs = Runs::new(hub.clone(), RunsConfig::default());
+    let panics = runs
+        .start(|_run| async { panic!("the producer panicked") })
+        .await
+        .unwrap();
+    let cancelled = runs
+        .start(|_run| std::future::pending::<()>())
+        .await
+        .unwrap();
+    runs.cancel(&cancelled).await.unwrap();
+    let started = runs.start(|_run| std::future::pending::<()>());
+    // Polled once, then dropped: unless the run was stored and its id
+    // came back within that poll (on another worker), no one has its id.
+    if let Ok(id) = tokio::time::timeout(Duration::ZERO, started).await {
+        runs.cancel(&id.unwrap()).await.unwrap();
+    }
+    within(async {
+        while runs.running() > 0 || runs.state(&panics).await.unwrap() != Some(RunState::Failed) {
+            eprintln!(
+                "DEBUG running {} panics {:?} cancelled {:?}",
+                runs.running(),
+                runs.state(&panics).await,
+                runs.state(&cancelled).await
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await;
+    let now = render();
+    assert_eq!(now.get("sse_runs_running", hub_label), 0.0);
+    assert_eq!(now.get("sse_hub_subscribers", hub_label), 0.0);
+    let ended = |state: &str| {
+        now.get(
+            "sse_runs_ended_total",
+            &[("hub", hub_name), ("state", state)],
+        )
+    };
+    assert_eq!(ended("failed"), 1.0);
+    assert!(ended("cancelled") >= 1.0);
+    // Every run started has ended, in one state or another.
+    assert_eq!(
+        now.get("sse_runs_started_total", hub_label),
+        ended("failed") + ended("cancelled") + ended("finished")
+    );
+}

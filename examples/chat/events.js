@@ -135,6 +135,12 @@ function utf8(text) {
   return bytes;
 }
 
+// A header's value back to text: its bytes read as UTF-8.
+/** @param {string} bytes */
+function fromBytes(bytes) {
+  return new TextDecoder().decode(Uint8Array.from(bytes, (c) => c.charCodeAt(0)));
+}
+
 // The longest a timer waits (2^31 - 1 ms, about 24.8 days): a longer delay
 // fires at once.
 const LONGEST_DELAY = 2147483647;
@@ -235,7 +241,12 @@ export class EventStream extends EventTarget {
     );
     this.url = this.#request.url;
     this.withCredentials = Boolean(init.withCredentials);
-    this.lastEventId = String(init.lastEventId ?? "");
+    // A `Last-Event-ID` among the headers is where the stream starts, as
+    // `lastEventId` is: sent as it is on every request, it would outlive
+    // the server resetting the id.
+    const idInHeaders = this.#request.headers.get("last-event-id");
+    this.#request.headers.delete("last-event-id");
+    this.lastEventId = String(init.lastEventId ?? (idInHeaders === null ? "" : fromBytes(idInHeaders)));
     // Refused here, as a header `fetch` refuses would be retried for ever.
     if (this.lastEventId !== "") new Headers([["last-event-id", utf8(this.lastEventId)]]);
     const jitter = Number(init.retryJitter ?? 1000);
@@ -342,6 +353,8 @@ export class EventStream extends EventTarget {
     try {
       const headers = new Headers(this.#request.headers);
       if (!headers.has("accept")) headers.set("accept", "text/event-stream");
+      // The stream's own id, or none: never one a `reconnect` gave.
+      headers.delete("last-event-id");
       if (this.lastEventId !== "") headers.set("last-event-id", utf8(this.lastEventId));
       response = await (this.#init.fetch ?? fetch)(url, {
         method,

@@ -39,7 +39,11 @@ export declare namespace EventStream {
   interface Init {
     /** `GET` unless given. */
     method?: string;
-    /** Sent with every request, besides `Accept: text/event-stream` (unless given) and `Last-Event-ID`. */
+    /**
+     * Sent with every request, besides `Accept: text/event-stream` (unless given) and `Last-Event-ID`.
+     * A `Last-Event-ID` among them is the id to resume from (unless `lastEventId` is given), not a
+     * header sent as it is: after it the stream sends its own id, and none once the server resets it.
+     */
     headers?: globalThis.HeadersInit;
     /** Sent with every request (so not a stream, which can be read once). */
     body?: globalThis.XMLHttpRequestBodyInit | null;
@@ -78,7 +82,7 @@ export declare namespace EventStream {
   interface Next {
     url?: string | globalThis.URL;
     method?: string;
-    /** The headers, in place of the previous ones. */
+    /** The headers, in place of the previous ones (a `Last-Event-ID` among them is not sent: the stream sends its own). */
     headers?: globalThis.HeadersInit;
     body?: globalThis.XMLHttpRequestBodyInit | null;
   }

@@ -250,11 +250,25 @@ fn parse_keep_alive(value: &syn::Lit, errors: &mut Errors) -> Option<KeepAlive> 
     }
 }
 
-/// A `retry` or `retry_jitter` value: a duration, zero allowed.
+/// The longest `retry` or `retry_jitter`, in milliseconds: what a
+/// JavaScript timer can wait, as the runtime caps what it sends.
+const LONGEST_RETRY: u64 = 2_147_483_647;
+
+/// A `retry` or `retry_jitter` value: a duration, zero allowed, at most
+/// [`LONGEST_RETRY`].
 fn parse_retry(value: &syn::Lit, key: &str, errors: &mut Errors) -> Option<u64> {
     let usage = format!("`{key}` takes a duration like \"3s\", \"500ms\" or \"1m\"");
     match value {
         syn::Lit::Str(text) => match parse_duration(text) {
+            Ok(milliseconds) if milliseconds > LONGEST_RETRY => {
+                errors.spanned(
+                    text,
+                    format!(
+                        "`{key}` is at most 2147483647ms (about 596h, the longest a JavaScript timer waits; clients on one reconnect at once when told longer)"
+                    ),
+                );
+                None
+            }
             Ok(milliseconds) => Some(milliseconds),
             Err(()) => {
                 errors.spanned(text, usage);

@@ -122,7 +122,11 @@ impl SseConfig {
     /// Sends `retry: base` as the stream's first frame: how long the
     /// client waits before it reconnects (until an event of the stream
     /// sets another). With [`retry_jitter`](Self::retry_jitter), each
-    /// stream adds a random part of its own. Kept in whole milliseconds.
+    /// stream adds a random part of its own. Kept in whole milliseconds,
+    /// and at most 2^31 - 1 of them (about 24.8 days; base and random part
+    /// together), the longest a JavaScript timer waits: clients that wait
+    /// on one (undici's `EventSource`, `fetch`-based clients) come back at
+    /// once when told longer.
     ///
     /// `#[sse_handler(retry = "3s")]` sets the same.
     ///

@@ -145,7 +145,8 @@ pub use typed::{DecodeError, DecodeEvent, Shared, SseEvent, Tagged, YieldOf};
 /// * `retry = "3s"`: send `retry:` as the stream's first frame (see
 ///   [`SseConfig::retry`]); `retry_jitter = "2s"` adds a random part of at
 ///   most that much, drawn per stream, so that clients cut off together
-///   come back spread out (see [`SseConfig::retry_jitter`]).
+///   come back spread out (see [`SseConfig::retry_jitter`]). Each is at
+///   most 2^31 - 1 ms (about 596 hours; more is a compile error).
 /// * `state = AppState`: the router's state type. Each argument is checked to
 ///   be an extractor for it, and a wrong one is reported on its type. Without
 ///   it, the type from the first `State<T>` argument is used (so another

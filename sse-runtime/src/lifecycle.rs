@@ -191,7 +191,10 @@ impl Shutdown {
     /// (plus, with [`retry_jitter`](Self::retry_jitter), a random part
     /// drawn for each stream): how long its client waits before it
     /// reconnects. It comes last, so it is the one the client follows,
-    /// whatever `retry` the final event carries.
+    /// whatever `retry` the final event carries. At most 2^31 - 1 ms, base
+    /// and random part together, as [`SseConfig::retry`] says.
+    ///
+    /// [`SseConfig::retry`]: crate::SseConfig::retry
     ///
     /// ```
     /// use std::time::Duration;

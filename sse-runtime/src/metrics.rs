@@ -31,14 +31,14 @@
 //! | `sse_streams_open` | gauge | `route` | streams open now |
 //! | `sse_streams_opened_total` | counter | `route` | streams opened |
 //! | `sse_streams_closed_total` | counter | `route`, `reason` | streams ended, by [`CloseReason`]: `completed`, `error`, `client_disconnected`, `shutdown` |
-//! | `sse_events_sent_total` | counter | `route` | events sent, as [`StreamSummary::events`](crate::StreamSummary::events) counts them: the handler's events and comments, keep-alives, final events and `retry:` frames |
+//! | `sse_events_sent_total` | counter | `route` | events sent, as [`StreamSummary::events`](crate::StreamSummary::events) counts them: the handler's events and comments (a hub's `lagged` and `reset` notices it forwards among them), keep-alives, final and `error` events, and `retry:` frames |
 //! | `sse_bytes_sent_total` | counter | `route` | bytes of event stream written, before compression (feature `compression`): one figure per stream whatever encoding its client accepted; the bytes on the wire are the proxy's or load balancer's figure |
 //! | `sse_hub_publishes_total` | counter | `hub` (`topic`) | events published through this instance's [`Hub::publish`](crate::hub::Hub::publish) (and a typed hub's) and stored |
 //! | `sse_hub_deliveries_total` | counter | `hub` (`topic`) | events this instance's subscriptions delivered: live, replayed or read from the broker's history |
 //! | `sse_hub_subscribers` | gauge | `hub` (`topic`) | open subscriptions on this instance (with topic labels, one per topic each) |
 //! | `sse_hub_lagged_total` | counter | `hub` | `lagged` notices delivered: a subscriber fell behind |
 //! | `sse_hub_resets_total` | counter | `hub` | `reset` notices delivered: a resuming client's history was gone |
-//! | `sse_hub_redis_reader_lag_seconds` | gauge | `hub` | how far this instance's Redis reader is behind the stream's newest entry, by the entries' ids (milliseconds of publishing), after each read; 0 when it has read everything |
+//! | `sse_hub_redis_reader_lag_seconds` | gauge | `hub` | how far this instance's Redis reader is behind the stream's newest entry, by the entries' ids (milliseconds of publishing), after each read; 0 when it has read everything. Not read while the reader cannot reach Redis: it keeps its last value then (the reader's warnings in the log say so; the reconnect is counted once it succeeds) |
 //! | `sse_hub_redis_reconnects_total` | counter | `hub` | times this instance's Redis reader connected again after losing its connection |
 //! | `sse_runs_running` | gauge | `hub` | runs this instance produces now |
 //! | `sse_runs_started_total` | counter | `hub` | runs started (stored) on this instance |
@@ -103,7 +103,7 @@ pub fn describe() {
     describe_counter!(
         EVENTS_SENT,
         Unit::Count,
-        "SSE events sent (events, comments, keep-alives, final events)"
+        "SSE events sent (the handler's events and comments, keep-alives, final and error events, retry: frames)"
     );
     describe_counter!(BYTES_SENT, Unit::Bytes, "Bytes of event stream written");
     describe_counter!(HUB_PUBLISHES, Unit::Count, "Events published to the hub");

@@ -321,5 +321,17 @@ const result = {};
   result.thrown = thrown;
 }
 
+// 9. A `Last-Event-ID` in `headers` is where the stream starts, as
+// `lastEventId` would be: after that the stream's own id is sent, and none
+// once the server resets it with an empty `id`.
+{
+  const answers = ["id: 5\ndata: a\n\n", "id\ndata: b\n\n", "data: c\n\n"];
+  const fake = server((request, n) => (n < answers.length ? sse([answers[n]]) : new Response(null, { status: 204 })));
+  const stream = new EventStream("http://fake/", { fetch: fake.fetch, headers: { "Last-Event-ID": "3" }, retryJitter: 0 });
+  const starting = stream.lastEventId;
+  await until(() => stream.readyState === EventStream.CLOSED, "the 204");
+  result.idInHeaders = { starting, sent: fake.requests.map((r) => r.headers["last-event-id"] ?? null) };
+}
+
 console.log(JSON.stringify(result));
 process.exit(0);

@@ -30,4 +30,14 @@ async fn jitter_unit() {
     yield_!(event!("tick"));
 }
 
+#[sse_handler(retry = "600h")]
+async fn retry_past_a_timer() {
+    yield_!(event!("tick"));
+}
+
+#[sse_handler(retry = "1s", retry_jitter = "24856200s")]
+async fn jitter_past_a_timer() {
+    yield_!(event!("tick"));
+}
+
 fn main() {}

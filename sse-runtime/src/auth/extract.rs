@@ -5,8 +5,10 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -23,6 +25,12 @@ use super::{Grants, Refusal, TopicAccess};
 /// check that does not wait ([`Authorizer::from_fn`]); implement this trait
 /// for one that does (a session store, say). With the `jwt` feature,
 /// [`JwtAuthorizer`](super::JwtAuthorizer) implements it.
+///
+/// Nothing times it out: a hook that waits on a store that does not
+/// answer holds its request (with no response and no stream) until the
+/// client gives up. Give such a wait a deadline of its own
+/// (`tokio::time::timeout`) and refuse when it passes. A panic in it is
+/// caught ([`Refusal::AuthorizerPanicked`]).
 ///
 /// ```
 /// use http::request::Parts;
@@ -182,8 +190,32 @@ impl Authorizer {
     /// assert!(!grants.is_authenticated());
     /// # });
     /// ```
+    ///
+    /// A panic in the hook (as it is called, or as its future runs) is
+    /// caught and answered as [`Refusal::AuthorizerPanicked`] (`500`), as
+    /// a panic in a handler ends its own stream only: unwinding into the
+    /// server's connection task would drop the connection without a
+    /// response.
     pub async fn authorize(&self, request: &Parts) -> Result<Grants, Refusal> {
-        self.inner.authorize(request).await
+        let caught = |panic: Box<dyn std::any::Any + Send>| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic without a message");
+            tracing::error!(target: "sse_runtime::auth", panic = message, "the Authorizer's hook panicked");
+            Refusal::AuthorizerPanicked
+        };
+        // A closure's hook runs as its future is made.
+        let mut future =
+            catch_unwind(AssertUnwindSafe(|| self.inner.authorize(request))).map_err(caught)?;
+        std::future::poll_fn(|cx| {
+            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(poll) => poll,
+                Err(panic) => Poll::Ready(Err(caught(panic))),
+            }
+        })
+        .await
     }
 }
 
@@ -203,5 +235,38 @@ impl<S: Send + Sync> FromRequestParts<S> for TopicAccess {
         let access = TopicAccess::new(authorizer.authorize(parts).await?);
         parts.extensions.insert(access.clone());
         Ok(access)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct PanicsAfterWaiting;
+
+    impl Authorize for PanicsAfterWaiting {
+        async fn authorize(&self, _: &Parts) -> Result<Grants, Refusal> {
+            tokio::task::yield_now().await;
+            panic!("a bug in the application's hook");
+        }
+    }
+
+    /// A panic in the application's hook, as it is called or as its
+    /// future runs, is refused with `500` like a panic in a handler ends
+    /// its stream only: it never unwinds into the connection's task, which
+    /// would drop the connection (and the requests after it on it) without
+    /// a response.
+    #[tokio::test]
+    async fn a_panicking_hook_is_a_500_refusal() {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let hooks = [
+            Authorizer::from_fn(|_: &Parts| panic!("a bug in the application's closure")),
+            Authorizer::new(PanicsAfterWaiting),
+        ];
+        for authorizer in hooks {
+            let refusal = authorizer.authorize(&parts).await.unwrap_err();
+            assert_eq!(refusal, Refusal::AuthorizerPanicked);
+            assert_eq!(refusal.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
 }

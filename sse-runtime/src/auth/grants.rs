@@ -393,7 +393,8 @@ impl TopicAccess {
     /// A permit to subscribe to every one of `topics`, or the refusal of
     /// the first one not allowed (`401` without credentials, `403` with):
     /// all or nothing, so a subscription never holds some of the topics
-    /// asked for in silence.
+    /// asked for in silence. Grants past their expiry give no permit
+    /// (`401`).
     ///
     /// ```
     /// use sse_runtime::auth::{Grants, TopicAccess};
@@ -403,6 +404,7 @@ impl TopicAccess {
     /// assert_eq!(refusal.status(), http::StatusCode::UNAUTHORIZED);
     /// ```
     pub fn subscribe(&self, topics: &[&str]) -> Result<SubscribePermit, Refusal> {
+        self.check_not_expired()?;
         if let Some(topic) = topics
             .iter()
             .find(|topic| !self.grants.may_subscribe(topic))
@@ -416,7 +418,11 @@ impl TopicAccess {
     }
 
     /// A permit to publish to `topic`, or its refusal (`401` without
-    /// credentials, `403` with).
+    /// credentials, `403` with; `401` for grants past their expiry).
+    ///
+    /// The permit holds as long as the grants: kept past their end (by a
+    /// long stream that publishes as it goes), it publishes nothing
+    /// ([`HubError::PermitExpired`](crate::hub::HubError::PermitExpired)).
     ///
     /// ```
     /// use sse_runtime::auth::{Grants, TopicAccess};
@@ -424,12 +430,28 @@ impl TopicAccess {
     /// assert_eq!(reader.publish("news").unwrap_err().status(), http::StatusCode::FORBIDDEN);
     /// ```
     pub fn publish(&self, topic: &str) -> Result<PublishPermit, Refusal> {
+        self.check_not_expired()?;
         if !self.grants.may_publish(topic) {
             return Err(self.grants.refuse(Action::Publish, topic));
         }
         Ok(PublishPermit {
             topic: topic.to_owned(),
+            expires_at: self.grants.expires_at,
         })
+    }
+}
+
+impl TopicAccess {
+    /// Grants past their expiry ([`Grants::until`]) allow nothing: a hook
+    /// that returned them (a session that just ended) gets `401`, before
+    /// a stream starts rather than a stream that ends at once.
+    fn check_not_expired(&self) -> Result<(), Refusal> {
+        match self.grants.expires_at {
+            Some(at) if at <= SystemTime::now() => {
+                Err(Refusal::invalid_credentials("the credentials have expired"))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -490,6 +512,7 @@ impl SubscribePermit {
 #[derive(Debug, Clone)]
 pub struct PublishPermit {
     topic: String,
+    expires_at: Option<SystemTime>,
 }
 
 impl PublishPermit {
@@ -502,5 +525,56 @@ impl PublishPermit {
     /// ```
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// When the grants it came from end, if they do: it publishes nothing
+    /// after then.
+    ///
+    /// ```
+    /// # use sse_runtime::auth::{Grants, TopicAccess};
+    /// let permit = TopicAccess::new(Grants::anonymous().allow_publish("a")).publish("a").unwrap();
+    /// assert_eq!(permit.expires_at(), None);
+    /// ```
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// Whether its grants have ended.
+    pub(crate) fn has_expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= SystemTime::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// Grants hold until their expiry, and not after: an application's
+    /// hook that returns grants already past it (a session that ended)
+    /// gets its request refused with `401` before any stream starts, not a
+    /// permit whose stream opens and ends at once.
+    #[test]
+    fn grants_past_their_expiry_give_no_permit() {
+        let ended = Grants::authenticated()
+            .allow_subscribe("a")
+            .allow_publish("a")
+            .until(SystemTime::now() - Duration::from_secs(1));
+        let access = TopicAccess::new(ended);
+        for refusal in [
+            access.subscribe(&["a"]).unwrap_err(),
+            access.publish("a").unwrap_err(),
+        ] {
+            assert!(
+                matches!(refusal, Refusal::InvalidCredentials(_)),
+                "{refusal:?}"
+            );
+            assert_eq!(refusal.status(), http::StatusCode::UNAUTHORIZED);
+        }
+        let live = Grants::authenticated()
+            .allow_subscribe("a")
+            .until(SystemTime::now() + Duration::from_secs(60));
+        assert!(TopicAccess::new(live).subscribe(&["a"]).is_ok());
     }
 }

@@ -64,6 +64,14 @@ fn ending_with(mut subscription: Subscription, permit: &SubscribePermit) -> Subs
     subscription
 }
 
+/// A permit publishes only while its grants hold.
+fn still_held(permit: &PublishPermit) -> Result<(), HubError> {
+    match permit.has_expired() {
+        true => Err(HubError::PermitExpired),
+        false => Ok(()),
+    }
+}
+
 impl Guarded<Hub> {
     /// Subscribes to the permit's topics; see [`Hub::subscribe`].
     ///
@@ -145,6 +153,8 @@ impl Guarded<Hub> {
     }
 
     /// Publishes `event` to the permit's topic; see [`Hub::publish`].
+    /// A permit past its grants' end publishes nothing
+    /// ([`HubError::PermitExpired`]).
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -159,6 +169,7 @@ impl Guarded<Hub> {
         permit: &PublishPermit,
         event: E,
     ) -> Result<EventId, HubError> {
+        still_held(permit)?;
         self.hub.publish(permit.topic(), event).await
     }
 }
@@ -256,7 +267,8 @@ impl<E: SseEvent> Guarded<TypedHub<E>> {
     }
 
     /// Publishes `event` to the permit's topic; see
-    /// [`TypedHub::publish`].
+    /// [`TypedHub::publish`]. A permit past its grants' end publishes
+    /// nothing ([`HubError::PermitExpired`]).
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -269,6 +281,50 @@ impl<E: SseEvent> Guarded<TypedHub<E>> {
     /// # });
     /// ```
     pub async fn publish(&self, permit: &PublishPermit, event: E) -> Result<EventId, HubError> {
+        still_held(permit)?;
         self.hub.publish(permit.topic(), event).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::auth::{Grants, TopicAccess};
+
+    /// A publish permit holds as long as the grants it came from: one kept
+    /// past their end (by a long stream that publishes as it goes)
+    /// publishes nothing, as a subscription made with them ends.
+    #[tokio::test]
+    async fn a_publish_permit_past_its_grants_publishes_nothing() {
+        let hub = Hub::new();
+        let guarded = Guarded::new(hub.clone());
+        let grants = Grants::authenticated()
+            .allow_publish("a")
+            .until(SystemTime::now() + Duration::from_millis(50));
+        let permit = TopicAccess::new(grants).publish("a").unwrap();
+        assert!(permit.expires_at().is_some());
+        let mut watcher = hub.subscribe(&["a"], None);
+        guarded
+            .publish(&permit, crate::event!("in time"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = guarded.publish(&permit, crate::event!("too late")).await;
+        assert!(
+            matches!(refused, Err(HubError::PermitExpired)),
+            "{refused:?}"
+        );
+        hub.publish("a", crate::event!("after")).await.unwrap();
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let Some(crate::hub::Delivery::Event(event)) = watcher.next().await else {
+                panic!("an event")
+            };
+            got.push(String::from_utf8_lossy(event.as_bytes()).into_owned());
+        }
+        assert!(got[0].starts_with("data: in time\n"), "{got:?}");
+        assert!(got[1].starts_with("data: after\n"), "{got:?}");
     }
 }

@@ -91,6 +91,9 @@ impl fmt::Debug for JwtAuthorizer {
     }
 }
 
+/// The longest [`JwtAuthorizer::leeway`], in seconds: a day.
+const LONGEST_LEEWAY: u64 = 24 * 3600;
+
 /// Why a [`JwtAuthorizer`] could not be made.
 ///
 /// ```
@@ -197,7 +200,9 @@ impl JwtAuthorizer {
     }
 
     /// How far `exp` and `nbf` may be off, for clocks that differ; whole
-    /// seconds. Default 60 s.
+    /// seconds. Default 60 s; at most a day (longer is a day: clocks that
+    /// far apart are a fault to fix, and `jsonwebtoken` subtracts the
+    /// leeway from the time, which a longer one than the clock overflows).
     ///
     /// ```
     /// # use sse_runtime::auth::jsonwebtoken::{Algorithm, DecodingKey};
@@ -208,7 +213,7 @@ impl JwtAuthorizer {
     /// # let _ = jwt;
     /// ```
     pub fn leeway(mut self, leeway: Duration) -> JwtAuthorizer {
-        self.validation.leeway = leeway.as_secs();
+        self.validation.leeway = leeway.as_secs().min(LONGEST_LEEWAY);
         self
     }
 
@@ -296,6 +301,8 @@ impl JwtAuthorizer {
         // ends.
         if let Some(expires) = claims
             .exp
+            .as_ref()
+            .and_then(numeric_date)
             .and_then(|exp| exp.checked_add(self.validation.leeway)?.checked_add(1))
             .and_then(|seconds| UNIX_EPOCH.checked_add(Duration::from_secs(seconds)))
         {
@@ -386,8 +393,9 @@ impl Authorize for JwtAuthorizer {
 #[derive(Deserialize)]
 struct Claims {
     /// Required by the validation; optional here, so that a token without
-    /// it is refused for that, not as malformed.
-    exp: Option<u64>,
+    /// it is refused for that, not as malformed. A number, whole or not,
+    /// as RFC 7519's NumericDate is (see [`numeric_date`]).
+    exp: Option<serde_json::Number>,
     #[serde(default)]
     mercure: Option<MercureClaim>,
 }
@@ -398,6 +406,17 @@ struct MercureClaim {
     subscribe: Vec<String>,
     #[serde(default)]
     publish: Vec<String>,
+}
+
+/// A NumericDate in whole seconds, as `jsonwebtoken` validated it: a
+/// fraction rounded, and `None` for what it refuses (negative, or past
+/// `u64`), which never gets here.
+fn numeric_date(number: &serde_json::Number) -> Option<u64> {
+    number.as_u64().or_else(|| {
+        let seconds = number.as_f64()?;
+        (seconds.is_finite() && seconds >= 0.0 && seconds < u64::MAX as f64)
+            .then(|| seconds.round() as u64)
+    })
 }
 
 /// Why a token was refused, in a few words for the client.
@@ -440,7 +459,61 @@ fn percent_decode(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+    use serde_json::json;
+
+    use super::{percent_decode, JwtAuthorizer};
+
+    const SECRET: &[u8] = b"the secret these tests sign with, 32+ bytes";
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn sign(claims: &serde_json::Value) -> String {
+        let key = EncodingKey::from_secret(SECRET).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    }
+
+    fn authorizer() -> JwtAuthorizer {
+        let key = DecodingKey::from_secret(SECRET).unwrap();
+        JwtAuthorizer::new(key, Algorithm::HS256).unwrap()
+    }
+
+    /// RFC 7519's NumericDate may have a fraction, `jsonwebtoken` accepts
+    /// one (rounded), and issuers that divide milliseconds by 1000 write
+    /// one: such a token is valid, not malformed.
+    #[test]
+    fn an_exp_with_a_fraction_is_read_as_jsonwebtoken_reads_it() {
+        let exp = now() + 600;
+        let token = sign(&json!({ "exp": exp as f64 + 0.25, "mercure": { "subscribe": ["a"] } }));
+        let grants = authorizer().verify(&token).unwrap();
+        assert!(grants.may_subscribe("a"));
+        assert_eq!(
+            grants.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(exp + 60 + 1))
+        );
+        let past = sign(&json!({ "exp": (now() - 3600) as f64 + 0.5 }));
+        assert_eq!(authorizer().verify(&past).unwrap_err().status(), 401);
+    }
+
+    /// `jsonwebtoken` subtracts the leeway from the time in `u64`: a
+    /// leeway past the clock panicked there (debug) on every request.
+    #[test]
+    fn a_leeway_too_long_for_the_clock_is_the_longest_kept() {
+        let token = sign(&json!({ "exp": now() + 600 }));
+        for leeway in [Duration::MAX, Duration::from_secs(now() + 1)] {
+            let grants = authorizer().leeway(leeway).verify(&token).unwrap();
+            assert!(grants.is_authenticated());
+        }
+        let expired = sign(&json!({ "exp": now() - 3 * 24 * 3600 }));
+        assert!(authorizer().leeway(Duration::MAX).verify(&expired).is_err());
+    }
 
     #[test]
     fn query_values_are_decoded_or_refused() {

@@ -20,6 +20,7 @@ use super::Action;
 /// | [`Unauthenticated`](Refusal::Unauthenticated) | `401` | no credentials, and the topic is not open to requests without |
 /// | [`Forbidden`](Refusal::Forbidden) | `403` | valid credentials that do not allow the topic |
 /// | [`NotConfigured`](Refusal::NotConfigured) | `500` | the router has no [`Authorizer`]: nothing is allowed (logged as an error) |
+/// | [`AuthorizerPanicked`](Refusal::AuthorizerPanicked) | `500` | the [`Authorizer`]'s hook panicked: nothing is allowed (logged as an error) |
 ///
 /// `401` and `403` carry `WWW-Authenticate: Bearer` (with RFC 6750's
 /// `error="invalid_token"` or `error="insufficient_scope"`), every refusal
@@ -61,6 +62,10 @@ pub enum Refusal {
     /// No [`Authorizer`](super::Authorizer) is installed on the router, so
     /// no request can be allowed anything.
     NotConfigured,
+    /// The router's [`Authorize`](super::Authorize) hook panicked: the
+    /// panic is caught (as a handler's is), so that the request gets this
+    /// answer rather than its connection being dropped.
+    AuthorizerPanicked,
 }
 
 impl Refusal {
@@ -87,7 +92,9 @@ impl Refusal {
                 StatusCode::UNAUTHORIZED
             }
             Refusal::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Refusal::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::NotConfigured | Refusal::AuthorizerPanicked => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -100,7 +107,7 @@ impl Refusal {
             ),
             Refusal::Unauthenticated { .. } => "Bearer".to_owned(),
             Refusal::Forbidden { .. } => r#"Bearer error="insufficient_scope""#.to_owned(),
-            Refusal::NotConfigured => return None,
+            Refusal::NotConfigured | Refusal::AuthorizerPanicked => return None,
         };
         // Only visible ASCII is written (see `description`), so this holds.
         HeaderValue::from_str(&text).ok()
@@ -135,6 +142,9 @@ impl fmt::Display for Refusal {
             Refusal::NotConfigured => f.write_str(
                 "the server has no authorizer for topics (an sse_runtime::auth::Authorizer extension)",
             ),
+            Refusal::AuthorizerPanicked => {
+                f.write_str("the server failed to check the request's credentials")
+            }
         }
     }
 }
@@ -148,6 +158,10 @@ impl IntoResponse for Refusal {
                 target: "sse_runtime::auth",
                 "a request was refused because the router has no Authorizer: \
                  add .layer(Extension(Authorizer::new(..))) to it"
+            ),
+            Refusal::AuthorizerPanicked => tracing::error!(
+                target: "sse_runtime::auth",
+                "a request was refused because the Authorizer's hook panicked"
             ),
             refusal => tracing::debug!(target: "sse_runtime::auth", %refusal, "request refused"),
         }

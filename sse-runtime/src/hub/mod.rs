@@ -200,6 +200,9 @@ pub enum HubError {
         /// The most allowed.
         limit: usize,
     },
+    /// An [`auth::Guarded`](crate::auth::Guarded) hub was given a
+    /// publish permit whose grants have ended; nothing was published.
+    PermitExpired,
     /// The broker could not be reached when the hub was built.
     Connect {
         /// Where it was looked for.
@@ -233,6 +236,9 @@ impl fmt::Display for HubError {
             HubError::Connect { url, reason } => {
                 write!(f, "could not connect to the broker at {url}: {reason}")
             }
+            HubError::PermitExpired => f.write_str(
+                "the publish permit's grants have ended (the credentials expired); nothing was published",
+            ),
         }
     }
 }
