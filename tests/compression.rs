@@ -807,3 +807,105 @@ async fn bytes_sent_are_counted_before_compression() {
         );
     }
 }
+
+#[sse_handler(compress = true, error_event = true, keep_alive = false)]
+async fn fails_after_two() -> Result<(), std::io::Error> {
+    yield_!(event!(data: "one"));
+    yield_!(event!(data: "two"));
+    Err(std::io::Error::other("the source went away"))
+}
+
+#[sse_handler(compress = true, error_event = true, keep_alive = false)]
+async fn panics_after_two() {
+    yield_!(event!(data: "one"));
+    yield_!(event!(data: "two"));
+    // Written before the panic, in their own frame.
+    tokio::task::yield_now().await;
+    panic!("a bug in the handler");
+}
+
+/// A handler that fails or panics ends its compressed stream the way an
+/// uncompressed one ends: the events before it, then the final `error`
+/// event (the panic's message never sent), then a complete compressed
+/// stream (gzip's trailer, zstd's last block), which `Reader` checks at
+/// the end. The server, and its thread's spare contexts, serve the next
+/// stream as before.
+#[tokio::test]
+async fn failing_and_panicking_handlers_end_their_compressed_streams_whole() {
+    let addr = serve(
+        Router::new()
+            .route("/fails", get(fails_after_two))
+            .route("/panics", get(panics_after_two))
+            .route("/ticks", get(ticks)),
+    )
+    .await;
+    for encoding in ["gzip", "zstd"] {
+        for (path, error) in [
+            ("/fails", "the source went away"),
+            ("/panics", "handler panicked"),
+        ] {
+            let response =
+                support::get(addr, path, &[("accept-encoding", encoding.as_bytes())]).await;
+            assert_eq!(response.header("content-encoding"), Some(encoding));
+            let (received, _) = within(Reader::new(response).all()).await;
+            let events: Vec<(String, String)> = events_of(&received)
+                .into_iter()
+                .map(|(name, data, _)| (name, data))
+                .collect();
+            assert_eq!(
+                events,
+                [
+                    ("message".to_owned(), "one".to_owned()),
+                    ("message".to_owned(), "two".to_owned()),
+                    ("error".to_owned(), error.to_owned()),
+                ],
+                "{encoding} {path}"
+            );
+        }
+        let response =
+            support::get(addr, "/ticks", &[("accept-encoding", encoding.as_bytes())]).await;
+        let (received, _) = within(Reader::new(response).all()).await;
+        assert_eq!(events_of(&received).len(), 200, "{encoding}");
+    }
+}
+
+/// A client that goes away in the middle of a compressed stream (its
+/// connection closed while the handler still sends) ends that stream
+/// only: the streams after it, on the same threads and spare contexts,
+/// decode whole.
+#[tokio::test]
+async fn a_client_leaving_mid_stream_leaves_the_next_streams_whole() {
+    #[sse_handler(compress = true, keep_alive = false)]
+    async fn endless() {
+        let mut n = 0u64;
+        loop {
+            yield_!(event!(data: format!("event {n} of a stream no one reads to the end"), id: n));
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let addr = serve(
+        Router::new()
+            .route("/endless", get(endless))
+            .route("/ticks", get(ticks)),
+    )
+    .await;
+    for encoding in ["gzip", "zstd"] {
+        for _ in 0..5 {
+            let response =
+                support::get(addr, "/endless", &[("accept-encoding", encoding.as_bytes())]).await;
+            let mut reader = Reader::new(response);
+            let mut seen = 0;
+            while seen < 3 {
+                let received = within(reader.next()).await.expect("events");
+                seen += events_of(&received).len();
+            }
+            // Gone mid-stream: the connection closes with the reader.
+            drop(reader);
+        }
+        let response =
+            support::get(addr, "/ticks", &[("accept-encoding", encoding.as_bytes())]).await;
+        let (received, _) = within(Reader::new(response).all()).await;
+        assert_eq!(events_of(&received).len(), 200, "{encoding}");
+    }
+}
