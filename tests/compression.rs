@@ -892,8 +892,12 @@ async fn a_client_leaving_mid_stream_leaves_the_next_streams_whole() {
     .await;
     for encoding in ["gzip", "zstd"] {
         for _ in 0..5 {
-            let response =
-                support::get(addr, "/endless", &[("accept-encoding", encoding.as_bytes())]).await;
+            let response = support::get(
+                addr,
+                "/endless",
+                &[("accept-encoding", encoding.as_bytes())],
+            )
+            .await;
             let mut reader = Reader::new(response);
             let mut seen = 0;
             while seen < 3 {
